@@ -1,0 +1,313 @@
+/*
+ * faio/faio.h - the C interface of faio, a portable asynchronous file I/O library.
+ *
+ * Usable from C99 and C++. Every function returns 0 (FAIO_OK) on success or one of
+ * the negative FAIO_E_* statuses below; no function aborts, throws or crashes on a
+ * bad argument.
+ *
+ * The model: a caller creates reusable *requests* (faio_req), prepares each as a
+ * read, a write or a flush of one open file, submits batches of them to a
+ * *completion context* (faio_ctx), and reaps their completions with faio_ctx_wait.
+ * A request is always in exactly one state:
+ *
+ *   idle       after faio_req_create; holds nothing
+ *   prepared   after faio_req_prepare_*; ready to submit
+ *   submitted  after a successful faio_ctx_submit; owned by the context
+ *   completed  after a wait returned it or a cancel succeeded; its result can be
+ *              read and it can be prepared again
+ *
+ * Handles. faio_req and faio_ctx handles are opaque values checked on every call
+ * (a tag and a generation number resolved through a process-wide table): a null,
+ * destroyed or foreign handle gives FAIO_E_INVALID_HANDLE, never undefined
+ * behaviour.
+ *
+ * Threads. All functions may be called from any thread. A context accepts
+ * concurrent submits, cancels and wakeups; one thread waits on it at a time (a
+ * second concurrent waiter gets FAIO_E_BUSY). One request must not be prepared,
+ * destroyed or submitted by two threads at once; the library detects most such
+ * races (the request's state changes atomically) and answers FAIO_E_INVALID_STATE
+ * or FAIO_E_IN_PROGRESS, but the caller owns the request's fields while it is not
+ * submitted.
+ *
+ * Buffers. The library never copies or frees a caller's buffer. A buffer given to
+ * prepare-read/-write must stay valid and untouched from submit until the request
+ * is returned by a wait or cancelled successfully.
+ */
+#ifndef FAIO_FAIO_H_
+#define FAIO_FAIO_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _WIN32
+#ifndef FAIO_NO_WINDOWS_H
+#include <windows.h>
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Shared-library visibility. The static library (the default) needs none. */
+#if defined(FAIO_SHARED) && defined(_WIN32)
+#ifdef FAIO_BUILDING
+#define FAIO_API __declspec(dllexport)
+#else
+#define FAIO_API __declspec(dllimport)
+#endif
+#elif defined(FAIO_SHARED) && defined(__GNUC__)
+#define FAIO_API __attribute__((visibility("default")))
+#else
+#define FAIO_API
+#endif
+
+#define FAIO_VERSION_MAJOR 0
+#define FAIO_VERSION_MINOR 1
+#define FAIO_VERSION_PATCH 0
+
+/* The native file handle: a file descriptor on POSIX hosts, a HANDLE on Windows. */
+#ifdef _WIN32
+typedef HANDLE faio_file;
+#else
+typedef int faio_file;
+#endif
+
+/* Statuses. 0 is success; every failure is its own negative value. */
+#define FAIO_OK 0
+#define FAIO_E_INVALID_PARAMETER (-1)      /* an argument is out of its domain */
+#define FAIO_E_INVALID_HANDLE (-2)         /* null/destroyed/foreign handle */
+#define FAIO_E_INVALID_STATE (-3)          /* request not in the state required */
+#define FAIO_E_NO_MEMORY (-4)              /* allocation failed */
+#define FAIO_E_NOT_SUPPORTED (-5)          /* backend/feature absent on this host */
+#define FAIO_E_IN_PROGRESS (-6)            /* the request is still submitted */
+#define FAIO_E_NOT_SUBMITTED (-7)          /* the request was never submitted */
+#define FAIO_E_COMPLETED (-8)              /* finished already; a wait returns it */
+#define FAIO_E_CANCELLED (-9)              /* the request was cancelled */
+#define FAIO_E_BUSY (-10)                  /* context in use (requests or waiter) */
+#define FAIO_E_NO_REQUEST (-11)            /* nothing to wait for */
+#define FAIO_E_TIMEOUT (-12)               /* the wait's timeout passed */
+#define FAIO_E_INTERRUPTED (-13)           /* the wait was woken by faio_ctx_wakeup */
+#define FAIO_E_INSUFFICIENT_RESOURCES (-14) /* capacity or host resources exhausted */
+#define FAIO_E_OUT_OF_RANGE (-15)          /* a count exceeds its bound */
+#define FAIO_E_IO (-16)                    /* device I/O error (EIO) */
+#define FAIO_E_DISK_FULL (-17)             /* no space left (ENOSPC, EDQUOT) */
+#define FAIO_E_FILE_TOO_BIG (-18)          /* file size limit (EFBIG) */
+#define FAIO_E_ACCESS_DENIED (-19)         /* wrong direction or permission */
+#define FAIO_E_BAD_FILE (-20)              /* not an open file (EBADF) */
+#define FAIO_E_HOST (-21)                  /* any other host error; see host_error */
+
+#define FAIO_UNLIMITED UINT32_MAX
+#define FAIO_WAIT_INDEFINITE UINT32_MAX
+
+/* Context flags. */
+#define FAIO_CTX_WAIT_WITHOUT_PENDING 1u /* wait blocks even with nothing submitted */
+
+/* Flush flags (faio_req_prepare_flush_ex). */
+#define FAIO_FLUSH_DATA 0u /* fdatasync-like (the default) */
+#define FAIO_FLUSH_FULL 1u /* fsync-like: file metadata too */
+
+typedef struct faio_req faio_req; /* opaque; never dereferenced by the library */
+typedef struct faio_ctx faio_ctx; /* opaque; never dereferenced by the library */
+
+/* Process-wide limits of the backend that "auto" would choose. */
+typedef struct faio_limits {
+  uint32_t max_requests;     /* most requests in flight per process, or FAIO_UNLIMITED */
+  uint32_t buffer_alignment; /* buffer alignment every transfer needs; 0 for none */
+} faio_limits;
+
+/* Direct-I/O needs of one open file. */
+typedef struct faio_alignment {
+  uint32_t memory; /* buffer address alignment in bytes (1: any) */
+  uint32_t offset; /* file offset and length alignment in bytes (1: any) */
+} faio_alignment;
+
+/*
+ * Options of faio_ctx_create_ex. The struct grows at its end; `size` tells the
+ * library how much of it the caller knows. Initialise it with
+ * faio_ctx_options_init (or FAIO_CTX_OPTIONS_INIT) and then set fields.
+ */
+typedef struct faio_ctx_options {
+  uint32_t size;        /* sizeof(faio_ctx_options) as compiled by the caller */
+  uint32_t capacity;    /* most requests in flight; 0: as many as the host allows */
+  uint32_t flags;       /* FAIO_CTX_* */
+  uint32_t threads;     /* worker threads of the "threads" backend; 0: default */
+  const char *backend;  /* NULL or "auto": FAIO_BACKEND or the automatic choice */
+} faio_ctx_options;
+
+#define FAIO_CTX_OPTIONS_INIT {sizeof(faio_ctx_options), 0, 0, 0, NULL}
+
+/* One compiled-in backend, as reported by faio_get_backends. */
+typedef struct faio_backend_info {
+  const char *name;   /* "io_uring", "threads", ... (static storage) */
+  int available;      /* 1 if a context can be created on it here and now */
+  int status;         /* 0, or why not: FAIO_E_NOT_SUPPORTED, ... */
+  int host_error;     /* the host's error code of the failed probe, or 0 */
+  char reason[160];   /* a sentence saying why it is unavailable ("" if available) */
+} faio_backend_info;
+
+/* faio_strerror returns a constant English phrase for every status (and for
+ * unknown values). Never null. Thread-safe. */
+FAIO_API const char *faio_strerror(int status);
+
+/* faio_version returns FAIO_VERSION_MAJOR*10000 + MINOR*100 + PATCH of the library. */
+FAIO_API int faio_version(void);
+
+/* faio_get_limits fills *out with the limits of the backend "auto" would choose
+ * (honouring FAIO_BACKEND). Returns 0, FAIO_E_INVALID_PARAMETER (null out), or
+ * FAIO_E_NOT_SUPPORTED when FAIO_BACKEND names a backend unavailable here. */
+FAIO_API int faio_get_limits(faio_limits *out);
+
+/* faio_file_alignment fills *out with the direct-I/O alignment of the open file f
+ * (statx STATX_DIOALIGN on Linux). Returns 0, FAIO_E_INVALID_PARAMETER (null out),
+ * FAIO_E_BAD_FILE (f is not open), or FAIO_E_NOT_SUPPORTED (the file system does
+ * not do direct I/O, or the host cannot tell). */
+FAIO_API int faio_file_alignment(faio_file f, faio_alignment *out);
+
+/* faio_get_backends writes up to `size` entries describing every compiled-in
+ * backend, in the order "auto" tries them, probing each; *count (if not null)
+ * receives the number of compiled-in backends, which may exceed size. Returns 0
+ * or FAIO_E_INVALID_PARAMETER (out null with size > 0). Probing creates and
+ * destroys a small kernel object per backend; call it at start-up, not per I/O. */
+FAIO_API int faio_get_backends(faio_backend_info *out, size_t size, size_t *count);
+
+/* ---- Requests ------------------------------------------------------------- */
+
+/* faio_req_create makes a request in state idle. Returns 0, FAIO_E_INVALID_PARAMETER
+ * (null out) or FAIO_E_NO_MEMORY. */
+FAIO_API int faio_req_create(faio_req **out);
+
+/* faio_req_destroy frees a request that is not submitted. Null → 0. A submitted
+ * request → FAIO_E_IN_PROGRESS and nothing is freed. A handle that is not a live
+ * request → FAIO_E_INVALID_HANDLE. */
+FAIO_API int faio_req_destroy(faio_req *req);
+
+/* faio_req_prepare_read/_write describe a transfer of len bytes between buf and
+ * file f at offset off (ignored on files that cannot seek, e.g. pipes). The
+ * request must be idle, prepared or completed; it becomes prepared.
+ * Returns 0, FAIO_E_INVALID_HANDLE, FAIO_E_IN_PROGRESS (request submitted;
+ * unchanged), FAIO_E_INVALID_PARAMETER (len 0, off < 0, buf null, or len over
+ * 0x7ffff000, the largest single transfer Linux performs). */
+FAIO_API int faio_req_prepare_read(faio_req *req, faio_file f, int64_t off, void *buf,
+                                   size_t len, void *user);
+FAIO_API int faio_req_prepare_write(faio_req *req, faio_file f, int64_t off,
+                                    const void *buf, size_t len, void *user);
+
+/* faio_req_prepare_flush describes a flush of f: when it completes, the data of
+ * every write submitted to the same context on f before it is durable
+ * (fdatasync-like). It completes only after every transfer submitted before it on
+ * f to that context has completed, and after earlier flushes of f; transfers
+ * submitted after it are not held back. After a flush of f fails with an I/O
+ * error, every later flush of f through the context fails the same way until
+ * faio_ctx_clear_error(ctx, f). Returns as prepare_read. */
+FAIO_API int faio_req_prepare_flush(faio_req *req, faio_file f, void *user);
+
+/* faio_req_prepare_flush_ex is prepare_flush with FAIO_FLUSH_* flags (FULL asks
+ * for fsync instead of fdatasync). Unknown flags → FAIO_E_INVALID_PARAMETER. */
+FAIO_API int faio_req_prepare_flush_ex(faio_req *req, faio_file f, uint32_t flags,
+                                       void *user);
+
+/* faio_req_user returns the user value given at prepare time; null for an invalid
+ * handle or an idle request. */
+FAIO_API void *faio_req_user(const faio_req *req);
+
+/* faio_req_cancel tries to cancel a submitted request. Returns:
+ *   0                     cancelled: the request is completed with status
+ *                         FAIO_E_CANCELLED, no longer counted, and no wait returns it;
+ *   FAIO_E_COMPLETED      it had finished already; a wait returns it as usual;
+ *   FAIO_E_IN_PROGRESS    the host cannot cancel it now; it completes normally;
+ *   FAIO_E_NOT_SUBMITTED  it is not submitted;  FAIO_E_INVALID_HANDLE.
+ * May block briefly (io_uring cancels synchronously). Any thread. */
+FAIO_API int faio_req_cancel(faio_req *req);
+
+/* faio_req_result reads a request's outcome. *transferred (may be null) receives
+ * the bytes transferred when the operation succeeded (a read at end of file may
+ * transfer fewer, or 0), else 0. Returns the operation's own status when
+ * completed (0 or FAIO_E_*), FAIO_E_IN_PROGRESS when submitted,
+ * FAIO_E_NOT_SUBMITTED when idle or prepared, FAIO_E_INVALID_HANDLE. */
+FAIO_API int faio_req_result(const faio_req *req, size_t *transferred);
+
+/* faio_req_host_error returns the host's own error code (errno / Windows error) of
+ * a completed request that failed, 0 otherwise (and for invalid handles). */
+FAIO_API int faio_req_host_error(const faio_req *req);
+
+/* ---- Contexts ------------------------------------------------------------- */
+
+/* faio_ctx_create makes a context on the backend chosen automatically (or named by
+ * the environment variable FAIO_BACKEND), holding up to `capacity` requests in
+ * flight (0: as many as the host allows). Returns 0, FAIO_E_INVALID_PARAMETER
+ * (null out, unknown flag bits), FAIO_E_NOT_SUPPORTED (FAIO_BACKEND names a
+ * backend not available here; faio_get_backends says why), FAIO_E_NO_MEMORY,
+ * FAIO_E_INSUFFICIENT_RESOURCES (the host refused its kernel objects). */
+FAIO_API int faio_ctx_create(faio_ctx **out, uint32_t capacity, uint32_t flags);
+
+/* faio_ctx_create_ex is faio_ctx_create with options (see faio_ctx_options).
+ * A named backend that is unavailable fails with FAIO_E_NOT_SUPPORTED, never
+ * falling back. opts->size smaller than the first version of the struct, or an
+ * unknown backend name → FAIO_E_INVALID_PARAMETER. */
+FAIO_API int faio_ctx_create_ex(faio_ctx **out, const faio_ctx_options *opts);
+
+/* faio_ctx_options_init fills *opts with the defaults (size set). */
+FAIO_API void faio_ctx_options_init(faio_ctx_options *opts);
+
+/* faio_ctx_destroy frees a context. Null → 0. While it still counts submitted
+ * requests, or a thread waits on it → FAIO_E_BUSY and nothing is freed. */
+FAIO_API int faio_ctx_destroy(faio_ctx *ctx);
+
+/* faio_ctx_capacity returns the effective capacity (at least what was asked for;
+ * FAIO_UNLIMITED when created with 0 and the backend has no cap); 0 for an invalid
+ * handle. */
+FAIO_API uint32_t faio_ctx_capacity(const faio_ctx *ctx);
+
+/* faio_ctx_backend returns the backend's name ("io_uring", "threads", ...), or
+ * null for an invalid handle. Static storage. */
+FAIO_API const char *faio_ctx_backend(const faio_ctx *ctx);
+
+/* faio_ctx_associate_file tells the context that f will be used with it (a backend
+ * that registers files does it here). Optional. Returns 0, FAIO_E_INVALID_HANDLE,
+ * FAIO_E_BAD_FILE. */
+FAIO_API int faio_ctx_associate_file(faio_ctx *ctx, faio_file f);
+
+/* faio_ctx_submit hands reqs[0..count) to the context. Every request is checked
+ * first: a handle that is not a live request → FAIO_E_INVALID_HANDLE; a request not
+ * prepared (idle, submitted, or twice in the batch) → FAIO_E_INVALID_STATE; then
+ * nothing is submitted and every request is as it was. count 0 or null reqs →
+ * FAIO_E_INVALID_PARAMETER. Over the effective capacity, or the host short of
+ * resources → FAIO_E_INSUFFICIENT_RESOURCES: the requests that reached the host
+ * (always a prefix of the array) are submitted and counted, the rest are back in
+ * state prepared. A request the host itself rejects (a bad descriptor, say) is
+ * still accepted and completes with its error. Requests go to the host in as few
+ * calls as it allows; a flush splits the batch (transfers before it, the flush,
+ * transfers after it). Never blocks on I/O. Any thread. */
+FAIO_API int faio_ctx_submit(faio_ctx *ctx, faio_req **reqs, size_t count);
+
+/* faio_ctx_wait reaps completions into out[0..size) and writes their number to
+ * *count (always, also on failure). Checks: out null, size 0 or count null →
+ * FAIO_E_INVALID_PARAMETER; min > size → FAIO_E_OUT_OF_RANGE; min 0 means 1.
+ * Nothing submitted and no FAIO_CTX_WAIT_WITHOUT_PENDING → FAIO_E_NO_REQUEST at
+ * once; without that flag min is capped at the number of requests in flight, so a
+ * wait never blocks for completions that cannot come. Returns 0 once at least min
+ * were reaped, FAIO_E_TIMEOUT when timeout_ms passed first (FAIO_WAIT_INDEFINITE:
+ * never), FAIO_E_INTERRUPTED when woken by faio_ctx_wakeup (also if a wakeup is
+ * pending when it would return), FAIO_E_BUSY when another thread is waiting.
+ * In every case the requests in out are completed and no longer counted.
+ * Blocks. */
+FAIO_API int faio_ctx_wait(faio_ctx *ctx, size_t min, uint32_t timeout_ms, faio_req **out,
+                           size_t size, uint32_t *count);
+
+/* faio_ctx_wakeup makes the thread waiting on ctx return FAIO_E_INTERRUPTED
+ * promptly; with no waiter, the next wait returns it at once. Several wakeups
+ * before a wait count as one. Any thread, never blocks; async-signal-safe on the
+ * io_uring backend. Returns 0 or FAIO_E_INVALID_HANDLE. */
+FAIO_API int faio_ctx_wakeup(faio_ctx *ctx);
+
+/* faio_ctx_clear_error acknowledges a failed flush of f: later flushes of f
+ * through ctx reach the host again. Returns 0 (also if there was no error) or
+ * FAIO_E_INVALID_HANDLE. */
+FAIO_API int faio_ctx_clear_error(faio_ctx *ctx, faio_file f);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FAIO_FAIO_H_ */

@@ -1,0 +1,96 @@
+// backend.h - the seam between the core (core/context.h) and a host's I/O
+// facility.
+//
+// The core owns every rule of the contract: argument checks, the request state
+// machine, capacity and in-flight counts, the flush barrier, sticky flush errors,
+// the wait loop with its deadline and wakeups. A backend only moves requests to
+// the host and completions back:
+//
+//   Enqueue   stage transfers/flushes for the host; may take a prefix only
+//   Commit    hand everything staged to the host in as few calls as it allows
+//   Reap      block until completions arrive, the deadline passes or Kick()
+//   Kick      make a blocked (or the next) Reap return promptly; any thread
+//   Cancel    try to take a submitted request back from the host
+//
+// Threads: Enqueue/Commit/Cancel-of-queued-work are called with the context's
+// submit lock held (so they are serialized); Reap is called by the one waiting
+// thread only; Kick may come from any thread (and, where the backend says so,
+// from a signal handler). For every request that Reap hands to the core the
+// backend calls Context::Finish exactly once; Finish decides whether the
+// completion is still current (see request.h).
+#ifndef FAIO_SRC_BACKEND_BACKEND_H_
+#define FAIO_SRC_BACKEND_BACKEND_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/request.h"
+#include "faio/faio.h"
+
+namespace faio::detail {
+
+using Clock = std::chrono::steady_clock;
+
+// What a backend is told at creation.
+struct BackendParams {
+  uint32_t capacity = 0;  // asked-for capacity (0: as many as the host allows)
+  uint32_t threads = 0;   // worker threads (threads backend); 0: default
+  Context* ctx = nullptr;
+  std::mutex* submit_mu = nullptr;  // the context's submit lock
+};
+
+// Why a backend could not be created: a status and a sentence.
+struct Unavailable {
+  int status = FAIO_E_NOT_SUPPORTED;
+  int host_error = 0;
+  std::string reason;
+};
+
+enum class CancelOutcome {
+  kCancelled,   // the host will never complete it (or its event will be stale)
+  kInProgress,  // the host could not cancel it; it completes normally
+  kNotFound,    // not with the host any more: finished, its completion pending
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const char* name() const = 0;
+  // Effective capacity: >= the asked-for one, or FAIO_UNLIMITED.
+  virtual uint32_t capacity() const = 0;
+
+  // Enqueue stages reqs[0..n) (kSubmitted already, ctx/seq32 set) and returns
+  // how many it took (a prefix). Fewer than n means the host is out of
+  // resources; *host_error then holds its code (EAGAIN, ENOMEM, ...).
+  virtual size_t Enqueue(Request* const* reqs, size_t n, int* host_error) = 0;
+  // Commit hands what Enqueue staged to the host. A backend whose Enqueue is
+  // already final does nothing.
+  virtual void Commit() = 0;
+
+  // Reap collects up to max completions into out (calling ctx->Finish for each
+  // and keeping only those it accepts). It blocks while fewer than min were
+  // collected, until the deadline (Clock::time_point::max(): none) or a Kick.
+  // min 0 never blocks. EINTR is absorbed (Reap just returns early).
+  virtual size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) = 0;
+
+  // Kick wakes a blocked Reap, or makes the next one return at once. Sticky
+  // until a Reap returns because of it.
+  virtual void Kick() = 0;
+
+  // Cancel tries to withdraw submission seq32 of r (called without the submit
+  // lock; may block briefly). r may have completed and been submitted again
+  // meanwhile: a backend never cancels a submission other than seq32.
+  virtual CancelOutcome Cancel(Request* r, uint32_t seq32) = 0;
+
+  // AssociateFile: optional registration of a file.
+  virtual int AssociateFile(faio_file) { return FAIO_OK; }
+};
+
+}  // namespace faio::detail
+
+#endif  // FAIO_SRC_BACKEND_BACKEND_H_

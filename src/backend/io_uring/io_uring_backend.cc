@@ -1,0 +1,399 @@
+// io_uring_backend.cc - io_uring through liburing.
+//
+// Submission: requests become SQEs whose user_data is (seq32 << 32 | slot
+// index); one io_uring_enter per submit call (Commit), unless the SQ ring fills
+// mid-batch. IORING_SETUP_SUBMIT_ALL (5.18) keeps the kernel consuming a batch
+// after one SQE fails, so a bad descriptor becomes that request's completion,
+// as the contract wants.
+//
+// Completion: the one waiter reads the CQ ring without a lock and waits with
+// io_uring_wait_cqes and an EXT_ARG timeout (5.11), which needs no SQE.
+//
+// Wakeup: a read of an eventfd is always armed in the ring. Kick() writes the
+// eventfd (async-signal-safe), the read completes, and the waiting
+// io_uring_enter returns; the reaper re-arms it. An eventfd counter is sticky,
+// so a kick that lands while no read is armed completes the next read at once.
+//
+// Cancel: IORING_REGISTER_SYNC_CANCEL (6.0) by user_data, which names the
+// submission, so a stale cancel can never hit a newer submission. A cancelled
+// request's -ECANCELED CQE still arrives; Context::Finish drops it.
+#include "backend/io_uring/io_uring_backend.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <new>
+#include <string>
+
+#include "core/context.h"
+#include "platform/host.h"
+
+namespace faio::detail {
+namespace {
+
+constexpr uint64_t kWakeTag = ~uint64_t{0};
+constexpr uint32_t kMaxSq = 4096;
+constexpr uint32_t kMaxCq = 65536;
+constexpr uint32_t kUnlimitedSq = 256;
+constexpr uint32_t kUnlimitedCq = 8192;
+
+uint32_t Pow2Ceil(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v && p < (1u << 30)) p <<= 1;
+  return p;
+}
+
+std::string ReadSysctl(const char* path) {
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return "";
+  char buf[64] = {};
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
+  return buf;
+}
+
+// Explains a failed io_uring_setup.
+void Explain(int err, Unavailable* why) {
+  why->status = err == ENOMEM ? FAIO_E_INSUFFICIENT_RESOURCES : FAIO_E_NOT_SUPPORTED;
+  why->host_error = err;
+  switch (err) {
+    case ENOSYS:
+      why->reason =
+          "io_uring_setup returned ENOSYS: the kernel lacks io_uring (before 5.1, or "
+          "CONFIG_IO_URING=n) or a seccomp filter denies it";
+      break;
+    case EPERM: {
+      std::string v = ReadSysctl("/proc/sys/kernel/io_uring_disabled");
+      if (v == "2") {
+        why->reason = "io_uring is disabled by sysctl kernel.io_uring_disabled=2 (EPERM)";
+      } else if (v == "1") {
+        why->reason =
+            "kernel.io_uring_disabled=1 and this process is not in "
+            "kernel.io_uring_group (EPERM)";
+      } else {
+        why->reason = "io_uring_setup denied with EPERM (a seccomp filter or an LSM)";
+      }
+      break;
+    }
+    case ENOMEM: {
+      struct rlimit rl = {};
+      getrlimit(RLIMIT_MEMLOCK, &rl);
+      why->reason = "io_uring_setup returned ENOMEM: out of memory or locked memory "
+                    "(RLIMIT_MEMLOCK ";
+      why->reason += rl.rlim_cur == RLIM_INFINITY
+                         ? std::string("unlimited")
+                         : std::to_string(rl.rlim_cur / 1024) + " KiB";
+      why->reason += "; raise ulimit -l on kernels before 5.12)";
+      break;
+    }
+    default:
+      why->reason = std::string("io_uring_setup failed: ") + strerror(err);
+      break;
+  }
+}
+
+// Sets up a ring with the flags we want, dropping the ones an older kernel
+// rejects. Returns 0 or -errno.
+int SetUpRing(uint32_t sq, uint32_t cq, io_uring* ring, unsigned* features) {
+  io_uring_params p = {};
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  p.cq_entries = cq;
+  int ret = io_uring_queue_init_params(sq, ring, &p);
+  if (ret == -EINVAL) {  // before 5.18: no SUBMIT_ALL
+    p = {};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    p.cq_entries = cq;
+    ret = io_uring_queue_init_params(sq, ring, &p);
+  }
+  if (ret == 0) *features = p.features;
+  return ret;
+}
+
+// Checks what we need beyond a ring: features and opcodes.
+bool CheckRing(io_uring* ring, unsigned features, Unavailable* why) {
+  if ((features & IORING_FEAT_EXT_ARG) == 0 || (features & IORING_FEAT_NODROP) == 0) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = "kernel too old: io_uring lacks IORING_FEAT_EXT_ARG/NODROP (needs 5.11)";
+    return false;
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(ring);
+  if (probe == nullptr) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = "io_uring opcode probe failed (IORING_REGISTER_PROBE needs 5.6)";
+    return false;
+  }
+  const struct {
+    int op;
+    const char* name;
+  } needed[] = {{IORING_OP_READ, "READ"},
+                {IORING_OP_WRITE, "WRITE"},
+                {IORING_OP_FSYNC, "FSYNC"},
+                {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
+  for (const auto& n : needed) {
+    if (!io_uring_opcode_supported(probe, n.op)) {
+      why->status = FAIO_E_NOT_SUPPORTED;
+      why->reason = std::string("io_uring lacks opcode IORING_OP_") + n.name;
+      io_uring_free_probe(probe);
+      return false;
+    }
+  }
+  io_uring_free_probe(probe);
+  return true;
+}
+
+class IoUringBackend final : public Backend {
+ public:
+  explicit IoUringBackend(const BackendParams& p)
+      : ctx_(p.ctx), submit_mu_(p.submit_mu), asked_(p.capacity) {}
+
+  ~IoUringBackend() override {
+    if (ring_ok_) io_uring_queue_exit(&ring_);
+    if (efd_ >= 0) close(efd_);
+  }
+
+  bool Init(Unavailable* why) {
+    uint32_t sq, cq;
+    if (asked_ == 0) {
+      capacity_ = FAIO_UNLIMITED;  // CQ overflow is buffered by the kernel (NODROP)
+      sq = kUnlimitedSq;
+      cq = kUnlimitedCq;
+    } else {
+      capacity_ = asked_;
+      uint32_t p2 = Pow2Ceil(asked_);
+      sq = p2 < kMaxSq ? p2 : kMaxSq;
+      // Room for every request in flight, the armed eventfd read and as many
+      // stale completions of cancelled requests again; beyond that NODROP.
+      cq = p2 >= kMaxCq / 2 ? kMaxCq : p2 * 2;
+      if (sq < 8) sq = 8;
+      if (cq < 16) cq = 16;
+    }
+    unsigned features = 0;
+    int ret = SetUpRing(sq, cq, &ring_, &features);
+    if (ret < 0) {
+      Explain(-ret, why);
+      return false;
+    }
+    ring_ok_ = true;
+    if (!CheckRing(&ring_, features, why)) return false;
+    efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd_ < 0) {
+      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+      why->host_error = errno;
+      why->reason = std::string("eventfd failed: ") + strerror(errno);
+      return false;
+    }
+    ArmWake();
+    if (io_uring_submit(&ring_) < 0) {
+      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+      why->reason = "could not arm the wakeup read";
+      return false;
+    }
+    return true;
+  }
+
+  const char* name() const override { return "io_uring"; }
+  uint32_t capacity() const override { return capacity_; }
+
+  size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    for (size_t i = 0; i < n; ++i) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) {
+        // SQ ring full in the middle of a big batch: hand over what is there.
+        int ret = SubmitPending();
+        sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) {
+          *host_error = ret < 0 ? -ret : EAGAIN;
+          return i;
+        }
+      }
+      Request* r = reqs[i];
+      switch (r->op) {
+        case Op::kRead:
+          io_uring_prep_read(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                             static_cast<uint64_t>(r->offset));
+          break;
+        case Op::kWrite:
+          io_uring_prep_write(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                              static_cast<uint64_t>(r->offset));
+          break;
+        case Op::kFlush:
+          io_uring_prep_fsync(sqe, r->file,
+                              (r->flush_flags & FAIO_FLUSH_FULL) ? 0 : IORING_FSYNC_DATASYNC);
+          break;
+        case Op::kNone:
+          io_uring_prep_nop(sqe);
+          break;
+      }
+      sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
+    }
+    return n;
+  }
+
+  void Commit() override { SubmitPending(); }
+
+  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+    size_t n = 0;
+    bool woken = false;
+    Drain(out, max, &n, &woken);
+    if (n < min && !woken) {
+      if (backlog_.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(*submit_mu_);
+        SubmitPending();
+      }
+      io_uring_cqe* cqe = nullptr;
+      unsigned want = static_cast<unsigned>(min - n);
+      if (deadline == Clock::time_point::max()) {
+        io_uring_wait_cqes(&ring_, &cqe, want, nullptr, nullptr);
+      } else {
+        auto left = deadline - Clock::now();
+        if (left > Clock::duration::zero()) {
+          auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+          __kernel_timespec ts;
+          ts.tv_sec = ns / 1000000000;
+          ts.tv_nsec = ns % 1000000000;
+          // -ETIME, -EINTR: the core's loop decides what they mean.
+          io_uring_wait_cqes(&ring_, &cqe, want, &ts, nullptr);
+        }
+      }
+      Drain(out, max, &n, &woken);
+    }
+    if (rearm_) {
+      std::lock_guard<std::mutex> lock(*submit_mu_);
+      ArmWake();
+      SubmitPending();
+    }
+    return n;
+  }
+
+  void Kick() override {
+    uint64_t one = 1;
+    // EAGAIN means the counter is already huge: a kick is pending anyway.
+    ssize_t r = write(efd_, &one, sizeof(one));
+    (void)r;
+  }
+
+  CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+    io_uring_sync_cancel_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.addr = (uint64_t{seq32} << 32) | r->index;
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    int ret;
+    do {
+      ret = io_uring_register_sync_cancel(&ring_, &reg);
+    } while (ret == -EINTR);
+    if (ret >= 0) return CancelOutcome::kCancelled;
+    if (ret == -ENOENT) {
+      // Not pending in the kernel: either finished (its CQE is in the ring) or in
+      // the middle of a transfer the kernel cannot stop. Both complete normally.
+      uint64_t w = r->word.load(std::memory_order_acquire);
+      if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+        return CancelOutcome::kNotFound;
+      }
+    }
+    return CancelOutcome::kInProgress;  // -EALREADY: running; -EINVAL: kernel < 6.0
+  }
+
+ private:
+  // Under the submit lock (or during Init).
+  void ArmWake() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      SubmitPending();
+      sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) return;  // stays pending; rearm_ stays set
+    }
+    io_uring_prep_read(sqe, efd_, &wake_buf_, sizeof(wake_buf_), 0);
+    sqe->user_data = kWakeTag;
+    rearm_ = false;
+  }
+
+  // Under the submit lock. Returns io_uring_submit's result.
+  int SubmitPending() {
+    int ret;
+    do {
+      ret = io_uring_submit(&ring_);
+    } while (ret == -EINTR);
+    // -EAGAIN/-EBUSY: the SQEs stay in the ring (already published); the next
+    // submit or the waiter hands them over. They count as submitted.
+    backlog_.store(ret < 0, std::memory_order_release);
+    return ret;
+  }
+
+  // Reaper only. Collects CQEs until out is full.
+  void Drain(Request** out, size_t max, size_t* n, bool* woken) {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (cqe->user_data == kWakeTag) {
+        ++seen;
+        *woken = true;
+        rearm_ = true;
+        continue;
+      }
+      if (*n >= max) break;
+      ++seen;
+      Request* r = RequestAt(static_cast<uint32_t>(cqe->user_data));
+      uint32_t seq32 = static_cast<uint32_t>(cqe->user_data >> 32);
+      int res = cqe->res;
+      int status = FAIO_OK;
+      int host_error = 0;
+      size_t bytes = 0;
+      if (res < 0) {
+        host_error = -res;
+        status = platform::StatusFromHostError(host_error);
+      } else {
+        bytes = static_cast<size_t>(res);
+      }
+      if (ctx_->Finish(r, seq32, status, host_error, bytes)) out[(*n)++] = r;
+    }
+    if (seen != 0) io_uring_cq_advance(&ring_, seen);
+  }
+
+  Context* const ctx_;
+  std::mutex* const submit_mu_;
+  const uint32_t asked_;
+  uint32_t capacity_ = 0;
+  io_uring ring_ = {};
+  bool ring_ok_ = false;
+  int efd_ = -1;
+  uint64_t wake_buf_ = 0;
+  bool rearm_ = false;  // reaper only (and ArmWake under the lock from it)
+  std::atomic<bool> backlog_{false};
+};
+
+}  // namespace
+
+bool ProbeIoUringBackend(Unavailable* why) {
+  io_uring ring;
+  unsigned features = 0;
+  int ret = SetUpRing(4, 8, &ring, &features);
+  if (ret < 0) {
+    Explain(-ret, why);
+    return false;
+  }
+  bool ok = CheckRing(&ring, features, why);
+  io_uring_queue_exit(&ring);
+  return ok;
+}
+
+std::unique_ptr<Backend> CreateIoUringBackend(const BackendParams& p, Unavailable* why) {
+  auto b = std::unique_ptr<IoUringBackend>(new (std::nothrow) IoUringBackend(p));
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+    return nullptr;
+  }
+  if (!b->Init(why)) return nullptr;
+  return b;
+}
+
+}  // namespace faio::detail

@@ -1,0 +1,249 @@
+// threads_backend.cc - see threads_backend.h.
+#include "backend/threads/threads_backend.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "core/context.h"
+#include "platform/host.h"
+
+namespace faio::detail {
+namespace {
+
+// Request::backend_data while the request is with this backend.
+enum : uint64_t { kQueued = 0, kRunning = 1, kDone = 2 };
+
+constexpr uint32_t kDefaultThreads = 16;
+
+class ThreadsBackend final : public Backend {
+ public:
+  explicit ThreadsBackend(const BackendParams& p)
+      : ctx_(p.ctx), capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity) {}
+
+  bool Start(uint32_t threads) {
+    if (threads == 0) threads = kDefaultThreads;
+    try {
+      workers_.reserve(threads);
+      for (uint32_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+    } catch (...) {
+      return false;
+    }
+    return true;
+  }
+
+  ~ThreadsBackend() override {
+    {
+      std::lock_guard<std::mutex> lock(q_mu_);
+      stop_ = true;
+    }
+    q_cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+  const char* name() const override { return "threads"; }
+  uint32_t capacity() const override { return capacity_; }
+
+  size_t Enqueue(Request* const* reqs, size_t n, int*) override {
+    {
+      std::lock_guard<std::mutex> lock(q_mu_);
+      for (size_t i = 0; i < n; ++i) {
+        Request* r = reqs[i];
+        Flag(r).store(kQueued, std::memory_order_relaxed);
+        r->next = nullptr;
+        r->prev = q_tail_;
+        if (q_tail_ != nullptr) {
+          q_tail_->next = r;
+        } else {
+          q_head_ = r;
+        }
+        q_tail_ = r;
+      }
+    }
+    if (n == 1) {
+      q_cv_.notify_one();
+    } else {
+      q_cv_.notify_all();
+    }
+    return n;
+  }
+
+  void Commit() override {}
+
+  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+    size_t n = 0;
+    for (;;) {
+      if (ready_ == nullptr) TakeDone();
+      while (ready_ != nullptr && n < max) {
+        Request* r = ready_;
+        ready_ = r->next;
+        if (ctx_->Finish(r, r->seq32, r->status, r->host_error, r->bytes)) out[n++] = r;
+      }
+      if (n >= min || n == max) return n;
+      if (kicked_.exchange(false, std::memory_order_acq_rel)) return n;
+      if (done_.load(std::memory_order_acquire) != nullptr) continue;
+      // Sleep. The seq_cst store/load pairs with the worker's push-then-check,
+      // so either we see its completion or it sees us asleep and notifies.
+      std::unique_lock<std::mutex> lock(sleep_mu_);
+      sleeping_.store(true, std::memory_order_seq_cst);
+      if (done_.load(std::memory_order_seq_cst) == nullptr &&
+          !kicked_.load(std::memory_order_seq_cst)) {
+        if (deadline == Clock::time_point::max()) {
+          sleep_cv_.wait(lock);
+        } else if (sleep_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+          min = 0;  // one last look, then return what there is
+        }
+      }
+      sleeping_.store(false, std::memory_order_relaxed);
+    }
+  }
+
+  void Kick() override {
+    kicked_.store(true, std::memory_order_seq_cst);
+    WakeReaper();
+  }
+
+  CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+    std::lock_guard<std::mutex> lock(q_mu_);
+    // A newer submission is published before its Enqueue, which waits for
+    // q_mu_: if the word still names seq32, the flag below is that submission's.
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+      return CancelOutcome::kNotFound;
+    }
+    uint64_t f = Flag(r).load(std::memory_order_acquire);
+    if (f == kRunning) return CancelOutcome::kInProgress;
+    if (f == kDone) return CancelOutcome::kNotFound;
+    if (r->prev != nullptr) {
+      r->prev->next = r->next;
+    } else {
+      q_head_ = r->next;
+    }
+    if (r->next != nullptr) {
+      r->next->prev = r->prev;
+    } else {
+      q_tail_ = r->prev;
+    }
+    r->next = r->prev = nullptr;
+    Flag(r).store(kDone, std::memory_order_release);
+    return CancelOutcome::kCancelled;
+  }
+
+ private:
+  static std::atomic_ref<uint64_t> Flag(Request* r) {
+    return std::atomic_ref<uint64_t>(r->backend_data);
+  }
+
+  void Work() {
+    for (;;) {
+      Request* r;
+      {
+        std::unique_lock<std::mutex> lock(q_mu_);
+        q_cv_.wait(lock, [this] { return stop_ || q_head_ != nullptr; });
+        if (q_head_ == nullptr) return;  // stopping, and nothing left
+        r = q_head_;
+        q_head_ = r->next;
+        if (q_head_ != nullptr) {
+          q_head_->prev = nullptr;
+        } else {
+          q_tail_ = nullptr;
+        }
+        Flag(r).store(kRunning, std::memory_order_release);
+      }
+      Execute(r);
+      Flag(r).store(kDone, std::memory_order_release);
+      // Push onto the completion stack.
+      Request* head = done_.load(std::memory_order_relaxed);
+      do {
+        r->next = head;
+      } while (!done_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
+                                            std::memory_order_relaxed));
+      WakeReaper();
+    }
+  }
+
+  static void Execute(Request* r) {
+    int err = 0;
+    int64_t n = 0;
+    switch (r->op) {
+      case Op::kRead:
+        n = platform::ReadAt(r->file, r->buf, r->len, r->offset, &err);
+        break;
+      case Op::kWrite:
+        n = platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
+        break;
+      case Op::kFlush:
+        n = platform::SyncFile(r->file, (r->flush_flags & FAIO_FLUSH_FULL) != 0, &err);
+        break;
+      case Op::kNone:
+        n = -1;
+        err = 0;
+        break;
+    }
+    if (n < 0) {
+      r->status = err == 0 ? FAIO_E_INVALID_STATE : platform::StatusFromHostError(err);
+      r->host_error = err;
+      r->bytes = 0;
+    } else {
+      r->status = FAIO_OK;
+      r->host_error = 0;
+      r->bytes = r->op == Op::kFlush ? 0 : static_cast<size_t>(n);
+    }
+  }
+
+  void WakeReaper() {
+    if (sleeping_.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> lock(sleep_mu_);
+      sleep_cv_.notify_one();
+    }
+  }
+
+  // Takes every finished request, oldest first.
+  void TakeDone() {
+    Request* r = done_.exchange(nullptr, std::memory_order_acquire);
+    Request* fifo = nullptr;
+    while (r != nullptr) {
+      Request* next = r->next;
+      r->next = fifo;
+      fifo = r;
+      r = next;
+    }
+    ready_ = fifo;
+  }
+
+  Context* const ctx_;
+  const uint32_t capacity_;
+  std::vector<std::thread> workers_;
+
+  std::mutex q_mu_;
+  std::condition_variable q_cv_;
+  Request* q_head_ = nullptr;  // guarded by q_mu_
+  Request* q_tail_ = nullptr;  // guarded by q_mu_
+  bool stop_ = false;          // guarded by q_mu_
+
+  std::atomic<Request*> done_{nullptr};
+  Request* ready_ = nullptr;  // reaper only
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> kicked_{false};
+};
+
+}  // namespace
+
+bool ProbeThreadsBackend(Unavailable*) { return true; }
+
+std::unique_ptr<Backend> CreateThreadsBackend(const BackendParams& p, Unavailable* why) {
+  auto b = std::unique_ptr<ThreadsBackend>(new (std::nothrow) ThreadsBackend(p));
+  if (b == nullptr || !b->Start(p.threads)) {
+    why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+    why->reason = "could not start worker threads";
+    return nullptr;
+  }
+  return b;
+}
+
+}  // namespace faio::detail

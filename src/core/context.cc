@@ -1,0 +1,488 @@
+// context.cc - submit, wait, wakeup and cancel: the contract's rules, once for
+// every backend. See context.h for the accounting and wakeup design.
+#include "core/context.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "backend/registry.h"
+#include "core/handle_table.h"
+
+#ifndef NDEBUG
+#define FAIO_DCHECK(cond) assert(cond)
+#else
+#define FAIO_DCHECK(cond) ((void)0)
+#endif
+
+namespace faio::detail {
+namespace {
+
+constexpr uint8_t kContextTag = 0xFC;
+// Requests staged per backend call: bounded so the batch lives on the stack.
+constexpr size_t kStage = 64;
+
+using ContextTable = HandleTable<Context*, kContextTag>;
+
+ContextTable& Table() {
+  static ContextTable* table = new ContextTable();
+  return *table;
+}
+
+// Flush errors after which the kernel may have dropped dirty pages: a later
+// flush that succeeds would lie, so the context remembers them (SPEC §2).
+bool IsStickyFlushError(int status) {
+  return status == FAIO_E_IO || status == FAIO_E_DISK_FULL;
+}
+
+}  // namespace
+
+Context* LookupContext(const faio_ctx* h) {
+  Context** c = Table().Lookup(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)));
+  return c == nullptr ? nullptr : *c;
+}
+
+int CreateContext(const faio_ctx_options& opts, faio_ctx** out) {
+  Context* ctx = nullptr;
+  Unavailable why;
+  int st = Context::Create(opts, &ctx, &why);
+  if (st != FAIO_OK) return st;
+  uint64_t handle = 0;
+  auto* slot = Table().Alloc(&handle);
+  if (slot == nullptr) {
+    delete ctx;
+    return FAIO_E_NO_MEMORY;
+  }
+  slot->obj = ctx;
+  ctx->handle = handle;
+  *out = reinterpret_cast<faio_ctx*>(static_cast<uintptr_t>(handle));
+  return FAIO_OK;
+}
+
+int DestroyContext(faio_ctx* h) {
+  if (h == nullptr) return FAIO_OK;
+  Context* ctx = LookupContext(h);
+  if (ctx == nullptr) return FAIO_E_INVALID_HANDLE;
+  if (ctx->Busy()) return FAIO_E_BUSY;
+  Table().Free(ctx->handle);
+  delete ctx;
+  return FAIO_OK;
+}
+
+int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why) {
+  if ((opts.flags & ~FAIO_CTX_WAIT_WITHOUT_PENDING) != 0) return FAIO_E_INVALID_PARAMETER;
+  auto* ctx = new (std::nothrow) Context();
+  if (ctx == nullptr) return FAIO_E_NO_MEMORY;
+  BackendParams p;
+  p.capacity = opts.capacity;
+  p.threads = opts.threads;
+  p.ctx = ctx;
+  p.submit_mu = &ctx->submit_mu_;
+  int st = CreateBackend(opts.backend, p, &ctx->backend_, why);
+  if (st != FAIO_OK) {
+    delete ctx;
+    return st;
+  }
+  ctx->flags_ = opts.flags;
+  ctx->capacity_ = ctx->backend_->capacity();
+  ctx->flush_scratch_.reserve(16);
+  *out = ctx;
+  return FAIO_OK;
+}
+
+Context::~Context() {
+  // Destroy is refused while requests are counted, so the books balance here.
+  FAIO_DCHECK(inflight_.load() == 0);
+#ifndef NDEBUG
+  FAIO_DCHECK(submitted_.load() == reaped_.load() + cancelled_.load());
+#endif
+  backend_.reset();  // joins workers / closes the ring before the file table goes
+}
+
+void Context::Uncount(size_t n, bool cancelled) {
+  if (n == 0) return;
+  int64_t before = inflight_.fetch_sub(static_cast<int64_t>(n), std::memory_order_acq_rel);
+  FAIO_DCHECK(before >= static_cast<int64_t>(n));
+  (void)before;
+#ifndef NDEBUG
+  (cancelled ? cancelled_ : reaped_).fetch_add(static_cast<int64_t>(n));
+#else
+  (void)cancelled;
+#endif
+}
+
+int Context::Submit(faio_req** reqs, size_t n) {
+  if (reqs == nullptr || n == 0) return FAIO_E_INVALID_PARAMETER;
+
+  // 1. Validate the whole batch before anything reaches the host: claim every
+  // request (kPrepared -> kClaimed). A request that appears twice finds itself
+  // already claimed. On any failure every claim is undone.
+  auto unclaim = [&](size_t upto) {
+    for (size_t j = 0; j < upto; ++j) {
+      Request* r = LookupRequest(reqs[j]);
+      uint64_t w = r->word.load(std::memory_order_relaxed);
+      r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
+    }
+  };
+  for (size_t i = 0; i < n; ++i) {
+    Request* r = LookupRequest(reqs[i]);
+    if (r == nullptr) {
+      unclaim(i);
+      return FAIO_E_INVALID_HANDLE;
+    }
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kPrepared ||
+        !r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kClaimed),
+                                         std::memory_order_acq_rel)) {
+      unclaim(i);
+      return StateOf(w) == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_INVALID_STATE;
+    }
+  }
+
+  // 2. Reserve capacity for as many as fit.
+  size_t take = n;
+  if (capacity_ != FAIO_UNLIMITED) {
+    int64_t cur = inflight_.load(std::memory_order_relaxed);
+    do {
+      int64_t room = static_cast<int64_t>(capacity_) - cur;
+      take = room <= 0 ? 0 : std::min<size_t>(n, static_cast<size_t>(room));
+    } while (take > 0 && !inflight_.compare_exchange_weak(cur, cur + static_cast<int64_t>(take),
+                                                           std::memory_order_acq_rel));
+  } else {
+    inflight_.fetch_add(static_cast<int64_t>(n), std::memory_order_acq_rel);
+  }
+
+  // 3. Hand them to the host, in order; a flush splits the batch.
+  size_t accepted = 0;
+  int status = FAIO_OK;
+  if (take > 0) {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    Request* stage[kStage];
+    size_t staged = 0;
+    bool stopped = false;
+    // Publishes r as submitted (a completion may race in at once on another
+    // thread, so everything it needs is written first).
+    auto publish = [&](Request* r) {
+      uint64_t w = r->word.load(std::memory_order_relaxed);
+      uint64_t seq = SeqOf(w) + 1;
+      r->seq32 = static_cast<uint32_t>(seq);
+      r->ctx = this;
+      r->with_host = false;
+      r->word.store(MakeWord(seq, kSubmitted), std::memory_order_release);
+    };
+    auto enqueue_staged = [&]() {
+      if (staged == 0) return;
+      int host_error = 0;
+      for (size_t j = 0; j < staged; ++j) stage[j]->with_host = true;
+      size_t got = backend_->Enqueue(stage, staged, &host_error);
+      accepted += got;
+      if (got < staged) {
+        // The host is out of resources: the rest go back to kPrepared below.
+        for (size_t j = got; j < staged; ++j) {
+          Request* r = stage[j];
+          r->with_host = false;
+          if (FileTable::Release(r)) drain_due_.store(true);
+          uint64_t w = r->word.load(std::memory_order_relaxed);
+          r->word.store(MakeWord(SeqOf(w), kClaimed), std::memory_order_relaxed);
+        }
+        status = FAIO_E_INSUFFICIENT_RESOURCES;
+        stopped = true;
+      }
+      staged = 0;
+    };
+    for (size_t i = 0; i < take && !stopped; ++i) {
+      Request* r = LookupRequest(reqs[i]);
+      FileState* fs = files_.Get(r->file);
+      if (fs == nullptr) {
+        enqueue_staged();
+        status = status == FAIO_OK ? FAIO_E_NO_MEMORY : status;
+        break;
+      }
+      if (r->op == Op::kFlush) {
+        enqueue_staged();  // the transfers before the flush go first
+        if (stopped) break;
+        publish(r);
+        ++accepted;
+        int sticky = fs->sticky_status.load(std::memory_order_acquire);
+        if (sticky != FAIO_OK) {
+          r->fstate = fs;
+          r->epoch = nullptr;
+          CompleteLocally(r, sticky, fs->sticky_host_error.load(std::memory_order_relaxed));
+          continue;
+        }
+        if (!files_.AddFlush(fs, r)) {
+          r->fstate = fs;
+          r->epoch = nullptr;
+          CompleteLocally(r, FAIO_E_NO_MEMORY, 0);
+          continue;
+        }
+        flush_scratch_.clear();
+        files_.Drain(fs, &flush_scratch_);
+        IssueFlushes();
+        continue;
+      }
+      files_.Track(fs, r);
+      publish(r);
+      stage[staged++] = r;
+      if (staged == kStage) enqueue_staged();
+    }
+    enqueue_staged();
+    backend_->Commit();
+  }
+
+  // 4. Whatever did not reach the host is prepared again; its reservation goes.
+  if (accepted < n) {
+    if (take > accepted) {
+      inflight_.fetch_sub(static_cast<int64_t>(take - accepted), std::memory_order_acq_rel);
+    }
+    for (size_t j = accepted; j < n; ++j) {
+      Request* r = LookupRequest(reqs[j]);
+      uint64_t w = r->word.load(std::memory_order_relaxed);
+      r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
+    }
+    if (status == FAIO_OK) status = FAIO_E_INSUFFICIENT_RESOURCES;
+  }
+#ifndef NDEBUG
+  submitted_.fetch_add(static_cast<int64_t>(accepted));
+#endif
+  if (drain_due_.load(std::memory_order_relaxed)) backend_->Kick();
+  return status;
+}
+
+// Under submit_mu_: hand the flushes in flush_scratch_ to the host.
+void Context::IssueFlushes() {
+  for (const ReadyFlush& f : flush_scratch_) {
+    Request* r = f.req;
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    // Cancelled (and maybe submitted again) while it waited: not this one.
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != f.seq32) continue;
+    int sticky = r->fstate->sticky_status.load(std::memory_order_acquire);
+    if (sticky != FAIO_OK) {
+      CompleteLocally(r, sticky, r->fstate->sticky_host_error.load(std::memory_order_relaxed));
+      continue;
+    }
+    int host_error = 0;
+    r->with_host = true;
+    if (backend_->Enqueue(&r, 1, &host_error) != 1) {
+      r->with_host = false;
+      CompleteLocally(r, FAIO_E_INSUFFICIENT_RESOURCES, host_error);
+    }
+  }
+  flush_scratch_.clear();
+}
+
+void Context::DrainFlushes() {
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  flush_scratch_.clear();
+  files_.DrainAll(&flush_scratch_);
+  if (flush_scratch_.empty()) return;
+  IssueFlushes();
+  backend_->Commit();
+}
+
+void Context::CompleteLocally(Request* r, int status, int host_error) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  if (StateOf(w) != kSubmitted ||
+      !r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kFinishing),
+                                       std::memory_order_acq_rel)) {
+    return;  // a canceller took it
+  }
+  r->status = status;
+  r->host_error = host_error;
+  r->bytes = 0;
+  if (FileTable::Release(r)) drain_due_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    r->next = nullptr;
+    if (local_tail_ != nullptr) {
+      local_tail_->next = r;
+    } else {
+      local_head_ = r;
+    }
+    local_tail_ = r;
+    local_nonempty_.store(true, std::memory_order_release);
+  }
+  backend_->Kick();
+}
+
+size_t Context::TakeLocal(Request** out, size_t max) {
+  size_t n = 0;
+  std::lock_guard<std::mutex> lock(local_mu_);
+  while (local_head_ != nullptr && n < max) {
+    Request* r = local_head_;
+    local_head_ = r->next;
+    uint64_t w = r->word.load(std::memory_order_relaxed);
+    r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+    out[n++] = reinterpret_cast<Request*>(HandleOf(r));
+  }
+  if (local_head_ == nullptr) {
+    local_tail_ = nullptr;
+    local_nonempty_.store(false, std::memory_order_release);
+  }
+  return n;
+}
+
+bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
+  if (!r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kFinishing),
+                                       std::memory_order_acq_rel)) {
+    return false;  // a canceller won
+  }
+  if (r->op == Op::kFlush && r->fstate != nullptr) {
+    FileState* fs = r->fstate;
+    if (IsStickyFlushError(status)) {
+      fs->sticky_host_error.store(host_error, std::memory_order_relaxed);
+      fs->sticky_status.store(status, std::memory_order_release);
+    } else if (int sticky = fs->sticky_status.load(std::memory_order_acquire);
+               sticky != FAIO_OK) {
+      status = sticky;  // never a silent success after a lost write
+      host_error = fs->sticky_host_error.load(std::memory_order_relaxed);
+    }
+  }
+  r->status = status;
+  r->host_error = host_error;
+  r->bytes = status == FAIO_OK ? bytes : 0;
+  if (FileTable::Release(r)) drain_due_.store(true, std::memory_order_release);
+  r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+  return true;
+}
+
+int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
+                  uint32_t* count) {
+  if (count == nullptr) return FAIO_E_INVALID_PARAMETER;
+  *count = 0;
+  if (out == nullptr || size == 0) return FAIO_E_INVALID_PARAMETER;
+  if (min > size) return FAIO_E_OUT_OF_RANGE;
+  if (min == 0) min = 1;
+  if (size > UINT32_MAX) size = UINT32_MAX;  // the count is 32-bit
+
+  bool expected = false;
+  if (!waiting_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    return FAIO_E_BUSY;
+  }
+  const bool without_pending = (flags_ & FAIO_CTX_WAIT_WITHOUT_PENDING) != 0;
+  if (!without_pending && inflight_.load(std::memory_order_acquire) == 0) {
+    waiting_.store(false, std::memory_order_release);
+    return FAIO_E_NO_REQUEST;
+  }
+  const Clock::time_point deadline =
+      timeout_ms == FAIO_WAIT_INDEFINITE
+          ? Clock::time_point::max()
+          : Clock::now() + std::chrono::milliseconds(timeout_ms);
+  // The backend writes Request* into the caller's array; converted to handles
+  // as they are collected (both are pointer-sized).
+  auto** slots = reinterpret_cast<Request**>(out);
+  // Without the flag a wait never waits for more than can still come: what it
+  // reaped plus what is still counted (cancels lower it while we wait).
+  auto effective_min = [&](size_t reaped) -> size_t {
+    if (without_pending) return min;
+    size_t can_come = reaped + static_cast<size_t>(inflight_.load(std::memory_order_acquire));
+    return std::min(min, can_come);
+  };
+
+  size_t n = 0;
+  int status;
+  for (;;) {
+    if (local_nonempty_.load(std::memory_order_acquire)) {
+      size_t got = TakeLocal(slots + n, size - n);
+      Uncount(got, false);
+      n += got;
+    }
+    size_t want = effective_min(n);
+    bool block = n < want && !wakeup_pending_.load(std::memory_order_acquire) &&
+                 Clock::now() < deadline;
+    size_t got = backend_->Reap(slots + n, size - n, block ? want - n : 0, deadline);
+    for (size_t i = n; i < n + got; ++i) {
+      slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
+    }
+    Uncount(got, false);
+    n += got;
+    if (drain_due_.exchange(false, std::memory_order_acq_rel)) DrainFlushes();
+    if (n >= effective_min(n)) {
+      status = FAIO_OK;
+      break;
+    }
+    if (wakeup_pending_.load(std::memory_order_acquire)) {
+      status = FAIO_E_INTERRUPTED;
+      break;
+    }
+    if (Clock::now() >= deadline) {
+      status = FAIO_E_TIMEOUT;
+      break;
+    }
+  }
+  // A wakeup pending at return is consumed here, even when the minimum was met.
+  if (wakeup_pending_.exchange(false, std::memory_order_acq_rel)) status = FAIO_E_INTERRUPTED;
+  if (status == FAIO_OK && n == 0) status = FAIO_E_NO_REQUEST;  // all were cancelled
+  *count = static_cast<uint32_t>(n);
+  waiting_.store(false, std::memory_order_release);
+  return status;
+}
+
+int Context::Wakeup() {
+  wakeup_pending_.store(true, std::memory_order_release);
+  backend_->Kick();
+  return FAIO_OK;
+}
+
+int Context::Cancel(Request* r, uint64_t w) {
+  // A flush the core still holds behind its barrier never reached the host.
+  if (r->op == Op::kFlush) {
+    std::unique_lock<std::mutex> lock(submit_mu_);
+    uint64_t cur = r->word.load(std::memory_order_acquire);
+    if (cur != w) return FAIO_E_COMPLETED;
+    if (!r->with_host) {
+      if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kFinishing),
+                                           std::memory_order_acq_rel)) {
+        return FAIO_E_COMPLETED;
+      }
+      r->status = FAIO_E_CANCELLED;
+      r->host_error = 0;
+      r->bytes = 0;
+      bool due = FileTable::Release(r);
+      r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+      Uncount(1, true);
+      if (due) {
+        flush_scratch_.clear();
+        files_.DrainAll(&flush_scratch_);
+        IssueFlushes();
+        backend_->Commit();
+      }
+      backend_->Kick();  // a waiter may now wait for one completion fewer
+      return FAIO_OK;
+    }
+  }
+  switch (backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)))) {
+    case CancelOutcome::kInProgress:
+      return FAIO_E_IN_PROGRESS;
+    case CancelOutcome::kNotFound:
+      return FAIO_E_COMPLETED;
+    case CancelOutcome::kCancelled:
+      break;
+  }
+  uint64_t cur = w;
+  if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kFinishing),
+                                       std::memory_order_acq_rel)) {
+    return FAIO_E_COMPLETED;  // the reaper saw its (cancelled) completion first
+  }
+  r->status = FAIO_E_CANCELLED;
+  r->host_error = 0;
+  r->bytes = 0;
+  bool due = FileTable::Release(r);
+  r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+  Uncount(1, true);
+  if (due) DrainFlushes();
+  backend_->Kick();
+  return FAIO_OK;
+}
+
+int Context::ClearError(faio_file f) {
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  if (FileState* fs = files_.Find(f)) {
+    fs->sticky_status.store(FAIO_OK, std::memory_order_release);
+    fs->sticky_host_error.store(0, std::memory_order_relaxed);
+  }
+  return FAIO_OK;
+}
+
+}  // namespace faio::detail

@@ -1,0 +1,104 @@
+// context.h - the completion context: every rule of the contract that is the
+// same for all backends (SPEC.md §2-§4) lives here, once.
+//
+// Accounting. `inflight_` counts the requests submitted and neither reaped nor
+// cancelled; submit reserves capacity from it before anything reaches the host
+// and gives back what the host did not take. Debug builds also keep submitted_,
+// reaped_ and cancelled_ and check inflight == submitted - reaped - cancelled.
+//
+// Wakeups. faio_ctx_wakeup sets `wakeup_pending_` and kicks the backend; the
+// wait loop consumes the flag after every return from the backend, so a wakeup
+// that lands before the waiter blocks is seen (the backend's kick is sticky)
+// and several wakeups coalesce into one interrupted wait.
+#ifndef FAIO_SRC_CORE_CONTEXT_H_
+#define FAIO_SRC_CORE_CONTEXT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/file_table.h"
+#include "core/request.h"
+#include "faio/faio.h"
+
+namespace faio::detail {
+
+class Context {
+ public:
+  // Create builds a context on the backend named by opts (or chosen
+  // automatically). On failure returns a status and, for an unavailable backend,
+  // fills *why.
+  static int Create(const faio_ctx_options& opts, Context** out, Unavailable* why);
+  ~Context();
+
+  int Submit(faio_req** reqs, size_t n);
+  int Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
+  int Wakeup();
+  int Cancel(Request* r, uint64_t word);
+  int ClearError(faio_file f);
+  int AssociateFile(faio_file f) { return backend_->AssociateFile(f); }
+  // Busy: requests still counted, or a thread waiting.
+  bool Busy() const {
+    return inflight_.load(std::memory_order_acquire) != 0 ||
+           waiting_.load(std::memory_order_acquire);
+  }
+  uint32_t capacity() const { return capacity_; }
+  const char* backend_name() const { return backend_->name(); }
+
+  // Finish is called by the backend (in Reap, on the waiting thread) for each
+  // host completion of the submission whose low sequence bits are seq32.
+  // Returns true when the request is now completed and must be handed to the
+  // caller; false for a stale event (the request was cancelled meanwhile).
+  bool Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+
+  uint64_t handle = 0;
+
+ private:
+  Context() = default;
+  // Completes a request without the host (sticky flush errors, a held flush the
+  // host then refused) and queues it for the next wait.
+  void CompleteLocally(Request* r, int status, int host_error);
+  size_t TakeLocal(Request** out, size_t max);
+  // Issues flushes whose barrier has passed. Takes the submit lock.
+  void DrainFlushes();
+  // Under the submit lock: hands the flushes in flush_scratch_ to the host (or
+  // completes them locally).
+  void IssueFlushes();
+  void Uncount(size_t n, bool cancelled);
+
+  std::unique_ptr<Backend> backend_;
+  uint32_t capacity_ = 0;
+  uint32_t flags_ = 0;
+
+  std::mutex submit_mu_;
+  FileTable files_;                     // guarded by submit_mu_
+  std::vector<ReadyFlush> flush_scratch_;  // guarded by submit_mu_
+
+  std::atomic<int64_t> inflight_{0};
+  std::atomic<bool> waiting_{false};
+  std::atomic<bool> wakeup_pending_{false};
+  std::atomic<bool> drain_due_{false};
+
+  std::mutex local_mu_;
+  Request* local_head_ = nullptr;  // guarded by local_mu_
+  Request* local_tail_ = nullptr;  // guarded by local_mu_
+  std::atomic<bool> local_nonempty_{false};
+
+#ifndef NDEBUG
+  std::atomic<int64_t> submitted_{0};
+  std::atomic<int64_t> reaped_{0};
+  std::atomic<int64_t> cancelled_{0};
+#endif
+};
+
+// The process-wide context table.
+Context* LookupContext(const faio_ctx* h);
+int CreateContext(const faio_ctx_options& opts, faio_ctx** out);
+int DestroyContext(faio_ctx* h);
+
+}  // namespace faio::detail
+
+#endif  // FAIO_SRC_CORE_CONTEXT_H_

@@ -1,0 +1,110 @@
+// handle_table.h - process-wide tables that turn opaque C handles into objects.
+//
+// A handle is a 64-bit value: an 8-bit tag naming the table, a 24-bit generation
+// and a 32-bit slot index. Slots live in chunks that are never returned to the
+// system while the process runs, so resolving a stale or forged handle never
+// touches freed memory: it reads a slot whose generation does not match and
+// answers "no such object". Generations are odd while a slot is live and even
+// while it is free, so a handle of a destroyed object never matches again until
+// the slot's generation wraps (2^23 reuses of one slot).
+#ifndef FAIO_SRC_CORE_HANDLE_TABLE_H_
+#define FAIO_SRC_CORE_HANDLE_TABLE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace faio::detail {
+
+static_assert(sizeof(void*) == 8, "faio handles need 64-bit pointers");
+
+template <typename T, uint8_t kTag>
+class HandleTable {
+ public:
+  static constexpr uint32_t kChunkBits = 10;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  static constexpr uint32_t kMaxChunks = 1u << 14;  // 16 Mi slots
+
+  struct Slot {
+    std::atomic<uint32_t> gen{0};
+    T obj;
+  };
+
+  // Alloc returns a live slot (its object default-constructed the first time and
+  // reused as it was left afterwards) and its handle, or nullptr when out of
+  // memory or slots.
+  Slot* Alloc(uint64_t* handle) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint32_t index;
+    if (!free_.empty()) {
+      index = free_.back();
+      free_.pop_back();
+    } else {
+      index = next_;
+      uint32_t chunk = index >> kChunkBits;
+      if (chunk >= kMaxChunks) return nullptr;
+      if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
+        Slot* c = new (std::nothrow) Slot[kChunkSize];
+        if (c == nullptr) return nullptr;
+        chunks_[chunk].store(c, std::memory_order_release);
+      }
+      ++next_;
+    }
+    Slot* s = SlotAt(index);
+    uint32_t g = s->gen.load(std::memory_order_relaxed) + 1;  // even -> odd: live
+    s->gen.store(g, std::memory_order_release);
+    *handle = Encode(index, g);
+    return s;
+  }
+
+  // Free makes the slot's handles invalid and the slot reusable. The object is
+  // left as it is (the caller resets what it must).
+  void Free(uint64_t handle) {
+    uint32_t index = static_cast<uint32_t>(handle);
+    std::lock_guard<std::mutex> lock(mu_);
+    Slot* s = SlotAt(index);
+    s->gen.store(s->gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    free_.push_back(index);
+  }
+
+  // Lookup resolves a handle, or returns nullptr for anything that is not a live
+  // object of this table. Lock-free; safe against any handle value.
+  T* Lookup(uint64_t handle) const {
+    if ((handle >> 56) != kTag) return nullptr;
+    uint32_t index = static_cast<uint32_t>(handle);
+    uint32_t gen = static_cast<uint32_t>(handle >> 32) & kGenMask;
+    if ((gen & 1u) == 0) return nullptr;
+    uint32_t chunk = index >> kChunkBits;
+    if (chunk >= kMaxChunks) return nullptr;
+    Slot* c = chunks_[chunk].load(std::memory_order_acquire);
+    if (c == nullptr) return nullptr;
+    Slot* s = &c[index & (kChunkSize - 1)];
+    if ((s->gen.load(std::memory_order_acquire) & kGenMask) != gen) return nullptr;
+    return &s->obj;
+  }
+
+  // At resolves an index without checking (for indices the library issued itself).
+  T* At(uint32_t index) const { return &SlotAt(index)->obj; }
+
+  static uint32_t IndexOf(uint64_t handle) { return static_cast<uint32_t>(handle); }
+
+ private:
+  static constexpr uint32_t kGenMask = 0xFFFFFFu;
+  static uint64_t Encode(uint32_t index, uint32_t gen) {
+    return (uint64_t{kTag} << 56) | (uint64_t{gen & kGenMask} << 32) | index;
+  }
+  Slot* SlotAt(uint32_t index) const {
+    return &chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
+  }
+
+  std::mutex mu_;
+  std::vector<uint32_t> free_;
+  uint32_t next_ = 0;
+  std::atomic<Slot*> chunks_[kMaxChunks] = {};
+};
+
+}  // namespace faio::detail
+
+#endif  // FAIO_SRC_CORE_HANDLE_TABLE_H_

@@ -1,0 +1,170 @@
+// request.cc - request handles and the transitions a caller drives directly
+// (create, prepare, destroy, result). Submission and completion live in
+// context.cc.
+#include "core/request.h"
+
+#include "core/context.h"
+#include "core/handle_table.h"
+
+namespace faio::detail {
+namespace {
+
+constexpr uint8_t kRequestTag = 0xFA;
+// Linux never transfers more than this in one call (MAX_RW_COUNT); we keep the
+// same bound everywhere so a request means the same on every host.
+constexpr size_t kMaxTransfer = 0x7ffff000;
+
+using RequestTable = HandleTable<Request, kRequestTag>;
+
+RequestTable& Table() {
+  // Never destroyed: handles may be resolved until the process ends.
+  static RequestTable* table = new RequestTable();
+  return *table;
+}
+
+// Moves a request that is not submitted into kPrepared under the caller's
+// description. Returns kInProgress when it is submitted (or racing a submit).
+int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_t len,
+                   uint32_t flush_flags, void* user) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  for (;;) {
+    State s = StateOf(w);
+    if (s != kIdle && s != kPrepared && s != kCompleted) {
+      return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
+    }
+    // Take the request with kClaimed so a racing submit cannot see half a
+    // description, then publish kPrepared.
+    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kClaimed),
+                                      std::memory_order_acquire)) {
+      break;
+    }
+  }
+  r->op = op;
+  r->file = f;
+  r->offset = off;
+  r->buf = buf;
+  r->len = len;
+  r->flush_flags = flush_flags;
+  r->user = user;
+  r->status = 0;
+  r->host_error = 0;
+  r->bytes = 0;
+  r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
+  return FAIO_OK;
+}
+
+}  // namespace
+
+Request* LookupRequest(const faio_req* h) {
+  return Table().Lookup(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)));
+}
+
+Request* RequestAt(uint32_t index) { return Table().At(index); }
+
+int CreateRequest(faio_req** out) {
+  if (out == nullptr) return FAIO_E_INVALID_PARAMETER;
+  *out = nullptr;
+  uint64_t handle = 0;
+  auto* slot = Table().Alloc(&handle);
+  if (slot == nullptr) return FAIO_E_NO_MEMORY;
+  Request* r = &slot->obj;
+  // The sequence number survives reuse of the slot, so a stale kernel event of a
+  // previous owner can never match a new submission.
+  uint64_t seq = SeqOf(r->word.load(std::memory_order_relaxed));
+  r->op = Op::kNone;
+  r->user = nullptr;
+  r->status = 0;
+  r->host_error = 0;
+  r->bytes = 0;
+  r->ctx = nullptr;
+  r->next = r->prev = nullptr;
+  r->handle = handle;
+  r->index = RequestTable::IndexOf(handle);
+  r->word.store(MakeWord(seq, kIdle), std::memory_order_release);
+  *out = reinterpret_cast<faio_req*>(static_cast<uintptr_t>(handle));
+  return FAIO_OK;
+}
+
+int DestroyRequest(faio_req* h) {
+  if (h == nullptr) return FAIO_OK;
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  for (;;) {
+    State s = StateOf(w);
+    if (s == kDead) return FAIO_E_INVALID_HANDLE;
+    if (s != kIdle && s != kPrepared && s != kCompleted) return FAIO_E_IN_PROGRESS;
+    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kDead),
+                                      std::memory_order_acq_rel)) {
+      break;
+    }
+  }
+  Table().Free(r->handle);
+  return FAIO_OK;
+}
+
+int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, size_t len,
+                    void* user) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kClaimed || s == kSubmitted || s == kFinishing) return FAIO_E_IN_PROGRESS;
+  if (len == 0 || len > kMaxTransfer || off < 0 || buf == nullptr) {
+    return FAIO_E_INVALID_PARAMETER;
+  }
+  return MoveToPrepared(r, op, f, off, buf, len, 0, user);
+}
+
+int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kClaimed || s == kSubmitted || s == kFinishing) return FAIO_E_IN_PROGRESS;
+  if ((flags & ~FAIO_FLUSH_FULL) != 0) return FAIO_E_INVALID_PARAMETER;
+  return MoveToPrepared(r, Op::kFlush, f, 0, nullptr, 0, flags, user);
+}
+
+int RequestResult(const faio_req* h, size_t* transferred) {
+  if (transferred != nullptr) *transferred = 0;
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  switch (StateOf(r->word.load(std::memory_order_acquire))) {
+    case kIdle:
+    case kPrepared:
+      return FAIO_E_NOT_SUBMITTED;
+    case kCompleted:
+      if (transferred != nullptr && r->status == FAIO_OK) *transferred = r->bytes;
+      return r->status;
+    case kDead:
+      return FAIO_E_INVALID_HANDLE;
+    default:
+      return FAIO_E_IN_PROGRESS;
+  }
+}
+
+int RequestHostError(const faio_req* h) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return 0;
+  if (StateOf(r->word.load(std::memory_order_acquire)) != kCompleted) return 0;
+  return r->host_error;
+}
+
+void* RequestUser(const faio_req* h) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return nullptr;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kIdle || s == kDead || s == kClaimed) return nullptr;
+  return r->user;
+}
+
+int CancelRequest(faio_req* h) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  State s = StateOf(w);
+  if (s == kFinishing) return FAIO_E_COMPLETED;
+  if (s != kSubmitted) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_NOT_SUBMITTED;
+  return r->ctx->Cancel(r, w);
+}
+
+}  // namespace faio::detail

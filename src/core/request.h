@@ -1,0 +1,95 @@
+// request.h - the library's side of a faio_req: its description, its outcome and
+// its state machine.
+//
+// The state and a submission sequence number share one atomic word so that every
+// transition is a single compare-and-swap. That is what lets a cancel on one
+// thread and a reap on another race for the same request safely: whoever moves
+// it out of kSubmitted owns its completion, and a completion that names an older
+// submission (a kernel event for a request that was cancelled and then submitted
+// again) no longer matches and is dropped.
+#ifndef FAIO_SRC_CORE_REQUEST_H_
+#define FAIO_SRC_CORE_REQUEST_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "faio/faio.h"
+
+namespace faio::detail {
+
+class Context;
+struct Epoch;
+struct FileState;
+
+enum class Op : uint8_t { kNone, kRead, kWrite, kFlush };
+
+enum State : uint8_t {
+  kIdle,
+  kPrepared,
+  kClaimed,    // being validated by a submit; reverts to kPrepared or moves on
+  kSubmitted,  // owned by a context
+  kFinishing,  // a reaper or a canceller won it and is writing its outcome
+  kCompleted,
+  kDead,       // destroyed (its handle no longer resolves)
+};
+
+inline constexpr uint64_t MakeWord(uint64_t seq, State s) { return (seq << 8) | s; }
+inline constexpr State StateOf(uint64_t w) { return static_cast<State>(w & 0xFF); }
+inline constexpr uint64_t SeqOf(uint64_t w) { return w >> 8; }
+
+struct Request {
+  std::atomic<uint64_t> word{MakeWord(0, kIdle)};
+
+  // Description (written by prepare, read by the backend while submitted).
+  Op op = Op::kNone;
+  uint32_t flush_flags = 0;
+  faio_file file{};
+  int64_t offset = 0;
+  void* buf = nullptr;
+  size_t len = 0;
+  void* user = nullptr;
+
+  // Outcome (written by the winner of the kSubmitted -> kFinishing transition).
+  int32_t status = 0;
+  int32_t host_error = 0;
+  size_t bytes = 0;
+
+  // While submitted.
+  Context* ctx = nullptr;
+  FileState* fstate = nullptr;
+  Epoch* epoch = nullptr;
+  uint32_t seq32 = 0;  // low 32 bits of the submission sequence (backend cookie)
+  bool with_host = false;  // handed to the backend (a flush may wait in the core)
+
+  // Intrusive links for whichever queue currently holds the request (a backend's
+  // work queue, the context's local completion list). One owner at a time.
+  Request* next = nullptr;
+  Request* prev = nullptr;
+  uint64_t backend_data = 0;  // free for the backend while submitted
+
+  uint64_t handle = 0;  // this request's own handle
+  uint32_t index = 0;   // slot index (handle's low 32 bits)
+};
+
+// The process-wide request table.
+Request* LookupRequest(const faio_req* h);
+// RequestAt resolves an index the library issued (e.g. an io_uring user_data).
+Request* RequestAt(uint32_t index);
+inline faio_req* HandleOf(const Request* r) {
+  return reinterpret_cast<faio_req*>(static_cast<uintptr_t>(r->handle));
+}
+
+int CreateRequest(faio_req** out);
+int DestroyRequest(faio_req* h);
+int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, size_t len,
+                    void* user);
+int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user);
+int RequestResult(const faio_req* h, size_t* transferred);
+int RequestHostError(const faio_req* h);
+void* RequestUser(const faio_req* h);
+int CancelRequest(faio_req* h);
+
+}  // namespace faio::detail
+
+#endif  // FAIO_SRC_CORE_REQUEST_H_

@@ -1,0 +1,31 @@
+// host.h - the few host calls the core and the portable backends need, so that
+// they compile unchanged on POSIX hosts and on Windows. Each host implements
+// these in platform/<host>/.
+#ifndef FAIO_SRC_PLATFORM_HOST_H_
+#define FAIO_SRC_PLATFORM_HOST_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "faio/faio.h"
+
+namespace faio::platform {
+
+// StatusFromHostError maps a host error code (errno on POSIX) to a FAIO_E_*
+// status. The one place this mapping lives for a host.
+int StatusFromHostError(int err);
+
+// ReadAt/WriteAt transfer once at `off` (or at the current position on files that
+// cannot seek, such as pipes). They return the bytes moved, or -1 with the host
+// error in *err. EINTR is retried.
+int64_t ReadAt(faio_file f, void* buf, size_t len, int64_t off, int* err);
+int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err);
+// SyncFile makes the file's written data durable (full: metadata too).
+// Returns 0 or -1 with the host error in *err.
+int SyncFile(faio_file f, bool full, int* err);
+// FileAlignment answers faio_file_alignment.
+int FileAlignment(faio_file f, faio_alignment* out);
+
+}  // namespace faio::platform
+
+#endif  // FAIO_SRC_PLATFORM_HOST_H_

@@ -1,0 +1,136 @@
+// host_posix.cc - host.h for POSIX hosts (Linux, FreeBSD, macOS).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/stat.h>
+#include <sys/syscall.h>
+#endif
+
+#include "platform/host.h"
+
+namespace faio::platform {
+
+int StatusFromHostError(int err) {
+  switch (err) {
+    case 0:
+      return FAIO_OK;
+    case EINVAL:
+      return FAIO_E_INVALID_PARAMETER;
+    case ENOMEM:
+      return FAIO_E_NO_MEMORY;
+    case EAGAIN:
+#if defined(EWOULDBLOCK) && EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case ENOBUFS:
+      return FAIO_E_INSUFFICIENT_RESOURCES;
+    case ECANCELED:
+      return FAIO_E_CANCELLED;
+    case EIO:
+#ifdef ENODATA
+    case ENODATA:
+#endif
+      return FAIO_E_IO;
+    case ENOSPC:
+#ifdef EDQUOT
+    case EDQUOT:
+#endif
+      return FAIO_E_DISK_FULL;
+    case EFBIG:
+      return FAIO_E_FILE_TOO_BIG;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return FAIO_E_ACCESS_DENIED;
+    case EBADF:
+      return FAIO_E_BAD_FILE;
+    case ENOSYS:
+    case EOPNOTSUPP:
+#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
+    case ENOTSUP:
+#endif
+      return FAIO_E_NOT_SUPPORTED;
+    case ETIMEDOUT:
+    case ETIME:
+      return FAIO_E_TIMEOUT;
+    case EINTR:
+      return FAIO_E_INTERRUPTED;
+    case EBUSY:
+      return FAIO_E_BUSY;
+    default:
+      return FAIO_E_HOST;
+  }
+}
+
+namespace {
+
+template <typename Fn>
+int64_t Retry(Fn fn, int* err) {
+  for (;;) {
+    ssize_t n = fn();
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    *err = errno;
+    return -1;
+  }
+}
+
+}  // namespace
+
+int64_t ReadAt(faio_file f, void* buf, size_t len, int64_t off, int* err) {
+  int64_t n = Retry([&] { return ::pread(f, buf, len, static_cast<off_t>(off)); }, err);
+  if (n < 0 && *err == ESPIPE) n = Retry([&] { return ::read(f, buf, len); }, err);
+  return n;
+}
+
+int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err) {
+  int64_t n = Retry([&] { return ::pwrite(f, buf, len, static_cast<off_t>(off)); }, err);
+  if (n < 0 && *err == ESPIPE) n = Retry([&] { return ::write(f, buf, len); }, err);
+  return n;
+}
+
+int SyncFile(faio_file f, bool full, int* err) {
+  for (;;) {
+#if defined(__APPLE__)
+    int rc = ::fsync(f);
+    (void)full;
+#else
+    int rc = full ? ::fsync(f) : ::fdatasync(f);
+#endif
+    if (rc == 0) return 0;
+    if (errno == EINTR) continue;
+    *err = errno;
+    return -1;
+  }
+}
+
+int FileAlignment(faio_file f, faio_alignment* out) {
+  struct stat st;
+  if (::fstat(f, &st) != 0) return StatusFromHostError(errno);
+#if defined(__linux__) && defined(STATX_DIOALIGN)
+  // statx(STATX_DIOALIGN), Linux 6.1+: the file system's own answer. A zero
+  // alignment in the reply means the file cannot be opened for direct I/O.
+  struct statx sx = {};
+  if (::syscall(SYS_statx, f, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+      (sx.stx_mask & STATX_DIOALIGN) != 0) {
+    if (sx.stx_dio_mem_align == 0 || sx.stx_dio_offset_align == 0) {
+      return FAIO_E_NOT_SUPPORTED;
+    }
+    out->memory = sx.stx_dio_mem_align;
+    out->offset = sx.stx_dio_offset_align;
+    return FAIO_OK;
+  }
+#endif
+  // Older kernels and other hosts: the logical block size is what direct I/O
+  // needs on every common file system; st_blksize is an upper bound of it.
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return FAIO_E_NOT_SUPPORTED;
+  out->memory = 512;
+  out->offset = st.st_blksize > 0 ? static_cast<uint32_t>(st.st_blksize) : 512;
+  return FAIO_OK;
+}
+
+}  // namespace faio::platform
