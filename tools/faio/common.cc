@@ -1,0 +1,135 @@
+// common.cc - see common.h.
+#include "common.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+namespace faio::tool {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) { g_interrupted = 1; }
+
+const char* StatusName(int status) {
+  switch (status) {
+    case FAIO_OK:
+      return "FAIO_OK";
+    case FAIO_E_INVALID_PARAMETER:
+      return "FAIO_E_INVALID_PARAMETER";
+    case FAIO_E_INVALID_HANDLE:
+      return "FAIO_E_INVALID_HANDLE";
+    case FAIO_E_INVALID_STATE:
+      return "FAIO_E_INVALID_STATE";
+    case FAIO_E_NO_MEMORY:
+      return "FAIO_E_NO_MEMORY";
+    case FAIO_E_NOT_SUPPORTED:
+      return "FAIO_E_NOT_SUPPORTED";
+    case FAIO_E_IN_PROGRESS:
+      return "FAIO_E_IN_PROGRESS";
+    case FAIO_E_NOT_SUBMITTED:
+      return "FAIO_E_NOT_SUBMITTED";
+    case FAIO_E_COMPLETED:
+      return "FAIO_E_COMPLETED";
+    case FAIO_E_CANCELLED:
+      return "FAIO_E_CANCELLED";
+    case FAIO_E_BUSY:
+      return "FAIO_E_BUSY";
+    case FAIO_E_NO_REQUEST:
+      return "FAIO_E_NO_REQUEST";
+    case FAIO_E_TIMEOUT:
+      return "FAIO_E_TIMEOUT";
+    case FAIO_E_INTERRUPTED:
+      return "FAIO_E_INTERRUPTED";
+    case FAIO_E_INSUFFICIENT_RESOURCES:
+      return "FAIO_E_INSUFFICIENT_RESOURCES";
+    case FAIO_E_OUT_OF_RANGE:
+      return "FAIO_E_OUT_OF_RANGE";
+    case FAIO_E_IO:
+      return "FAIO_E_IO";
+    case FAIO_E_DISK_FULL:
+      return "FAIO_E_DISK_FULL";
+    case FAIO_E_FILE_TOO_BIG:
+      return "FAIO_E_FILE_TOO_BIG";
+    case FAIO_E_ACCESS_DENIED:
+      return "FAIO_E_ACCESS_DENIED";
+    case FAIO_E_BAD_FILE:
+      return "FAIO_E_BAD_FILE";
+    case FAIO_E_HOST:
+      return "FAIO_E_HOST";
+    default:
+      return "unknown status";
+  }
+}
+
+}  // namespace
+
+std::string StatusText(int status, int host_error) {
+  std::string text = fmt::format("{} ({})", faio_strerror(status), StatusName(status));
+  if (host_error != 0) {
+    text += fmt::format(", errno {}: {}", host_error, std::strerror(host_error));
+  }
+  return text;
+}
+
+std::vector<faio_backend_info> Backends() {
+  size_t count = 0;
+  if (faio_get_backends(nullptr, 0, &count) != FAIO_OK) return {};
+  std::vector<faio_backend_info> out(count);
+  size_t filled = 0;
+  if (count == 0 || faio_get_backends(out.data(), out.size(), &filled) != FAIO_OK) return {};
+  out.resize(std::min(filled, count));
+  return out;
+}
+
+std::string BackendNames(const std::vector<faio_backend_info>& backends) {
+  std::string names;
+  for (const faio_backend_info& b : backends) {
+    if (!names.empty()) names += ", ";
+    names += b.name != nullptr ? b.name : "?";
+  }
+  return names.empty() ? "none" : names;
+}
+
+std::string VersionString() {
+  int v = faio_version();
+  return fmt::format("{}.{}.{}", v / 10000, v / 100 % 100, v % 100);
+}
+
+void InstallInterruptHandler() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  // No SA_RESTART: a blocking call returns EINTR and the loop looks at the flag.
+  // SA_RESETHAND: a second Ctrl-C ends the process at once.
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool Interrupted() { return g_interrupted != 0; }
+
+AlignedBuffer AllocAligned(size_t alignment, size_t size) {
+  void* p = nullptr;
+  if (posix_memalign(&p, alignment, size) != 0) return nullptr;
+  return AlignedBuffer(static_cast<std::byte*>(p));
+}
+
+size_t SubmitBatch(faio_ctx* ctx, faio_req** reqs, size_t n, int* status) {
+  *status = faio_ctx_submit(ctx, reqs, n);
+  if (*status == FAIO_OK) return n;
+  if (*status != FAIO_E_INSUFFICIENT_RESOURCES) return 0;
+  // The accepted requests are a prefix of the array and read as "in progress"
+  // (or completed, should a wait have reaped one already on another thread --
+  // not the case in this tool); the rest are still prepared.
+  size_t taken = 0;
+  while (taken < n && faio_req_result(reqs[taken], nullptr) != FAIO_E_NOT_SUBMITTED) ++taken;
+  return taken;
+}
+
+}  // namespace faio::tool

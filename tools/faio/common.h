@@ -1,0 +1,74 @@
+// common.h - what the faio tool's subcommands share: error reporting, the list of
+// compiled-in backends, and the interrupt (SIGINT/SIGTERM) flag.
+#ifndef FAIO_TOOLS_FAIO_COMMON_H_
+#define FAIO_TOOLS_FAIO_COMMON_H_
+
+#include <faio/faio.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faio::tool {
+
+// Exit codes of the tool.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the job ran into an error
+inline constexpr int kExitUsage = 2;    // a bad option value
+inline constexpr int kExitInterrupted = 130;
+
+// ToolError carries a message for the user and the exit code that goes with it.
+// Subcommands throw it; main prints "faio <subcommand>: <message>" and exits.
+class ToolError : public std::runtime_error {
+ public:
+  ToolError(int exit_code, const std::string& message)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// UsageError is a ToolError for a bad option value (exit code kExitUsage).
+inline ToolError UsageError(const std::string& message) { return ToolError(kExitUsage, message); }
+
+// StatusText is "disk full (FAIO_E_DISK_FULL)"-like text for a faio status, with
+// the host's errno appended when it is not 0.
+std::string StatusText(int status, int host_error = 0);
+
+// Backends lists every compiled-in backend, probed, in the order auto tries them.
+std::vector<faio_backend_info> Backends();
+
+// BackendNames is "io_uring, threads" for the compiled-in backends.
+std::string BackendNames(const std::vector<faio_backend_info>& backends);
+
+// VersionString is the library's version ("0.1.0") as reported at run time.
+std::string VersionString();
+
+// InstallInterruptHandler makes SIGINT and SIGTERM set a flag that Interrupted()
+// reports, once; a second signal gets the default action (the process ends).
+void InstallInterruptHandler();
+bool Interrupted();
+
+// AlignedBuffer is memory from AllocAligned, released with free().
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<std::byte, FreeDeleter>;
+
+// AllocAligned returns `size` bytes aligned to `alignment` (a power of two, at
+// least sizeof(void*)), or null when out of memory.
+AlignedBuffer AllocAligned(size_t alignment, size_t size);
+
+// SubmitBatch submits reqs[0..n) to ctx and returns how many the context took.
+// All of them on success; on FAIO_E_INSUFFICIENT_RESOURCES the prefix that
+// reached the host (the rest are still prepared and can be submitted again).
+// *status receives the faio status of the submit.
+size_t SubmitBatch(faio_ctx* ctx, faio_req** reqs, size_t n, int* status);
+
+}  // namespace faio::tool
+
+#endif  // FAIO_TOOLS_FAIO_COMMON_H_

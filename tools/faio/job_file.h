@@ -1,0 +1,61 @@
+// job_file.h - the file a bench job reads: an existing file or block device, or a
+// file the tool creates and fills through faio (a temporary one by default).
+#ifndef FAIO_TOOLS_FAIO_JOB_FILE_H_
+#define FAIO_TOOLS_FAIO_JOB_FILE_H_
+
+#include <cstdint>
+#include <faio/faio.hpp>
+#include <string>
+
+namespace faio::tool {
+
+// JobFile owns the descriptor of the job's file.
+//
+// A temporary file is unlinked as soon as it is created: its blocks live only as
+// long as the descriptor, so the file is gone when the tool exits by any path
+// (normal end, error, SIGINT, even SIGKILL) and no cleanup code has to run.
+class JobFile {
+ public:
+  JobFile() = default;
+  JobFile(JobFile&& o) noexcept;
+  JobFile& operator=(JobFile&& o) noexcept;
+  JobFile(const JobFile&) = delete;
+  JobFile& operator=(const JobFile&) = delete;
+  ~JobFile();
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  bool temporary() const { return temporary_; }
+  bool created() const { return created_; }
+
+  // CreateTemporary creates a file of `size` bytes in $TMPDIR (or /var/tmp),
+  // unlinks it at once, and fills it with non-zero data written through ctx with
+  // up to `depth` writes in flight. Then it is flushed (through ctx) and its pages
+  // dropped from the page cache, as fio does before a read job.
+  static JobFile CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t depth);
+
+  // Open opens `path` for reading. A missing file is created with `size` bytes
+  // (laid out as above, and kept, as fio keeps the files it lays out). An
+  // existing regular file or block device is read as it is; `size`, when given
+  // explicitly (size_given), limits the part read.
+  static JobFile Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
+                      bool direct, uint32_t depth);
+
+  // EnableDirect switches the descriptor to O_DIRECT (a no-op when it already is).
+  // Throws a ToolError naming --direct when the file system refuses.
+  void EnableDirect();
+
+ private:
+  void LayOut(faio::Context& ctx, uint32_t depth);
+
+  int fd_ = -1;
+  std::string path_;
+  uint64_t size_ = 0;
+  bool temporary_ = false;
+  bool created_ = false;
+};
+
+}  // namespace faio::tool
+
+#endif  // FAIO_TOOLS_FAIO_JOB_FILE_H_
