@@ -10,6 +10,9 @@
 #if FAIO_HAVE_IO_URING
 #include "backend/io_uring/io_uring_backend.h"
 #endif
+#if FAIO_HAVE_LINUX_AIO
+#include "backend/linux_aio/linux_aio_backend.h"
+#endif
 #if FAIO_HAVE_THREADS
 #include "backend/threads/threads_backend.h"
 #endif
@@ -28,6 +31,9 @@ struct Entry {
 const Entry kBackends[] = {
 #if FAIO_HAVE_IO_URING
     {"io_uring", CreateIoUringBackend, ProbeIoUringBackend},
+#endif
+#if FAIO_HAVE_LINUX_AIO
+    {"linux_aio", CreateLinuxAioBackend, ProbeLinuxAioBackend},
 #endif
 #if FAIO_HAVE_THREADS
     {"threads", CreateThreadsBackend, ProbeThreadsBackend},
@@ -52,11 +58,12 @@ bool Known(const char* name) {
   return false;
 }
 
-// Resolves null/""/"auto" through FAIO_BACKEND; returns null for "auto".
+// Resolves null/"auto" through FAIO_BACKEND; returns null for "auto". An empty
+// name in the options is not a backend (FAIO_E_INVALID_PARAMETER); an empty
+// FAIO_BACKEND is as good as unset.
 const char* Resolve(const char* name) {
-  if (name == nullptr || *name == '\0' || strcmp(name, "auto") == 0) {
-    name = getenv("FAIO_BACKEND");
-  }
+  if (name != nullptr && strcmp(name, "auto") != 0) return name;
+  name = getenv("FAIO_BACKEND");
   if (name == nullptr || *name == '\0' || strcmp(name, "auto") == 0) return nullptr;
   return name;
 }

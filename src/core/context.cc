@@ -7,6 +7,7 @@
 
 #include "backend/registry.h"
 #include "core/handle_table.h"
+#include "platform/host.h"
 
 #ifndef NDEBUG
 #define FAIO_DCHECK(cond) assert(cond)
@@ -342,7 +343,12 @@ bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, siz
   r->status = status;
   r->host_error = host_error;
   r->bytes = status == FAIO_OK ? bytes : 0;
-  if (FileTable::Release(r)) drain_due_.store(true, std::memory_order_release);
+  if (FileTable::Release(r)) {
+    // A flush is now free to go, but only this wait loop issues it: make the
+    // backend's Reap return instead of blocking for completions that need it.
+    drain_due_.store(true, std::memory_order_release);
+    backend_->Kick();
+  }
   r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
   return true;
 }
@@ -474,6 +480,11 @@ int Context::Cancel(Request* r, uint64_t w) {
   if (due) DrainFlushes();
   backend_->Kick();
   return FAIO_OK;
+}
+
+int Context::AssociateFile(faio_file f) {
+  int st = platform::CheckFile(f);
+  return st != FAIO_OK ? st : backend_->AssociateFile(f);
 }
 
 int Context::ClearError(faio_file f) {

@@ -39,13 +39,16 @@ class Context {
   int Wakeup();
   int Cancel(Request* r, uint64_t word);
   int ClearError(faio_file f);
-  int AssociateFile(faio_file f) { return backend_->AssociateFile(f); }
+  int AssociateFile(faio_file f);
   // Busy: requests still counted, or a thread waiting.
   bool Busy() const {
     return inflight_.load(std::memory_order_acquire) != 0 ||
            waiting_.load(std::memory_order_acquire);
   }
   uint32_t capacity() const { return capacity_; }
+  // DrainDue: a flush waits to be issued by the wait loop; a backend's Reap
+  // returns instead of blocking.
+  bool DrainDue() const { return drain_due_.load(std::memory_order_acquire); }
   const char* backend_name() const { return backend_->name(); }
 
   // Finish is called by the backend (in Reap, on the waiting thread) for each
@@ -54,13 +57,15 @@ class Context {
   // caller; false for a stale event (the request was cancelled meanwhile).
   bool Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
 
+  // CompleteLocally completes a submitted request without the host (sticky flush
+  // errors, a request the host refused on its own at submission) and queues it
+  // for the next wait. Backends call it from Enqueue (under the submit lock).
+  void CompleteLocally(Request* r, int status, int host_error);
+
   uint64_t handle = 0;
 
  private:
   Context() = default;
-  // Completes a request without the host (sticky flush errors, a held flush the
-  // host then refused) and queues it for the next wait.
-  void CompleteLocally(Request* r, int status, int host_error);
   size_t TakeLocal(Request** out, size_t max);
   // Issues flushes whose barrier has passed. Takes the submit lock.
   void DrainFlushes();

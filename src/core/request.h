@@ -67,6 +67,9 @@ struct Request {
   Request* next = nullptr;
   Request* prev = nullptr;
   uint64_t backend_data = 0;  // free for the backend while submitted
+  // Room for a host control block that must live as long as the submission
+  // (an iocb, an aiocb, an OVERLAPPED): no allocation per request.
+  alignas(16) unsigned char backend_area[192];
 
   uint64_t handle = 0;  // this request's own handle
   uint32_t index = 0;   // slot index (handle's low 32 bits)

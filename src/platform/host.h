@@ -23,6 +23,8 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
 // SyncFile makes the file's written data durable (full: metadata too).
 // Returns 0 or -1 with the host error in *err.
 int SyncFile(faio_file f, bool full, int* err);
+// CheckFile returns FAIO_OK when f is an open file, FAIO_E_BAD_FILE otherwise.
+int CheckFile(faio_file f);
 // FileAlignment answers faio_file_alignment.
 int FileAlignment(faio_file f, faio_alignment* out);
 

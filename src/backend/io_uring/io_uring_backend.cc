@@ -241,28 +241,32 @@ class IoUringBackend final : public Backend {
   size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
-    Drain(out, max, &n, &woken);
-    if (n < min && !woken) {
+    // Block for one CQE at a time: a wakeup is one CQE, and a wait for more
+    // would not return for it.
+    for (;;) {
+      Drain(out, max, &n, &woken);
+      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
       if (backlog_.load(std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(*submit_mu_);
         SubmitPending();
       }
       io_uring_cqe* cqe = nullptr;
-      unsigned want = static_cast<unsigned>(min - n);
+      int ret;
       if (deadline == Clock::time_point::max()) {
-        io_uring_wait_cqes(&ring_, &cqe, want, nullptr, nullptr);
+        ret = io_uring_wait_cqes(&ring_, &cqe, 1, nullptr, nullptr);
       } else {
         auto left = deadline - Clock::now();
-        if (left > Clock::duration::zero()) {
-          auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-          __kernel_timespec ts;
-          ts.tv_sec = ns / 1000000000;
-          ts.tv_nsec = ns % 1000000000;
-          // -ETIME, -EINTR: the core's loop decides what they mean.
-          io_uring_wait_cqes(&ring_, &cqe, want, &ts, nullptr);
-        }
+        if (left <= Clock::duration::zero()) break;
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        __kernel_timespec ts;
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        ret = io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);
       }
-      Drain(out, max, &n, &woken);
+      if (ret < 0 && ret != -EAGAIN) {  // -ETIME, -EINTR: the core's loop decides
+        Drain(out, max, &n, &woken);
+        break;
+      }
     }
     if (rearm_) {
       std::lock_guard<std::mutex> lock(*submit_mu_);
@@ -290,18 +294,29 @@ class IoUringBackend final : public Backend {
       ret = io_uring_register_sync_cancel(&ring_, &reg);
     } while (ret == -EINTR);
     if (ret >= 0) return CancelOutcome::kCancelled;
-    if (ret == -ENOENT) {
-      // Not pending in the kernel: either finished (its CQE is in the ring) or in
-      // the middle of a transfer the kernel cannot stop. Both complete normally.
-      uint64_t w = r->word.load(std::memory_order_acquire);
-      if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
-        return CancelOutcome::kNotFound;
-      }
+    // Not cancellable: finished already (its CQE waits in the ring, or the
+    // reaper has it) or in the middle of a transfer the kernel cannot stop.
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32 ||
+        InCompletionRing(reg.addr)) {
+      return CancelOutcome::kNotFound;
     }
     return CancelOutcome::kInProgress;  // -EALREADY: running; -EINVAL: kernel < 6.0
   }
 
  private:
+  // InCompletionRing looks for a CQE with this user_data between the ring's head
+  // and tail, reading only (the reaper may advance the head meanwhile; a stale
+  // answer is still a true statement about an instant).
+  bool InCompletionRing(uint64_t user_data) const {
+    unsigned head = io_uring_smp_load_acquire(ring_.cq.khead);
+    unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
+    for (unsigned i = head; i != tail; ++i) {
+      if (ring_.cq.cqes[i & ring_.cq.ring_mask].user_data == user_data) return true;
+    }
+    return false;
+  }
+
   // Under the submit lock (or during Init).
   void ArmWake() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);

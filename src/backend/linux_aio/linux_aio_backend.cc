@@ -1,0 +1,415 @@
+// linux_aio_backend.cc - Linux kernel AIO.
+//
+// Raw system calls rather than libaio: libaio is a one-line wrapper per call, and
+// the raw ABI (linux/aio_abi.h) is stable, documented and has IOCB_CMD_POLL,
+// which this backend needs; one dependency fewer.
+//
+// Kernel AIO is truly asynchronous only for O_DIRECT transfers. On buffered files
+// io_submit performs the transfer before it returns (submit blocks; the
+// completion is then immediate). On files that cannot seek (pipes, sockets,
+// terminals) a read would block io_submit indefinitely, so for those the backend
+// submits an IOCB_CMD_POLL for readiness and the reaper performs the transfer
+// with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
+// cancelled; file transfers cannot (io_cancel answers EINVAL): *in progress*.
+//
+// Wakeup: an IOCB_CMD_POLL on an eventfd is always in flight; Kick() writes the
+// eventfd (async-signal-safe), the poll completes and io_getevents returns. The
+// reaper drains the eventfd and re-arms (io_submit is thread-safe, no lock).
+//
+// io_submit's partial results: it returns how many iocbs it took; when the first
+// one is refused it returns that error. EAGAIN (fs.aio-max-nr / the context's
+// nr_events exhausted) stops the batch: the rest are *prepared* again. Any other
+// error belongs to that one request, which completes with it.
+#include "backend/linux_aio/linux_aio_backend.h"
+
+#include <errno.h>
+#include <linux/aio_abi.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "core/context.h"
+#include "platform/host.h"
+
+namespace faio::detail {
+namespace {
+
+static_assert(sizeof(iocb) <= sizeof(Request::backend_area), "iocb must fit the request");
+
+int IoSetup(unsigned nr, aio_context_t* ctx) {
+  return static_cast<int>(syscall(SYS_io_setup, nr, ctx));
+}
+int IoDestroy(aio_context_t ctx) { return static_cast<int>(syscall(SYS_io_destroy, ctx)); }
+int IoSubmit(aio_context_t ctx, long n, iocb** iocbs) {
+  return static_cast<int>(syscall(SYS_io_submit, ctx, n, iocbs));
+}
+int IoGetevents(aio_context_t ctx, long min, long max, io_event* ev, timespec* ts) {
+  return static_cast<int>(syscall(SYS_io_getevents, ctx, min, max, ev, ts));
+}
+int IoCancel(aio_context_t ctx, iocb* cb, io_event* ev) {
+  return static_cast<int>(syscall(SYS_io_cancel, ctx, cb, ev));
+}
+
+constexpr uint64_t kWakeTag = ~uint64_t{0};
+constexpr uint32_t kDefaultCapacity = 4096;
+constexpr long kEventBatch = 256;
+
+// Request::backend_data: the phase of a request on a file that cannot seek.
+enum : uint64_t {
+  kDirect = 0,        // an ordinary iocb transfer
+  kPolling = 1,       // waiting for readiness
+  kCancelling = 2,    // a canceller is trying io_cancel on the poll
+  kTransferring = 3,  // the reaper is transferring
+  kCancelled = 4,
+};
+
+std::string ReadSysctl(const char* path) {
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return "?";
+  char buf[64] = {};
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+  return buf;
+}
+
+void Explain(int err, unsigned nr, Unavailable* why) {
+  why->host_error = err;
+  if (err == EAGAIN) {
+    why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+    why->reason = "io_setup(" + std::to_string(nr) + ") returned EAGAIN: fs.aio-max-nr=" +
+                  ReadSysctl("/proc/sys/fs/aio-max-nr") +
+                  " exhausted (fs.aio-nr=" + ReadSysctl("/proc/sys/fs/aio-nr") + ")";
+  } else if (err == ENOSYS) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = "io_setup returned ENOSYS: kernel without CONFIG_AIO, or a seccomp filter";
+  } else if (err == EPERM) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = "io_setup denied with EPERM (a seccomp filter or an LSM)";
+  } else {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = std::string("io_setup failed: ") + strerror(err);
+  }
+}
+
+class LinuxAioBackend final : public Backend {
+ public:
+  explicit LinuxAioBackend(const BackendParams& p) : ctx_(p.ctx), asked_(p.capacity) {}
+
+  ~LinuxAioBackend() override {
+    if (aio_ != 0) IoDestroy(aio_);  // cancels the wake poll
+    if (efd_ >= 0) close(efd_);
+  }
+
+  bool Init(Unavailable* why) {
+    capacity_ = asked_ == 0 ? kDefaultCapacity : asked_;
+    // One more event slot for the wake poll.
+    int ret = IoSetup(capacity_ + 1, &aio_);
+    if (ret < 0 && errno == EAGAIN && asked_ == 0) {
+      capacity_ = 128;
+      ret = IoSetup(capacity_ + 1, &aio_);
+    }
+    if (ret < 0) {
+      aio_ = 0;
+      Explain(errno, capacity_ + 1, why);
+      return false;
+    }
+    efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd_ < 0) {
+      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+      why->host_error = errno;
+      why->reason = std::string("eventfd failed: ") + strerror(errno);
+      return false;
+    }
+    if (!ArmWake()) {
+      why->status = FAIO_E_NOT_SUPPORTED;
+      why->host_error = errno;
+      why->reason = "IOCB_CMD_POLL is not supported (needs Linux 4.18)";
+      return false;
+    }
+    return true;
+  }
+
+  const char* name() const override { return "linux_aio"; }
+  uint32_t capacity() const override { return capacity_; }
+
+  size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    iocb* batch[64];
+    size_t done = 0;
+    int last_fd = -1;
+    bool last_seekable = true;
+    while (done < n) {
+      size_t k = 0;
+      for (; k < 64 && done + k < n; ++k) {
+        Request* r = reqs[done + k];
+        if (r->file != last_fd) {
+          struct stat st;
+          last_fd = r->file;
+          last_seekable = fstat(r->file, &st) != 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+        }
+        batch[k] = Prepare(r, last_seekable);
+      }
+      size_t sent = 0;
+      while (sent < k) {
+        int ret = IoSubmit(aio_, static_cast<long>(k - sent), batch + sent);
+        if (ret > 0) {
+          sent += static_cast<size_t>(ret);
+          continue;
+        }
+        int err = ret == 0 ? EAGAIN : errno;
+        if (err == EINTR) continue;
+        if (err == EAGAIN) {
+          *host_error = EAGAIN;
+          return done + sent;
+        }
+        // This one request is refused on its own (EBADF, EINVAL, ...): it is
+        // accepted and completes with its error.
+        Request* r = reqs[done + sent];
+        ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+        ++sent;
+      }
+      done += k;
+    }
+    return n;
+  }
+
+  void Commit() override {}
+
+  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+    size_t n = 0;
+    bool woken = false;
+    // Sweep what is ready; block for one event at a time (a wakeup is one
+    // event, and a wait for more would not return for it). EINTR and timeouts
+    // go back to the core's loop.
+    bool block = false;
+    for (;;) {
+      long room = static_cast<long>(max - n < kEventBatch ? max - n : kEventBatch);
+      timespec ts = {0, 0};
+      timespec* tsp = &ts;
+      if (block) {
+        if (deadline == Clock::time_point::max()) {
+          tsp = nullptr;
+        } else {
+          auto left = deadline - Clock::now();
+          if (left <= Clock::duration::zero()) break;
+          auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+          ts.tv_sec = ns / 1000000000;
+          ts.tv_nsec = ns % 1000000000;
+        }
+      }
+      io_event ev[kEventBatch];
+      // Never more events than the caller has room for (flaw 4).
+      int got = IoGetevents(aio_, block ? 1 : 0, room, ev, tsp);
+      if (got < 0) break;
+      for (int i = 0; i < got; ++i) Handle(ev[i], out, &n, &woken);
+      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
+      block = got < room;  // a full sweep: look again before blocking
+    }
+    if (woken) ArmWake();
+    return n;
+  }
+
+  void Kick() override {
+    uint64_t one = 1;
+    ssize_t r = write(efd_, &one, sizeof(one));
+    (void)r;
+  }
+
+  CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+      return CancelOutcome::kNotFound;
+    }
+    auto phase = Phase(r);
+    uint64_t expected = kPolling;
+    bool poll = phase.load(std::memory_order_acquire) != kDirect;
+    if (poll && !phase.compare_exchange_strong(expected, kCancelling,
+                                               std::memory_order_acq_rel)) {
+      return CancelOutcome::kInProgress;  // the reaper is transferring it
+    }
+    io_event ev;
+    int ret = IoCancel(aio_, Cb(r), &ev);
+    bool cancelled = ret == 0 || (ret < 0 && errno == EINPROGRESS);
+    if (poll) phase.store(cancelled ? kCancelled : kPolling, std::memory_order_release);
+    if (cancelled) return CancelOutcome::kCancelled;
+    // File transfers cannot be cancelled (EINVAL). Finished already?
+    w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32 ||
+        InCompletionRing(Cb(r)->aio_data)) {
+      return CancelOutcome::kNotFound;
+    }
+    return CancelOutcome::kInProgress;
+  }
+
+ private:
+  // The kernel maps each context's completion ring at the context id; its
+  // layout is ABI (fs/aio.c: struct aio_ring). Read-only peek for Cancel.
+  struct AioRing {
+    unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+    io_event events[];
+  };
+  static constexpr unsigned kAioRingMagic = 0xa10a10a1;
+
+  bool InCompletionRing(uint64_t data) const {
+    const auto* ring = reinterpret_cast<const AioRing*>(aio_);
+    if (ring->magic != kAioRingMagic || ring->nr == 0) return false;
+    unsigned head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+    unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+    for (unsigned i = head % ring->nr; i != tail % ring->nr; i = (i + 1) % ring->nr) {
+      if (ring->events[i].data == data) return true;
+    }
+    return false;
+  }
+
+  static iocb* Cb(Request* r) { return reinterpret_cast<iocb*>(r->backend_area); }
+  static std::atomic_ref<uint64_t> Phase(Request* r) {
+    return std::atomic_ref<uint64_t>(r->backend_data);
+  }
+
+  iocb* Prepare(Request* r, bool seekable) {
+    iocb* cb = Cb(r);
+    memset(cb, 0, sizeof(*cb));
+    cb->aio_data = (uint64_t{r->seq32} << 32) | r->index;
+    cb->aio_fildes = static_cast<uint32_t>(r->file);
+    Phase(r).store(kDirect, std::memory_order_relaxed);
+    switch (r->op) {
+      case Op::kRead:
+      case Op::kWrite:
+        if (!seekable) {
+          cb->aio_lio_opcode = IOCB_CMD_POLL;
+          cb->aio_buf = r->op == Op::kRead ? POLLIN : POLLOUT;
+          Phase(r).store(kPolling, std::memory_order_release);
+          break;
+        }
+        cb->aio_lio_opcode = r->op == Op::kRead ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
+        cb->aio_buf = reinterpret_cast<uintptr_t>(r->buf);
+        cb->aio_nbytes = r->len;
+        cb->aio_offset = r->offset;
+        break;
+      case Op::kFlush:
+        cb->aio_lio_opcode = (r->flush_flags & FAIO_FLUSH_FULL) ? IOCB_CMD_FSYNC : IOCB_CMD_FDSYNC;
+        break;
+      case Op::kNone:
+        cb->aio_lio_opcode = IOCB_CMD_NOOP;
+        break;
+    }
+    return cb;
+  }
+
+  bool ArmWake() {
+    // Drain the counter first: the poll is level-triggered.
+    uint64_t v;
+    while (read(efd_, &v, sizeof(v)) > 0) {
+    }
+    memset(&wake_cb_, 0, sizeof(wake_cb_));
+    wake_cb_.aio_data = kWakeTag;
+    wake_cb_.aio_lio_opcode = IOCB_CMD_POLL;
+    wake_cb_.aio_fildes = static_cast<uint32_t>(efd_);
+    wake_cb_.aio_buf = POLLIN;
+    iocb* p = &wake_cb_;
+    int ret;
+    do {
+      ret = IoSubmit(aio_, 1, &p);
+    } while (ret < 0 && errno == EINTR);
+    return ret == 1;
+  }
+
+  // Reaper only.
+  void Handle(const io_event& e, Request** out, size_t* n, bool* woken) {
+    if (e.data == kWakeTag) {
+      *woken = true;
+      return;
+    }
+    Request* r = RequestAt(static_cast<uint32_t>(e.data));
+    uint32_t seq32 = static_cast<uint32_t>(e.data >> 32);
+    int status = FAIO_OK;
+    int host_error = 0;
+    size_t bytes = 0;
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return;  // stale
+    auto phase = Phase(r);
+    if (phase.load(std::memory_order_acquire) != kDirect) {
+      // Readiness of a file that cannot seek: transfer now, without blocking.
+      uint64_t expected = kPolling;
+      while (!phase.compare_exchange_weak(expected, kTransferring, std::memory_order_acq_rel)) {
+        if (expected == kCancelled) return;  // its cancel won; the event is stale
+        expected = kPolling;                 // a canceller is deciding; it is quick
+        std::this_thread::yield();
+      }
+      iovec iov = {r->buf, r->len};
+      ssize_t t;
+      do {
+        t = r->op == Op::kRead ? preadv2(r->file, &iov, 1, -1, RWF_NOWAIT)
+                               : pwritev2(r->file, &iov, 1, -1, RWF_NOWAIT);
+      } while (t < 0 && errno == EINTR);
+      if (t < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+        if (errno == EOPNOTSUPP) {
+          // No RWF_NOWAIT for this file: the poll said ready, so a plain call
+          // does not block for long.
+          t = r->op == Op::kRead ? read(r->file, r->buf, r->len)
+                                 : write(r->file, r->buf, r->len);
+        }
+        if (t < 0 && errno == EAGAIN) {  // someone else took the data: poll again
+          Prepare(r, false);
+          iocb* cb = Cb(r);
+          if (IoSubmit(aio_, 1, &cb) == 1) return;
+        }
+      }
+      if (t < 0) {
+        host_error = errno;
+        status = platform::StatusFromHostError(host_error);
+      } else {
+        bytes = static_cast<size_t>(t);
+      }
+    } else if (e.res < 0) {
+      host_error = static_cast<int>(-e.res);
+      status = platform::StatusFromHostError(host_error);
+    } else {
+      bytes = static_cast<size_t>(e.res);
+    }
+    if (ctx_->Finish(r, seq32, status, host_error, bytes)) out[(*n)++] = r;
+  }
+
+  Context* const ctx_;
+  const uint32_t asked_;
+  uint32_t capacity_ = 0;
+  aio_context_t aio_ = 0;
+  int efd_ = -1;
+  iocb wake_cb_ = {};
+};
+
+}  // namespace
+
+bool ProbeLinuxAioBackend(Unavailable* why) {
+  aio_context_t ctx = 0;
+  if (IoSetup(2, &ctx) < 0) {
+    Explain(errno, 2, why);
+    return false;
+  }
+  IoDestroy(ctx);
+  return true;
+}
+
+std::unique_ptr<Backend> CreateLinuxAioBackend(const BackendParams& p, Unavailable* why) {
+  auto b = std::unique_ptr<LinuxAioBackend>(new (std::nothrow) LinuxAioBackend(p));
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+    return nullptr;
+  }
+  if (!b->Init(why)) return nullptr;
+  return b;
+}
+
+}  // namespace faio::detail
