@@ -13,6 +13,9 @@
 #if FAIO_HAVE_LINUX_AIO
 #include "backend/linux_aio/linux_aio_backend.h"
 #endif
+#if FAIO_HAVE_POSIX_AIO || FAIO_HAVE_KQUEUE
+#include "backend/posix_aio/posix_aio_backend.h"
+#endif
 #if FAIO_HAVE_THREADS
 #include "backend/threads/threads_backend.h"
 #endif
@@ -24,19 +27,28 @@ struct Entry {
   const char* name;
   std::unique_ptr<Backend> (*create)(const BackendParams&, Unavailable*);
   bool (*probe)(Unavailable*);
+  bool in_auto;  // tried by "auto"; otherwise only when named
 };
 
 // Preference order (STYLE.md): io_uring > linux_aio > posix_aio/kqueue > iocp >
 // threads.
 const Entry kBackends[] = {
 #if FAIO_HAVE_IO_URING
-    {"io_uring", CreateIoUringBackend, ProbeIoUringBackend},
+    {"io_uring", CreateIoUringBackend, ProbeIoUringBackend, true},
 #endif
 #if FAIO_HAVE_LINUX_AIO
-    {"linux_aio", CreateLinuxAioBackend, ProbeLinuxAioBackend},
+    {"linux_aio", CreateLinuxAioBackend, ProbeLinuxAioBackend, true},
+#endif
+#if FAIO_HAVE_KQUEUE
+    {"kqueue", CreateKqueueBackend, ProbeKqueueBackend, true},
+#endif
+#if FAIO_HAVE_POSIX_AIO
+    // glibc's POSIX AIO is a user-space thread pool that serializes requests per
+    // descriptor: slower than "threads", so "auto" never picks it.
+    {"posix_aio", CreatePosixAioBackend, ProbePosixAioBackend, false},
 #endif
 #if FAIO_HAVE_THREADS
-    {"threads", CreateThreadsBackend, ProbeThreadsBackend},
+    {"threads", CreateThreadsBackend, ProbeThreadsBackend, true},
 #endif
 };
 
@@ -90,6 +102,7 @@ int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Back
     return FAIO_OK;
   }
   for (const Entry& e : kBackends) {
+    if (!e.in_auto) continue;
     Unavailable this_one;
     *out = e.create(p, &this_one);
     if (*out != nullptr) return FAIO_OK;
@@ -135,7 +148,7 @@ const char* AutoBackendName(int* status) {
   }
   for (const Entry& e : kBackends) {
     Unavailable why;
-    if (e.probe(&why)) return e.name;
+    if (e.in_auto && e.probe(&why)) return e.name;
   }
   *status = FAIO_E_NOT_SUPPORTED;
   return nullptr;

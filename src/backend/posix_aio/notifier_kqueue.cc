@@ -1,0 +1,109 @@
+// notifier_kqueue.cc - SIGEV_KEVENT notification into a kqueue (FreeBSD).
+//
+// With SIGEV_KEVENT the kernel posts an EVFILT_AIO event whose ident is the
+// aiocb pointer and whose udata is sigev_value.sival_ptr (our cookie). The
+// wakeup is an EVFILT_USER event registered with EV_CLEAR and fired with
+// NOTE_TRIGGER: it stays pending until a kevent() call returns it, so a wakeup
+// sent before the waiter blocks is not lost, and several coalesce into one.
+#include <errno.h>
+#include <string.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <new>
+#include <string>
+
+#include "backend/posix_aio/notifier.h"
+
+namespace faio::detail {
+namespace {
+
+constexpr uintptr_t kWakeIdent = 1;
+
+class KqueueNotifier final : public AioNotifier {
+ public:
+  ~KqueueNotifier() override {
+    if (kq_ >= 0) close(kq_);
+  }
+
+  bool Init(Unavailable* why) {
+    kq_ = kqueue();
+    if (kq_ < 0) {
+      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+      why->host_error = errno;
+      why->reason = std::string("kqueue() failed: ") + strerror(errno);
+      return false;
+    }
+    struct kevent ev;
+    EV_SET(&ev, kWakeIdent, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    if (kevent(kq_, &ev, 1, nullptr, 0, nullptr) < 0) {
+      why->status = FAIO_E_NOT_SUPPORTED;
+      why->host_error = errno;
+      why->reason = std::string("EVFILT_USER unavailable: ") + strerror(errno);
+      return false;
+    }
+    return true;
+  }
+
+  void Prepare(struct sigevent* sev, void* cookie) override {
+    sev->sigev_notify = SIGEV_KEVENT;
+    sev->sigev_notify_kqueue = kq_;
+    sev->sigev_value.sival_ptr = cookie;
+  }
+
+  size_t Collect(void** cookies, size_t max, bool block, Clock::time_point deadline,
+                 bool* woken) override {
+    struct kevent evs[64];
+    int room = static_cast<int>(max < 64 ? max : 64);  // never more than the caller holds
+    struct timespec ts = {0, 0};
+    struct timespec* tsp = &ts;
+    if (block) {
+      if (deadline == Clock::time_point::max()) {
+        tsp = nullptr;
+      } else {
+        auto left = deadline - Clock::now();
+        if (left < Clock::duration::zero()) left = Clock::duration::zero();
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+      }
+    }
+    int got = kevent(kq_, nullptr, 0, evs, room, tsp);
+    if (got < 0) return 0;  // EINTR: the core's loop decides
+    size_t n = 0;
+    for (int i = 0; i < got; ++i) {
+      if (evs[i].filter == EVFILT_USER) {
+        *woken = true;
+      } else if (evs[i].filter == EVFILT_AIO) {
+        cookies[n++] = evs[i].udata;
+      }
+    }
+    return n;
+  }
+
+  void Wake() override {
+    struct kevent ev;
+    EV_SET(&ev, kWakeIdent, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
+    kevent(kq_, &ev, 1, nullptr, 0, nullptr);
+  }
+
+ private:
+  int kq_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<AioNotifier> MakeKqueueNotifier(Unavailable* why) {
+  auto n = std::unique_ptr<KqueueNotifier>(new (std::nothrow) KqueueNotifier());
+  if (n == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+    return nullptr;
+  }
+  if (!n->Init(why)) return nullptr;
+  return n;
+}
+
+}  // namespace faio::detail

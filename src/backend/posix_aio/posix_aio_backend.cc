@@ -1,0 +1,367 @@
+// posix_aio_backend.cc - the POSIX AIO logic shared by "posix_aio" and "kqueue".
+//
+// What this file does about the reference design's flaws (SPEC.md §4):
+//  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
+//    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
+//    every aiocb of that chunk is examined with aio_error: queued ones are
+//    counted, ones refused for resources go back to *prepared* when they form
+//    the tail of the batch, otherwise complete with *insufficient resources*;
+//    nothing beyond the chunk is inspected (flaw 2);
+//  - aio_fsync failing with EAGAIN is *insufficient resources*, judged by errno
+//    (flaw 3);
+//  - a request's error comes from aio_error, its byte count from aio_return,
+//    called exactly once per request as soon as its notification arrives, which
+//    also frees the kernel's job (flaw 5);
+//  - a cancelled request is accounted once: the core takes it on a successful
+//    aio_cancel and drops its later notification as stale (flaw 7).
+//
+// The aiocb lives in a slot owned by the backend, not in the request: after a
+// successful cancel the request may be prepared and submitted again at once,
+// while the kernel still has to post the old aiocb's notification. The slot goes
+// back to the pool only when that notification has been reaped.
+#include "backend/posix_aio/posix_aio_backend.h"
+
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#include <sys/types.h>
+#endif
+
+#include <atomic>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "backend/posix_aio/notifier.h"
+#include "core/context.h"
+#include "platform/host.h"
+
+namespace faio::detail {
+namespace {
+
+struct Slot {
+  void* notifier_area[3];  // the SIGEV_THREAD notifier keeps its links here
+  struct aiocb cb;
+  Request* req;
+  uint32_t seq32;
+  Slot* free_next;
+};
+
+size_t ListioMax() {
+  long host = sysconf(_SC_AIO_LISTIO_MAX);
+  size_t n = 64;
+#ifdef AIO_LISTIO_MAX
+  if (AIO_LISTIO_MAX < n) n = AIO_LISTIO_MAX;
+#endif
+  if (host > 0 && static_cast<size_t>(host) < n) n = static_cast<size_t>(host);
+  return n < 1 ? 1 : n;
+}
+
+class PosixAioBackend final : public Backend {
+ public:
+  PosixAioBackend(const BackendParams& p, const char* name, std::unique_ptr<AioNotifier> n,
+                  uint32_t host_cap)
+      : ctx_(p.ctx),
+        submit_mu_(p.submit_mu),
+        name_(name),
+        notifier_(std::move(n)),
+        listio_max_(ListioMax()) {
+    capacity_ = p.capacity == 0 ? host_cap : p.capacity;
+  }
+
+  ~PosixAioBackend() override {
+    // The context is idle (nothing counted), but cancelled aiocbs may still be
+    // finishing: reap them before their slots go.
+    while (outstanding_ > 0) {
+      void* cookies[64];
+      bool woken = false;
+      size_t got = notifier_->Collect(cookies, 64, true,
+                                      Clock::now() + std::chrono::milliseconds(100), &woken);
+      for (size_t i = 0; i < got; ++i) Release(static_cast<Slot*>(cookies[i]), nullptr);
+    }
+    for (Slot* s : chunks_) delete[] s;
+  }
+
+  const char* name() const override { return name_; }
+  uint32_t capacity() const override { return capacity_; }
+
+  size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    size_t done = 0;
+    while (done < n) {
+      Request* r = reqs[done];
+      if (r->op == Op::kFlush) {
+        Slot* s = Take(r);
+        if (s == nullptr) {
+          *host_error = ENOMEM;
+          return done;
+        }
+#ifdef O_DSYNC
+        int mode = (r->flush_flags & FAIO_FLUSH_FULL) ? O_SYNC : O_DSYNC;
+#else
+        int mode = O_SYNC;
+#endif
+        if (aio_fsync(mode, &s->cb) != 0) {
+          int err = errno;  // judged by errno, not by the return value (flaw 3)
+          Untake(s);
+          if (err == EAGAIN) {
+            *host_error = err;
+            return done;
+          }
+          ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+        }
+        ++done;
+        continue;
+      }
+      // A chunk of transfers (up to the next flush) for one lio_listio.
+      struct aiocb* list[64];
+      Slot* slots[64];
+      size_t k = 0;
+      while (done + k < n && k < listio_max_ && reqs[done + k]->op != Op::kFlush) {
+        Slot* s = Take(reqs[done + k]);
+        if (s == nullptr) break;
+        slots[k] = s;
+        list[k] = &s->cb;
+        ++k;
+      }
+      if (k == 0) {
+        *host_error = ENOMEM;
+        return done;
+      }
+      if (lio_listio(LIO_NOWAIT, list, static_cast<int>(k), nullptr) == 0) {
+        done += k;
+        continue;
+      }
+      int err = errno;
+      // Look at each aiocb of this chunk, and only this chunk (flaw 2).
+      // EINPROGRESS or 0: queued, its notification will come. EAGAIN: refused
+      // for resources, never queued. Any other error: glibc queues every aiocb it
+      // can and fails transfers only in its worker threads (the notification
+      // comes); FreeBSD refuses bad aiocbs synchronously (EBADF, EINVAL: never
+      // queued, no kevent). A refused trailing run goes back to *prepared*; a
+      // refused request in the middle completes with its error.
+      int errs[64];
+      for (size_t i = 0; i < k; ++i) {
+        errs[i] = aio_error(&slots[i]->cb);
+        if (errs[i] == -1) errs[i] = EAGAIN;  // unknown to the host: never queued
+      }
+      auto queued = [&](int e) {
+#if defined(__FreeBSD__)
+        return e == EINPROGRESS || e == 0;
+#else
+        return e != EAGAIN;
+#endif
+      };
+      size_t tail = k;  // first index of the trailing run of refused aiocbs
+      while (tail > 0 && errs[tail - 1] == EAGAIN) --tail;
+      for (size_t i = 0; i < k; ++i) {
+        if (i >= tail) {
+          Untake(slots[i]);  // the core puts the request back to *prepared*
+        } else if (!queued(errs[i])) {
+          Untake(slots[i]);
+          ctx_->CompleteLocally(reqs[done + i], platform::StatusFromHostError(errs[i]), errs[i]);
+        }
+      }
+      done += tail;
+      if (tail < k) {
+        *host_error = err == EIO ? EAGAIN : err;
+        return done;
+      }
+    }
+    return n;
+  }
+
+  void Commit() override {}
+
+  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+    size_t n = 0;
+    bool woken = false;
+    bool block = false;
+    for (;;) {
+      void* cookies[64];
+      size_t room = max - n < 64 ? max - n : 64;
+      size_t got = notifier_->Collect(cookies, room, block, deadline, &woken);
+      for (size_t i = 0; i < got; ++i) {
+        Request* r = nullptr;
+        uint32_t seq32 = 0;
+        int status = FAIO_OK, host_error = 0;
+        size_t bytes = 0;
+        Slot* s = static_cast<Slot*>(cookies[i]);
+        Release(s, &r, &seq32, &status, &host_error, &bytes);
+        if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
+      }
+      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
+      if (block && got == 0) break;  // timed out or interrupted: the core decides
+      if (block && deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
+      block = got < room;
+    }
+    return n;
+  }
+
+  void Kick() override { notifier_->Wake(); }
+
+  CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+    // Under the submit lock the slot cannot be handed to another request.
+    std::lock_guard<std::mutex> lock(*submit_mu_);
+    Slot* s = reinterpret_cast<Slot*>(static_cast<uintptr_t>(r->backend_data));
+    if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+      return CancelOutcome::kNotFound;
+    }
+    switch (aio_cancel(s->cb.aio_fildes, &s->cb)) {
+      case AIO_CANCELED:
+        return CancelOutcome::kCancelled;
+      case AIO_ALLDONE:
+        return CancelOutcome::kNotFound;
+      default:  // AIO_NOTCANCELED, or -1
+        return CancelOutcome::kInProgress;
+    }
+  }
+
+ private:
+  // Takes a slot for r and describes r in its aiocb (under the submit lock).
+  Slot* Take(Request* r) {
+    if (free_ == nullptr) TakeFreed();
+    if (free_ == nullptr && !Grow()) return nullptr;
+    Slot* s = free_;
+    free_ = s->free_next;
+    memset(&s->cb, 0, sizeof(s->cb));
+    s->req = r;
+    s->seq32 = r->seq32;
+    s->cb.aio_fildes = r->file;
+    if (r->op != Op::kFlush) {
+      s->cb.aio_buf = r->buf;
+      s->cb.aio_nbytes = r->len;
+      s->cb.aio_offset = static_cast<off_t>(r->offset);
+      s->cb.aio_lio_opcode = r->op == Op::kRead ? LIO_READ : LIO_WRITE;
+    }
+    notifier_->Prepare(&s->cb.aio_sigevent, s);
+    r->backend_data = reinterpret_cast<uintptr_t>(s);
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+
+  // Gives back a slot whose aiocb never reached the host.
+  void Untake(Slot* s) {
+    s->req->backend_data = 0;
+    s->req = nullptr;
+    s->free_next = free_;
+    free_ = s;
+    outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Reaper: collects the outcome of a notified aiocb - aio_error, then
+  // aio_return exactly once - and frees the slot.
+  void Release(Slot* s, Request** r, uint32_t* seq32 = nullptr, int* status = nullptr,
+               int* host_error = nullptr, size_t* bytes = nullptr) {
+    int err = aio_error(&s->cb);
+    ssize_t ret = aio_return(&s->cb);
+    if (r != nullptr) {
+      *r = s->req;
+      *seq32 = s->seq32;
+      if (err == 0) {
+        *bytes = ret < 0 ? 0 : static_cast<size_t>(ret);
+      } else {
+        int e = err == -1 ? errno : err;
+        *host_error = e == ECANCELED ? 0 : e;
+        *status = platform::StatusFromHostError(e);
+      }
+    }
+    // Hand the slot back through a lock-free stack; Enqueue takes it whole.
+    Slot* head = freed_.load(std::memory_order_relaxed);
+    do {
+      s->free_next = head;
+    } while (!freed_.compare_exchange_weak(head, s, std::memory_order_release,
+                                           std::memory_order_relaxed));
+    outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void TakeFreed() { free_ = freed_.exchange(nullptr, std::memory_order_acquire); }
+
+  bool Grow() {
+    constexpr size_t kChunk = 64;
+    Slot* c = new (std::nothrow) Slot[kChunk];
+    if (c == nullptr) return false;
+    chunks_.push_back(c);
+    for (size_t i = 0; i < kChunk; ++i) {
+      c[i].free_next = free_;
+      free_ = &c[i];
+    }
+    return true;
+  }
+
+  Context* const ctx_;
+  std::mutex* const submit_mu_;
+  const char* const name_;
+  std::unique_ptr<AioNotifier> notifier_;
+  const size_t listio_max_;
+  uint32_t capacity_ = 0;
+  std::vector<Slot*> chunks_;        // under the submit lock
+  Slot* free_ = nullptr;             // under the submit lock
+  std::atomic<Slot*> freed_{nullptr};
+  std::atomic<int64_t> outstanding_{0};  // slots with the host
+};
+
+// Per-process cap on outstanding requests, where the host has one.
+uint32_t HostCap() {
+#if defined(__FreeBSD__)
+  int v = 0;
+  size_t len = sizeof(v);
+  if (sysctlbyname("vfs.aio.max_aio_per_proc", &v, &len, nullptr, 0) == 0 && v > 0) {
+    return static_cast<uint32_t>(v);
+  }
+#endif
+  return FAIO_UNLIMITED;  // glibc's POSIX AIO queues in user space without a cap
+}
+
+}  // namespace
+
+bool ProbePosixAioBackend(Unavailable*) { return true; }
+
+std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailable* why) {
+  auto n = MakeSigevThreadNotifier(why);
+  if (n == nullptr) return nullptr;
+  auto b = std::unique_ptr<Backend>(
+      new (std::nothrow) PosixAioBackend(p, "posix_aio", std::move(n), HostCap()));
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+  }
+  return b;
+}
+
+#if defined(__FreeBSD__)
+bool ProbeKqueueBackend(Unavailable* why) {
+  // Without the aio module (or kernel option) the vfs.aio sysctls are absent.
+  int v = 0;
+  size_t len = sizeof(v);
+  if (sysctlbyname("vfs.aio.max_aio_per_proc", &v, &len, nullptr, 0) != 0) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->host_error = errno;
+    why->reason = "POSIX AIO is unavailable: vfs.aio sysctls absent (load aio(4): kldload aio)";
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> CreateKqueueBackend(const BackendParams& p, Unavailable* why) {
+  if (!ProbeKqueueBackend(why)) return nullptr;
+  auto n = MakeKqueueNotifier(why);
+  if (n == nullptr) return nullptr;
+  auto b = std::unique_ptr<Backend>(
+      new (std::nothrow) PosixAioBackend(p, "kqueue", std::move(n), HostCap()));
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+  }
+  return b;
+}
+#endif
+
+}  // namespace faio::detail
