@@ -6,20 +6,19 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <faio/faio.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 /* CHECK stops the program with faio's phrase for a failed status. */
-#define CHECK(call)                                                         \
-  do {                                                                      \
-    int status_ = (call);                                                   \
-    if (status_ != FAIO_OK) {                                               \
-      fprintf(stderr, "%s: %s\n", #call, faio_strerror(status_));           \
-      exit(1);                                                              \
-    }                                                                       \
+#define CHECK(call)                                               \
+  do {                                                            \
+    int status_ = (call);                                         \
+    if (status_ != FAIO_OK) {                                     \
+      fprintf(stderr, "%s: %s\n", #call, faio_strerror(status_)); \
+      exit(1);                                                    \
+    }                                                             \
   } while (0)
 
 int main(void) {
@@ -31,7 +30,7 @@ int main(void) {
   }
   unlink(path); /* the file lives as long as fd */
 
-  faio_ctx *ctx;
+  faio_ctx* ctx;
   CHECK(faio_ctx_create(&ctx, 8, 0)); /* auto backend (or $FAIO_BACKEND), 8 in flight */
 
   faio_req *write, *flush, *read;
@@ -43,10 +42,10 @@ int main(void) {
   static const char msg[] = "hello, faio";
   CHECK(faio_req_prepare_write(write, fd, 0, msg, sizeof msg, NULL));
   CHECK(faio_req_prepare_flush(flush, fd, NULL));
-  faio_req *batch[2] = {write, flush};
+  faio_req* batch[2] = {write, flush};
   CHECK(faio_ctx_submit(ctx, batch, 2));
 
-  faio_req *done[2];
+  faio_req* done[2];
   uint32_t count;
   CHECK(faio_ctx_wait(ctx, 2, FAIO_WAIT_INDEFINITE, done, 2, &count)); /* both, any order */
   size_t written;
@@ -61,8 +60,8 @@ int main(void) {
   size_t got;
   CHECK(faio_req_result(read, &got));
 
-  printf("%s: wrote %zu bytes, read back \"%s\" (%zu bytes)\n", faio_ctx_backend(ctx), written,
-         buf, got);
+  printf("%s: wrote %zu bytes, read back \"%s\" (%zu bytes)\n", faio_ctx_backend(ctx), written, buf,
+         got);
   int ok = got == sizeof msg && memcmp(buf, msg, sizeof msg) == 0;
 
   faio_req_destroy(read);

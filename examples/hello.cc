@@ -9,10 +9,9 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <faio/faio.hpp>
 #include <span>
 #include <string_view>
-
-#include <faio/faio.hpp>
 
 namespace {
 

@@ -8,7 +8,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <faio/faio.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +16,14 @@
 #define kBlocks 16
 #define kBlock 4096
 
-static int Fail(const char *backend, const char *what, int status) {
+static int Fail(const char* backend, const char* what, int status) {
   fprintf(stderr, "consumer [%s]: %s: %s\n", backend, what, faio_strerror(status));
   return 1;
 }
 
 /* WaitAll reaps n requests from ctx (in any order). */
-static int WaitAll(faio_ctx *ctx, size_t n) {
-  faio_req *out[kBlocks + 1];
+static int WaitAll(faio_ctx* ctx, size_t n) {
+  faio_req* out[kBlocks + 1];
   size_t got = 0;
   while (got < n) {
     uint32_t count = 0;
@@ -35,7 +34,7 @@ static int WaitAll(faio_ctx *ctx, size_t n) {
   return FAIO_OK;
 }
 
-static int RoundTrip(const char *backend) {
+static int RoundTrip(const char* backend) {
   static unsigned char data[kBlocks * kBlock];
   static unsigned char back[kBlocks * kBlock];
   char path[] = "/tmp/faio-consumer.XXXXXX";
@@ -51,11 +50,11 @@ static int RoundTrip(const char *backend) {
   faio_ctx_options opts = FAIO_CTX_OPTIONS_INIT;
   opts.backend = backend;
   opts.capacity = kBlocks + 1;
-  faio_ctx *ctx = NULL;
+  faio_ctx* ctx = NULL;
   int st = faio_ctx_create_ex(&ctx, &opts);
   if (st != FAIO_OK) return Fail(backend, "faio_ctx_create_ex", st);
 
-  faio_req *reqs[kBlocks + 1];
+  faio_req* reqs[kBlocks + 1];
   int rc = 1;
   size_t made = 0;
   for (; made < kBlocks + 1; ++made) {
@@ -67,7 +66,7 @@ static int RoundTrip(const char *backend) {
   }
   for (size_t i = 0; i < kBlocks; ++i) {
     st = faio_req_prepare_write(reqs[i], fd, (int64_t)(i * kBlock), data + i * kBlock, kBlock,
-                                (void *)(data + i * kBlock));
+                                (void*)(data + i * kBlock));
     if (st != FAIO_OK) {
       Fail(backend, "faio_req_prepare_write", st);
       goto out;
@@ -84,19 +83,18 @@ static int RoundTrip(const char *backend) {
     size_t n = 0;
     st = faio_req_result(reqs[i], &n);
     if (st != FAIO_OK || (i < kBlocks && n != kBlock)) {
-      fprintf(stderr, "consumer [%s]: request %zu: %s, %zu bytes\n", backend, i,
-              faio_strerror(st), n);
+      fprintf(stderr, "consumer [%s]: request %zu: %s, %zu bytes\n", backend, i, faio_strerror(st),
+              n);
       goto out;
     }
   }
-  if (faio_req_user(reqs[3]) != (void *)(data + 3 * kBlock)) {
+  if (faio_req_user(reqs[3]) != (void*)(data + 3 * kBlock)) {
     fprintf(stderr, "consumer [%s]: faio_req_user lost the user value\n", backend);
     goto out;
   }
 
   for (size_t i = 0; i < kBlocks; ++i) {
-    st = faio_req_prepare_read(reqs[i], fd, (int64_t)(i * kBlock), back + i * kBlock, kBlock,
-                               NULL);
+    st = faio_req_prepare_read(reqs[i], fd, (int64_t)(i * kBlock), back + i * kBlock, kBlock, NULL);
     if (st != FAIO_OK) {
       Fail(backend, "faio_req_prepare_read", st);
       goto out;

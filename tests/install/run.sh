@@ -63,6 +63,14 @@ run "$work/cmake/hello_cxx"
 step "pkg-config --static faio (PKG_CONFIG_PATH=$pcdir)"
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 pkg-config --exists --print-errors faio
+pc_prefix=$(pkg-config --variable=prefix faio)
+if [[ ! $pc_prefix -ef $prefix ]]; then
+  echo "faio.pc says prefix=$pc_prefix, but the package was installed under $prefix:" >&2
+  echo "faio.pc is not relocatable ('cmake --install --prefix' does not rewrite it)." >&2
+  echo "cmake/faio.pc.in should derive the prefix from its own place, e.g." >&2
+  echo "  prefix=\${pcfiledir}/<relative path from the pkgconfig dir to the prefix>" >&2
+  exit 1
+fi
 echo "faio $(pkg-config --modversion faio): cflags: $(pkg-config --cflags faio)"
 echo "  static libs: $(pkg-config --libs --static faio)"
 # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
