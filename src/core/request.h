@@ -66,7 +66,7 @@ struct Request {
   // work queue, the context's local completion list). One owner at a time.
   Request* next = nullptr;
   Request* prev = nullptr;
-  uint64_t backend_data = 0;  // free for the backend while submitted
+  std::atomic<uint64_t> backend_data{0};  // free for the backend while submitted
   // Room for a host control block that must live as long as the submission
   // (an iocb, an aiocb, an OVERLAPPED): no allocation per request.
   alignas(16) unsigned char backend_area[192];

@@ -231,7 +231,7 @@ class LinuxAioBackend final : public Backend {
     if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
       return CancelOutcome::kNotFound;
     }
-    auto phase = Phase(r);
+    auto& phase = Phase(r);
     uint64_t expected = kPolling;
     bool poll = phase.load(std::memory_order_acquire) != kDirect;
     if (poll && !phase.compare_exchange_strong(expected, kCancelling,
@@ -273,9 +273,7 @@ class LinuxAioBackend final : public Backend {
   }
 
   static iocb* Cb(Request* r) { return reinterpret_cast<iocb*>(r->backend_area); }
-  static std::atomic_ref<uint64_t> Phase(Request* r) {
-    return std::atomic_ref<uint64_t>(r->backend_data);
-  }
+  static std::atomic<uint64_t>& Phase(Request* r) { return r->backend_data; }
 
   iocb* Prepare(Request* r, bool seekable) {
     iocb* cb = Cb(r);
@@ -338,7 +336,7 @@ class LinuxAioBackend final : public Backend {
     size_t bytes = 0;
     uint64_t w = r->word.load(std::memory_order_acquire);
     if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return;  // stale
-    auto phase = Phase(r);
+    auto& phase = Phase(r);
     if (phase.load(std::memory_order_acquire) != kDirect) {
       // Readiness of a file that cannot seek: transfer now, without blocking.
       uint64_t expected = kPolling;

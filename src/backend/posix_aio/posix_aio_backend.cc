@@ -208,7 +208,8 @@ class PosixAioBackend final : public Backend {
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     // Under the submit lock the slot cannot be handed to another request.
     std::lock_guard<std::mutex> lock(*submit_mu_);
-    Slot* s = reinterpret_cast<Slot*>(static_cast<uintptr_t>(r->backend_data));
+    Slot* s = reinterpret_cast<Slot*>(
+        static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
     uint64_t w = r->word.load(std::memory_order_acquire);
     if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
@@ -242,14 +243,14 @@ class PosixAioBackend final : public Backend {
       s->cb.aio_lio_opcode = r->op == Op::kRead ? LIO_READ : LIO_WRITE;
     }
     notifier_->Prepare(&s->cb.aio_sigevent, s);
-    r->backend_data = reinterpret_cast<uintptr_t>(s);
+    r->backend_data.store(reinterpret_cast<uintptr_t>(s), std::memory_order_relaxed);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     return s;
   }
 
   // Gives back a slot whose aiocb never reached the host.
   void Untake(Slot* s) {
-    s->req->backend_data = 0;
+    s->req->backend_data.store(0, std::memory_order_relaxed);
     s->req = nullptr;
     s->free_next = free_;
     free_ = s;

@@ -133,9 +133,7 @@ class ThreadsBackend final : public Backend {
   }
 
  private:
-  static std::atomic_ref<uint64_t> Flag(Request* r) {
-    return std::atomic_ref<uint64_t>(r->backend_data);
-  }
+  static std::atomic<uint64_t>& Flag(Request* r) { return r->backend_data; }
 
   void Work() {
     for (;;) {
