@@ -143,6 +143,7 @@ typedef struct faio_backend_info {
   int available;      /* 1 if a context can be created on it here and now */
   int status;         /* 0, or why not: FAIO_E_NOT_SUPPORTED, ... */
   int host_error;     /* the host's error code of the failed probe, or 0 */
+  int automatic;      /* 1 if "auto" tries it (in this order); 0: only when named */
   char reason[160];   /* a sentence saying why it is unavailable ("" if available) */
 } faio_backend_info;
 

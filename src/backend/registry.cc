@@ -126,6 +126,7 @@ int ListBackends(faio_backend_info* out, size_t size, size_t* count) {
     info.available = ok ? 1 : 0;
     info.status = ok ? FAIO_OK : why.status;
     info.host_error = ok ? 0 : why.host_error;
+    info.automatic = e.in_auto ? 1 : 0;
     snprintf(info.reason, sizeof(info.reason), "%s", ok ? "" : why.reason.c_str());
   }
   return FAIO_OK;

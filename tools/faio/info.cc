@@ -62,12 +62,14 @@ void PrintBackends() {
   fmt::print("backends (compiled in, in the order auto tries them):\n");
   if (backends.empty()) fmt::print("  none\n");
   for (const faio_backend_info& b : backends) {
+    const char* only_named = b.automatic ? "" : " (not tried by auto: only when named)";
     if (b.available) {
-      fmt::print("  {:<10} available\n", b.name != nullptr ? b.name : "?");
+      fmt::print("  {:<10} available{}\n", b.name != nullptr ? b.name : "?", only_named);
     } else {
       std::string reason =
           b.reason[0] != '\0' ? std::string(b.reason) : StatusText(b.status, b.host_error);
-      fmt::print("  {:<10} unavailable: {}\n", b.name != nullptr ? b.name : "?", reason);
+      fmt::print("  {:<10} unavailable{}: {}\n", b.name != nullptr ? b.name : "?", only_named,
+                 reason);
     }
   }
 }
