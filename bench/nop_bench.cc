@@ -8,7 +8,8 @@
 //
 //   BM_RawUring/32        io_uring_prep_read x32, io_uring_submit, reap 32 CQEs
 //   BM_Faio/io_uring/32   faio_req_prepare_read x32, faio_ctx_submit, faio_ctx_wait
-//   BM_Faio/threads/32    the same on the thread-pool backend
+//   BM_Faio/threads/32    the same on the thread-pool backend (and on linux_aio and
+//                         posix_aio, when compiled in; skipped with the reason if not)
 //
 // items_per_second is requests per second (wall clock). Each faio benchmark also
 // reports vs_raw: its rate divided by BM_RawUring's at the same batch size in the
@@ -65,6 +66,23 @@ void ReportRate(benchmark::State& state, Clock::time_point start, int64_t batch,
   }
 }
 
+// Unavailable says why a context on `backend` could not be created.
+std::string Unavailable(const char* backend, int status) {
+  std::string why = faio_strerror(status);
+  faio_backend_info info[16];
+  size_t count = 0;
+  if (faio_get_backends(info, 16, &count) == FAIO_OK) {
+    bool compiled = false;
+    for (size_t i = 0; i < count && i < 16; ++i) {
+      if (std::string(info[i].name) != backend) continue;
+      compiled = true;
+      if (info[i].reason[0] != '\0') why = info[i].reason;
+    }
+    if (!compiled) why = "not compiled in";
+  }
+  return std::string(backend) + " unavailable: " + why;
+}
+
 void BM_Faio(benchmark::State& state, const char* backend) {
   const int64_t batch = state.range(0);
   ZeroFile zero;
@@ -79,8 +97,7 @@ void BM_Faio(benchmark::State& state, const char* backend) {
   faio_ctx* ctx = nullptr;
   int st = faio_ctx_create_ex(&ctx, &opts);
   if (st != FAIO_OK) {
-    state.SkipWithError(
-        (std::string("backend ") + backend + " unavailable: " + faio_strerror(st)).c_str());
+    state.SkipWithError(Unavailable(backend, st).c_str());
     return;
   }
   std::vector<faio_req*> reqs(static_cast<size_t>(batch)), out(static_cast<size_t>(batch));
@@ -184,6 +201,8 @@ BENCHMARK(BM_RawUring)->Arg(32)->Arg(1)->UseRealTime();
 #endif
 
 BENCHMARK_CAPTURE(BM_Faio, io_uring, "io_uring")->Arg(32)->Arg(1)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Faio, linux_aio, "linux_aio")->Arg(32)->Arg(1)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Faio, posix_aio, "posix_aio")->Arg(32)->Arg(1)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Faio, threads, "threads")->Arg(32)->Arg(1)->UseRealTime();
 
 }  // namespace
