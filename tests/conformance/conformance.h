@@ -1,0 +1,588 @@
+// conformance.h - the shared fixture of the faio conformance suite.
+//
+// Every suite of tests/conformance/ derives from BackendTest, a fixture
+// parameterized by a backend name. The names come at run time from
+// faio_get_backends (every compiled-in backend, in preference order), so a
+// new backend is covered without touching the tests. A backend that is compiled
+// in but cannot run here (io_uring disabled by sysctl, seccomp, ...) skips each
+// test visibly with its probe's reason.
+//
+// The fixture owns what a test creates (contexts, requests, pipes): on teardown
+// it closes the pipes' write ends (so held pipe reads finish with end of file),
+// reaps what is left, and destroys everything, so a failing test leaks nothing
+// into the next one.
+#ifndef FAIO_TESTS_CONFORMANCE_CONFORMANCE_H_
+#define FAIO_TESTS_CONFORMANCE_CONFORMANCE_H_
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "faio/faio.h"
+#include "faio/faio.hpp"
+
+namespace faio_test {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using Bytes = std::vector<unsigned char>;
+
+// ---- statuses ------------------------------------------------------------------
+
+// StatusName spells a FAIO_E_* status, for readable failure messages.
+inline const char* StatusName(int s) {
+  switch (s) {
+    case FAIO_OK:
+      return "FAIO_OK";
+    case FAIO_E_INVALID_PARAMETER:
+      return "FAIO_E_INVALID_PARAMETER";
+    case FAIO_E_INVALID_HANDLE:
+      return "FAIO_E_INVALID_HANDLE";
+    case FAIO_E_INVALID_STATE:
+      return "FAIO_E_INVALID_STATE";
+    case FAIO_E_NO_MEMORY:
+      return "FAIO_E_NO_MEMORY";
+    case FAIO_E_NOT_SUPPORTED:
+      return "FAIO_E_NOT_SUPPORTED";
+    case FAIO_E_IN_PROGRESS:
+      return "FAIO_E_IN_PROGRESS";
+    case FAIO_E_NOT_SUBMITTED:
+      return "FAIO_E_NOT_SUBMITTED";
+    case FAIO_E_COMPLETED:
+      return "FAIO_E_COMPLETED";
+    case FAIO_E_CANCELLED:
+      return "FAIO_E_CANCELLED";
+    case FAIO_E_BUSY:
+      return "FAIO_E_BUSY";
+    case FAIO_E_NO_REQUEST:
+      return "FAIO_E_NO_REQUEST";
+    case FAIO_E_TIMEOUT:
+      return "FAIO_E_TIMEOUT";
+    case FAIO_E_INTERRUPTED:
+      return "FAIO_E_INTERRUPTED";
+    case FAIO_E_INSUFFICIENT_RESOURCES:
+      return "FAIO_E_INSUFFICIENT_RESOURCES";
+    case FAIO_E_OUT_OF_RANGE:
+      return "FAIO_E_OUT_OF_RANGE";
+    case FAIO_E_IO:
+      return "FAIO_E_IO";
+    case FAIO_E_DISK_FULL:
+      return "FAIO_E_DISK_FULL";
+    case FAIO_E_FILE_TOO_BIG:
+      return "FAIO_E_FILE_TOO_BIG";
+    case FAIO_E_ACCESS_DENIED:
+      return "FAIO_E_ACCESS_DENIED";
+    case FAIO_E_BAD_FILE:
+      return "FAIO_E_BAD_FILE";
+    case FAIO_E_HOST:
+      return "FAIO_E_HOST";
+    default:
+      return "(unknown status)";
+  }
+}
+
+// All statuses of faio.h, success first.
+inline const std::vector<int>& AllStatuses() {
+  static const std::vector<int> v = {FAIO_OK,
+                                     FAIO_E_INVALID_PARAMETER,
+                                     FAIO_E_INVALID_HANDLE,
+                                     FAIO_E_INVALID_STATE,
+                                     FAIO_E_NO_MEMORY,
+                                     FAIO_E_NOT_SUPPORTED,
+                                     FAIO_E_IN_PROGRESS,
+                                     FAIO_E_NOT_SUBMITTED,
+                                     FAIO_E_COMPLETED,
+                                     FAIO_E_CANCELLED,
+                                     FAIO_E_BUSY,
+                                     FAIO_E_NO_REQUEST,
+                                     FAIO_E_TIMEOUT,
+                                     FAIO_E_INTERRUPTED,
+                                     FAIO_E_INSUFFICIENT_RESOURCES,
+                                     FAIO_E_OUT_OF_RANGE,
+                                     FAIO_E_IO,
+                                     FAIO_E_DISK_FULL,
+                                     FAIO_E_FILE_TOO_BIG,
+                                     FAIO_E_ACCESS_DENIED,
+                                     FAIO_E_BAD_FILE,
+                                     FAIO_E_HOST};
+  return v;
+}
+
+inline ::testing::AssertionResult StatusEq(const char* expected_expr, const char* actual_expr,
+                                           int expected, int actual) {
+  if (expected == actual) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << actual_expr << " returned " << StatusName(actual) << " (" << actual << "), expected "
+         << expected_expr << " = " << StatusName(expected) << " (" << expected << ")";
+}
+
+// EXPECT_ST / ASSERT_ST compare statuses and print their names.
+#define EXPECT_ST(expected, actual) EXPECT_PRED_FORMAT2(::faio_test::StatusEq, expected, actual)
+#define ASSERT_ST(expected, actual) ASSERT_PRED_FORMAT2(::faio_test::StatusEq, expected, actual)
+
+// ---- backends ------------------------------------------------------------------
+
+// BackendInfos is faio_get_backends' answer, asked once per process.
+inline const std::vector<faio_backend_info>& BackendInfos() {
+  static const std::vector<faio_backend_info> infos = [] {
+    std::vector<faio_backend_info> v;
+    size_t n = 0;
+    if (faio_get_backends(nullptr, 0, &n) != FAIO_OK || n == 0 || n > 64) return v;
+    v.resize(n);
+    size_t m = 0;
+    if (faio_get_backends(v.data(), v.size(), &m) != FAIO_OK)
+      return std::vector<faio_backend_info>();
+    v.resize(std::min(n, m));
+    return v;
+  }();
+  return infos;
+}
+
+inline std::vector<std::string> BackendNames() {
+  std::vector<std::string> names;
+  for (const faio_backend_info& b : BackendInfos()) names.emplace_back(b.name ? b.name : "");
+  return names;
+}
+
+inline const faio_backend_info* FindBackend(const std::string& name) {
+  for (const faio_backend_info& b : BackendInfos()) {
+    if (b.name != nullptr && name == b.name) return &b;
+  }
+  return nullptr;
+}
+
+inline std::string BackendParamName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s.empty() ? std::string("unnamed") : s;
+}
+
+// FAIO_INSTANTIATE(Suite) runs Suite over every compiled-in backend, with test
+// names like Conformance/Suite.Test/io_uring.
+#define FAIO_INSTANTIATE(Suite)                                                                  \
+  INSTANTIATE_TEST_SUITE_P(Conformance, Suite, ::testing::ValuesIn(::faio_test::BackendNames()), \
+                           ::faio_test::BackendParamName)
+
+// ---- time ----------------------------------------------------------------------
+
+inline int64_t MsSince(Clock::time_point t0) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+}
+
+inline void SleepMs(int ms) { std::this_thread::sleep_for(milliseconds(ms)); }
+
+// RunWithDeadline runs f on a thread and ends the process if it has not returned
+// after `limit`: a hang is reported as such instead of as a ctest timeout.
+template <typename F>
+void RunWithDeadline(std::chrono::seconds limit, const char* what, F&& f) {
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    f();
+    done.store(true);
+  });
+  Clock::time_point end = Clock::now() + limit;
+  while (!done.load() && Clock::now() < end) SleepMs(1);
+  if (!done.load()) {
+    std::fprintf(stderr, "FATAL: %s did not return within %lld s (hang)\n", what,
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  t.join();
+}
+
+// JoinOrDie joins t once `done` is set; if that takes longer than `limit` the
+// thread is stuck inside the library: report the hang and end the process.
+inline void JoinOrDie(std::thread& t, const std::atomic<bool>& done, std::chrono::seconds limit,
+                      const char* what) {
+  Clock::time_point end = Clock::now() + limit;
+  while (!done.load() && Clock::now() < end) SleepMs(1);
+  if (!done.load()) {
+    std::fprintf(stderr, "FATAL: %s is stuck (no return within %lld s)\n", what,
+                 static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  t.join();
+}
+
+// ---- data ----------------------------------------------------------------------
+
+inline Bytes RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes b(n);
+  for (unsigned char& c : b) c = static_cast<unsigned char>(rng());
+  return b;
+}
+
+// AlignedBuffer is heap memory aligned to `align` bytes.
+class AlignedBuffer {
+ public:
+  AlignedBuffer(size_t size, size_t align) : size_(size) {
+    if (align < sizeof(void*)) align = sizeof(void*);
+    void* p = nullptr;
+    if (posix_memalign(&p, align, size + align) == 0) p_ = static_cast<unsigned char*>(p);
+    if (p_ != nullptr) std::memset(p_, 0, size + align);
+  }
+  ~AlignedBuffer() { std::free(p_); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  unsigned char* data() const { return p_; }
+  size_t size() const { return size_; }
+
+ private:
+  unsigned char* p_ = nullptr;
+  size_t size_;
+};
+
+// ---- files ---------------------------------------------------------------------
+
+inline bool IsTmpfs(const std::string& dir) {
+  struct statfs sf;
+  if (statfs(dir.c_str(), &sf) != 0) return true;
+  return sf.f_type == 0x01021994;  // TMPFS_MAGIC
+}
+
+inline bool IsWritableDir(const std::string& dir) {
+  struct stat st;
+  return !dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+         access(dir.c_str(), W_OK) == 0;
+}
+
+// TempDir is where temporary files go: $FAIO_TEST_DIR, else /var/tmp, else /tmp.
+inline std::string TempDir() {
+  const char* env = std::getenv("FAIO_TEST_DIR");
+  if (env != nullptr && IsWritableDir(env)) return env;
+  if (IsWritableDir("/var/tmp")) return "/var/tmp";
+  return "/tmp";
+}
+
+// DirectIoDir is a writable directory on a file system that is not tmpfs (tmpfs
+// refuses O_DIRECT), or "" when there is none.
+inline std::string DirectIoDir() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("FAIO_TEST_DIR")) candidates.emplace_back(env);
+  candidates.emplace_back("/var/tmp");
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) != nullptr) candidates.emplace_back(cwd);
+  candidates.emplace_back("/tmp");
+  for (const std::string& d : candidates) {
+    if (IsWritableDir(d) && !IsTmpfs(d)) return d;
+  }
+  return "";
+}
+
+// TempFile is a file created with mkstemp (opened O_RDWR) and unlinked when the
+// object dies; Open gives further descriptors of it with other flags.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& dir = TempDir()) {
+    path_ = dir + "/faio-test-XXXXXX";
+    fd_ = mkstemp(path_.data());
+    if (fd_ >= 0) fds_.push_back(fd_);
+  }
+  ~TempFile() {
+    for (int f : fds_) close(f);
+    if (fd_ >= 0) unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  // Open returns another descriptor of the file (closed with it), or -1.
+  int Open(int flags) {
+    int f = open(path_.c_str(), flags | O_CLOEXEC);
+    if (f >= 0) fds_.push_back(f);
+    return f;
+  }
+  bool Write(const Bytes& b, off_t off = 0) {
+    return pwrite(fd_, b.data(), b.size(), off) == static_cast<ssize_t>(b.size());
+  }
+  Bytes ReadAll() const {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return {};
+    Bytes b(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < b.size()) {
+      ssize_t n = pread(fd_, b.data() + got, b.size() - got, static_cast<off_t>(got));
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    b.resize(got);
+    return b;
+  }
+  off_t Size() const {
+    struct stat st;
+    return fstat(fd_, &st) == 0 ? st.st_size : -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<int> fds_;
+};
+
+// Pipe: reads of an empty pipe stay in flight until bytes are fed (or the write
+// end closes), which is how tests hold requests in the kernel. The read end is
+// blocking (a backend must wait for data, not fail with EAGAIN); the write end
+// is non-blocking so a feeder never hangs.
+struct Pipe {
+  int r = -1;
+  int w = -1;
+  Pipe() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) == 0) {
+      r = fds[0];
+      w = fds[1];
+      fcntl(w, F_SETFL, fcntl(w, F_GETFL) | O_NONBLOCK);
+    }
+  }
+  ~Pipe() {
+    CloseWriter();
+    if (r >= 0) close(r);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  // Feed writes n bytes (fewer if the pipe is full); returns how many went in.
+  size_t Feed(size_t n) {
+    if (w < 0) return 0;
+    std::vector<char> b(n, 'p');
+    size_t done = 0;
+    while (done < n) {
+      ssize_t k = write(w, b.data() + done, n - done);
+      if (k <= 0) break;
+      done += static_cast<size_t>(k);
+    }
+    return done;
+  }
+  void CloseWriter() {
+    if (w >= 0) close(w);
+    w = -1;
+  }
+};
+
+// ---- the fixture ---------------------------------------------------------------
+
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Worker threads asked of the "threads" backend (0 elsewhere). Few workers keep
+  // most held pipe reads queued, hence cancellable.
+  static constexpr uint32_t kThreadsWorkers = 2;
+
+  void SetUp() override {
+    const faio_backend_info* info = FindBackend(GetParam());
+    ASSERT_NE(info, nullptr) << "backend " << GetParam() << " vanished from faio_get_backends";
+    if (!info->available) {
+      GTEST_SKIP() << "backend " << GetParam() << " unavailable here: " << info->reason
+                   << " (status " << StatusName(info->status) << ", host error " << info->host_error
+                   << ")";
+    }
+  }
+
+  void TearDown() override {
+    for (auto& p : pipes_) p->CloseWriter();
+    for (faio_ctx* c : ctxs_) DrainAndDestroy(c);
+    ctxs_.clear();
+    for (faio_req* r : reqs_) (void)faio_req_destroy(r);  // stale handles: INVALID_HANDLE
+    reqs_.clear();
+    pipes_.clear();
+  }
+
+  const char* backend() const { return GetParam().c_str(); }
+  bool IsThreads() const { return GetParam() == "threads"; }
+
+  faio_ctx_options Options(uint32_t capacity = 0, uint32_t flags = 0) const {
+    faio_ctx_options o;
+    faio_ctx_options_init(&o);
+    o.capacity = capacity;
+    o.flags = flags;
+    o.threads = IsThreads() ? kThreadsWorkers : 0;
+    o.backend = backend();
+    return o;
+  }
+
+  // NewCtx creates a context on the backend under test (owned by the fixture);
+  // null and a test failure if creation fails.
+  faio_ctx* NewCtxWith(const faio_ctx_options& o) {
+    faio_ctx* c = nullptr;
+    int s = faio_ctx_create_ex(&c, &o);
+    if (s != FAIO_OK || c == nullptr) {
+      ADD_FAILURE() << "faio_ctx_create_ex(" << backend() << ", capacity " << o.capacity
+                    << ", flags " << o.flags << ") returned " << StatusName(s);
+      return nullptr;
+    }
+    ctxs_.push_back(c);
+    return c;
+  }
+  faio_ctx* NewCtx(uint32_t capacity = 0, uint32_t flags = 0) {
+    return NewCtxWith(Options(capacity, flags));
+  }
+
+  faio_req* NewReq() {
+    faio_req* r = nullptr;
+    int s = faio_req_create(&r);
+    if (s != FAIO_OK || r == nullptr) {
+      ADD_FAILURE() << "faio_req_create returned " << StatusName(s);
+      return nullptr;
+    }
+    reqs_.push_back(r);
+    return r;
+  }
+  std::vector<faio_req*> NewReqs(size_t n) {
+    std::vector<faio_req*> v;
+    for (size_t i = 0; i < n; i++) v.push_back(NewReq());
+    return v;
+  }
+
+  Pipe* NewPipe() {
+    pipes_.push_back(std::make_unique<Pipe>());
+    Pipe* p = pipes_.back().get();
+    if (p->r < 0) ADD_FAILURE() << "pipe2 failed: " << std::strerror(errno);
+    return p;
+  }
+
+  // A file of `size` bytes with known content (byte i is i * 7 + 3).
+  std::unique_ptr<TempFile> NewFile(size_t size = 64 * 1024) {
+    auto f = std::make_unique<TempFile>();
+    if (!f->ok()) {
+      ADD_FAILURE() << "mkstemp in " << TempDir() << " failed: " << std::strerror(errno);
+      return f;
+    }
+    Bytes b(size);
+    for (size_t i = 0; i < size; i++) b[i] = static_cast<unsigned char>(i * 7 + 3);
+    if (size > 0 && !f->Write(b)) ADD_FAILURE() << "writing the test file failed";
+    return f;
+  }
+
+  // ClosedFd is a descriptor number that is not open (high enough that nothing
+  // the library opens meanwhile takes it).
+  static int ClosedFd() {
+    int fd = fcntl(0, F_DUPFD_CLOEXEC, 900);
+    if (fd < 0) return 1000000;
+    close(fd);
+    return fd;
+  }
+
+  static int Result(faio_req* r, size_t* n = nullptr) { return faio_req_result(r, n); }
+
+  // Submit1 submits one request.
+  static int Submit1(faio_ctx* c, faio_req* r) { return faio_ctx_submit(c, &r, 1); }
+
+  // Reap waits until n requests came back, the context has none (NO_REQUEST) or
+  // `limit` passed, and returns what came back, in order. It never reaps more
+  // than n. INTERRUPTED and TIMEOUT are tolerated (the loop goes on); any other
+  // failure is a test failure.
+  std::vector<faio_req*> Reap(faio_ctx* c, size_t n, milliseconds limit = milliseconds(10000),
+                              size_t batch = 64) {
+    std::vector<faio_req*> got;
+    std::vector<faio_req*> out(batch);
+    Clock::time_point end = Clock::now() + limit;
+    while (got.size() < n) {
+      int64_t left = std::chrono::duration_cast<milliseconds>(end - Clock::now()).count();
+      if (left <= 0) break;
+      size_t size = std::min(batch, n - got.size());
+      uint32_t count = 0xdead;
+      int s = faio_ctx_wait(c, size, static_cast<uint32_t>(left), out.data(), size, &count);
+      if (count > size) {
+        ADD_FAILURE() << "wait returned count " << count << " > size " << size;
+        count = static_cast<uint32_t>(size);
+      }
+      got.insert(got.end(), out.begin(), out.begin() + count);
+      if (s == FAIO_OK || s == FAIO_E_TIMEOUT || s == FAIO_E_INTERRUPTED) continue;
+      if (s != FAIO_E_NO_REQUEST) ADD_FAILURE() << "wait returned " << StatusName(s);
+      break;
+    }
+    return got;
+  }
+
+  // ExpectNoneCounted: a wait on a context without WAIT_WITHOUT_PENDING answers
+  // NO_REQUEST at once exactly when the context counts no request.
+  static void ExpectNoneCounted(faio_ctx* c) {
+    faio_req* out[4];
+    uint32_t count = 0xdead;
+    Clock::time_point t0 = Clock::now();
+    EXPECT_ST(FAIO_E_NO_REQUEST, faio_ctx_wait(c, 1, 2000, out, 4, &count));
+    EXPECT_EQ(count, 0u);
+    EXPECT_LT(MsSince(t0), 1000);
+  }
+
+  // PrepareReads prepares each request as a 64-byte read of fd at offset 64*i
+  // into bufs (resized to fit), user value = index + 1.
+  static void PrepareReads(const std::vector<faio_req*>& reqs, int fd, std::vector<Bytes>* bufs,
+                           size_t len = 64) {
+    bufs->resize(std::max(bufs->size(), reqs.size()));
+    for (size_t i = 0; i < reqs.size(); i++) {
+      (*bufs)[i].resize(len);
+      ASSERT_ST(FAIO_OK,
+                faio_req_prepare_read(reqs[i], fd, static_cast<int64_t>(i * len), (*bufs)[i].data(),
+                                      len, reinterpret_cast<void*>(i + 1)));
+    }
+  }
+
+  // DrainAndDestroy reaps until the context can be destroyed (at most 5 s).
+  void DrainAndDestroy(faio_ctx* c) {
+    Clock::time_point end = Clock::now() + std::chrono::seconds(5);
+    faio_req* out[64];
+    for (;;) {
+      int s = faio_ctx_destroy(c);
+      if (s == FAIO_OK || s == FAIO_E_INVALID_HANDLE) return;
+      if (Clock::now() >= end) {
+        ADD_FAILURE() << "context still " << StatusName(s)
+                      << " after draining for 5 s at teardown (leaked)";
+        return;
+      }
+      uint32_t count = 0;
+      (void)faio_ctx_wait(c, 1, 50, out, 64, &count);
+    }
+  }
+
+ private:
+  std::vector<faio_ctx*> ctxs_;
+  std::vector<faio_req*> reqs_;
+  std::vector<std::unique_ptr<Pipe>> pipes_;
+};
+
+// SameSet: a and b hold the same handles, each once.
+inline ::testing::AssertionResult SameSet(const std::vector<faio_req*>& a,
+                                          const std::vector<faio_req*>& b) {
+  std::multiset<faio_req*> ma(a.begin(), a.end());
+  std::multiset<faio_req*> mb(b.begin(), b.end());
+  std::set<faio_req*> sa(a.begin(), a.end());
+  if (sa.size() != a.size()) {
+    return ::testing::AssertionFailure()
+           << "a request came back more than once (" << a.size() - sa.size() << " duplicates)";
+  }
+  if (ma != mb) {
+    return ::testing::AssertionFailure()
+           << "got " << a.size() << " requests, expected " << b.size() << " (sets differ)";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace faio_test
+
+#endif  // FAIO_TESTS_CONFORMANCE_CONFORMANCE_H_

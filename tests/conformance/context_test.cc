@@ -1,0 +1,470 @@
+// context_test.cc - the context's life (SPEC.md §2 "Context lifetime", §5) and the
+// process-wide queries (backends, limits, alignment, strerror, version).
+#include <sys/socket.h>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+class Context : public BackendTest {};
+FAIO_INSTANTIATE(Context);
+
+TEST_P(Context, CreateNullOutIsInvalidParameter) {
+  faio_ctx_options o = Options();
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_ctx_create_ex(nullptr, &o));
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_ctx_create(nullptr, 0, 0));
+}
+
+TEST_P(Context, UnknownFlagsAreInvalidParameter) {
+  for (uint32_t flags : {2u, 4u, 0x80000000u, 0xffffffffu, FAIO_CTX_WAIT_WITHOUT_PENDING | 8u}) {
+    SCOPED_TRACE(flags);
+    faio_ctx_options o = Options(8, flags);
+    faio_ctx* c = nullptr;
+    int s = faio_ctx_create_ex(&c, &o);
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, s);
+    if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+    faio_ctx* d = nullptr;
+    s = faio_ctx_create(&d, 8, flags);
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, s);
+    if (s == FAIO_OK) (void)faio_ctx_destroy(d);
+  }
+}
+
+TEST_P(Context, KnownFlagIsAccepted) {
+  faio_ctx* c = NewCtx(8, FAIO_CTX_WAIT_WITHOUT_PENDING);
+  ASSERT_NE(c, nullptr);
+  EXPECT_STREQ(faio_ctx_backend(c), backend());
+}
+
+TEST_P(Context, DestroyNullIsNoOpSuccess) { EXPECT_ST(FAIO_OK, faio_ctx_destroy(nullptr)); }
+
+TEST_P(Context, DestroyForeignHandleIsInvalidHandle) {
+  int local = 7;
+  EXPECT_ST(FAIO_E_INVALID_HANDLE,
+            faio_ctx_destroy(reinterpret_cast<faio_ctx*>(uintptr_t{0x1234})));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_destroy(reinterpret_cast<faio_ctx*>(&local)));
+  faio_req* r = NewReq();
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_destroy(reinterpret_cast<faio_ctx*>(r)))
+      << "a request handle used as a context";
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(r, nullptr)) << "the request is unharmed";
+  EXPECT_EQ(local, 7);
+}
+
+TEST_P(Context, DestroyedHandleIsInvalidEverywhere) {
+  faio_ctx_options o = Options();
+  faio_ctx* c = nullptr;
+  ASSERT_ST(FAIO_OK, faio_ctx_create_ex(&c, &o));
+  ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
+  auto f = NewFile();
+  faio_req* r = NewReq();
+  char buf[8];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
+  faio_req* out[4];
+  uint32_t count = 99;
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_submit(c, &r, 1));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_wait(c, 1, 0, out, 4, &count));
+  EXPECT_EQ(count, 0u) << "the count is written also on failure";
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_wakeup(c));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_associate_file(c, f->fd()));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_clear_error(c, f->fd()));
+  EXPECT_EQ(faio_ctx_capacity(c), 0u);
+  EXPECT_EQ(faio_ctx_backend(c), nullptr);
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_destroy(c));
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(r, nullptr)) << "nothing was submitted";
+  // Null is not a live context either (only destroy treats it as a no-op).
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_submit(nullptr, &r, 1));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_wakeup(nullptr));
+  EXPECT_EQ(faio_ctx_backend(nullptr), nullptr);
+  EXPECT_EQ(faio_ctx_capacity(nullptr), 0u);
+}
+
+TEST_P(Context, DestroyBusyIsBusyAndContextStaysUsable) {
+  faio_ctx* c = NewCtx();
+  ASSERT_NE(c, nullptr);
+  Pipe* p = NewPipe();
+  auto f = NewFile();
+  std::vector<faio_req*> reqs = NewReqs(2);
+  char b0[4];
+  char b1[16];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[0], p->r, 0, b0, sizeof b0, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(c, reqs[0]));
+  EXPECT_ST(FAIO_E_BUSY, faio_ctx_destroy(c));
+  // Nothing was freed: the context still submits, reaps and names its backend.
+  EXPECT_STREQ(faio_ctx_backend(c), backend());
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[1], f->fd(), 0, b1, sizeof b1, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(c, reqs[1]));
+  std::vector<faio_req*> got = Reap(c, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], reqs[1]);
+  EXPECT_ST(FAIO_E_BUSY, faio_ctx_destroy(c)) << "the pipe read is still counted";
+  ASSERT_EQ(p->Feed(sizeof b0), sizeof b0);
+  got = Reap(c, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], reqs[0]);
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+}
+
+TEST_P(Context, DestroyWhileAThreadWaitsIsBusy) {
+  faio_ctx* c = NewCtx(0, FAIO_CTX_WAIT_WITHOUT_PENDING);
+  ASSERT_NE(c, nullptr);
+  std::atomic<int> status{1};
+  std::thread waiter([&] {
+    faio_req* out[2];
+    uint32_t count = 0;
+    int s;
+    do {
+      s = faio_ctx_wait(c, 1, 10000, out, 2, &count);
+    } while (s == FAIO_E_BUSY);
+    status = s;
+  });
+  // Wait until the waiter is inside the wait: a poll of ours is then BUSY.
+  Clock::time_point t0 = Clock::now();
+  int probe;
+  do {
+    faio_req* out[2];
+    uint32_t count = 0;
+    probe = faio_ctx_wait(c, 1, 0, out, 2, &count);
+  } while (probe != FAIO_E_BUSY && MsSince(t0) < 5000);
+  EXPECT_ST(FAIO_E_BUSY, probe) << "the waiter never seemed to block";
+  EXPECT_ST(FAIO_E_BUSY, faio_ctx_destroy(c)) << "a thread waits on the context";
+  EXPECT_ST(FAIO_OK, faio_ctx_wakeup(c));
+  waiter.join();
+  EXPECT_ST(FAIO_E_INTERRUPTED, status.load());
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+}
+
+TEST_P(Context, CapacityIsAtLeastWhatWasAsked) {
+  for (uint32_t want : {1u, 2u, 7u, 8u, 100u, 1000u}) {
+    SCOPED_TRACE(want);
+    faio_ctx* c = NewCtx(want);
+    ASSERT_NE(c, nullptr);
+    uint32_t cap = faio_ctx_capacity(c);
+    EXPECT_GE(cap, want);
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+  }
+}
+
+TEST_P(Context, CapacityZeroMeansHostMaximum) {
+  faio_ctx* c = NewCtx(0);
+  ASSERT_NE(c, nullptr);
+  uint32_t cap = faio_ctx_capacity(c);
+  EXPECT_GT(cap, 0u);
+  RecordProperty("capacity_zero", std::to_string(cap));
+}
+
+TEST_P(Context, BackendNameIsTheOneAskedFor) {
+  faio_ctx* c = NewCtx();
+  ASSERT_NE(c, nullptr);
+  ASSERT_NE(faio_ctx_backend(c), nullptr);
+  EXPECT_STREQ(faio_ctx_backend(c), backend());
+  EXPECT_EQ(faio_ctx_backend(c), faio_ctx_backend(c)) << "static storage";
+}
+
+TEST_P(Context, BadOptionsSizeIsInvalidParameter) {
+  for (uint32_t size : {0u, 1u, 4u, 8u}) {
+    SCOPED_TRACE(size);
+    faio_ctx_options o = Options();
+    o.size = size;
+    faio_ctx* c = nullptr;
+    int s = faio_ctx_create_ex(&c, &o);
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, s);
+    if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+  }
+}
+
+TEST_P(Context, NullOptionsDoNotCrash) {
+  faio_ctx* c = nullptr;
+  int s = faio_ctx_create_ex(&c, nullptr);
+  EXPECT_TRUE(s == FAIO_E_INVALID_PARAMETER || s == FAIO_OK) << StatusName(s);
+  if (s == FAIO_OK) {
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+  }
+}
+
+TEST_P(Context, UnknownBackendNameIsInvalidParameter) {
+  for (const char* name : {"nosuch", "no_such_backend", "io_uring_x", "thread"}) {
+    SCOPED_TRACE(name);
+    faio_ctx_options o = Options();
+    o.backend = name;
+    faio_ctx* c = nullptr;
+    int s = faio_ctx_create_ex(&c, &o);
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, s);
+    if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+  }
+}
+
+TEST_P(Context, EmptyBackendNameIsInvalidParameter) {
+  // faio.h: "NULL or \"auto\"" choose automatically; "" names no backend.
+  faio_ctx_options o = Options();
+  o.backend = "";
+  faio_ctx* c = nullptr;
+  int s = faio_ctx_create_ex(&c, &o);
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, s);
+  if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+}
+
+TEST_P(Context, EnvironmentVariableSelectsBackend) {
+  const char* old = std::getenv("FAIO_BACKEND");
+  std::string saved = old ? old : "";
+  ASSERT_EQ(setenv("FAIO_BACKEND", backend(), 1), 0);
+  faio_ctx* c = nullptr;
+  int s = faio_ctx_create(&c, 4, 0);
+  EXPECT_ST(FAIO_OK, s);
+  if (s == FAIO_OK) {
+    EXPECT_STREQ(faio_ctx_backend(c), backend());
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+  }
+  // An explicit backend in the options wins over the environment.
+  ASSERT_EQ(setenv("FAIO_BACKEND", "nosuch-backend", 1), 0);
+  faio_ctx_options o = Options(4);
+  c = nullptr;
+  s = faio_ctx_create_ex(&c, &o);
+  EXPECT_ST(FAIO_OK, s);
+  if (s == FAIO_OK) {
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+  }
+  if (old) {
+    setenv("FAIO_BACKEND", saved.c_str(), 1);
+  } else {
+    unsetenv("FAIO_BACKEND");
+  }
+}
+
+TEST_P(Context, AssociateFile) {
+  faio_ctx* c = NewCtx();
+  ASSERT_NE(c, nullptr);
+  auto f = NewFile(4096);
+  EXPECT_ST(FAIO_OK, faio_ctx_associate_file(c, f->fd()));
+  EXPECT_ST(FAIO_E_BAD_FILE, faio_ctx_associate_file(c, -1));
+  const int closed = ClosedFd();
+  EXPECT_ST(FAIO_E_BAD_FILE, faio_ctx_associate_file(c, closed));
+  // Submits on the associated file work.
+  faio_req* r = NewReq();
+  char buf[64];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(c, r));
+  ASSERT_EQ(Reap(c, 1).size(), 1u);
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, faio_req_result(r, &n));
+  EXPECT_EQ(n, sizeof buf);
+}
+
+TEST_P(Context, ClearErrorWithoutErrorIsOk) {
+  faio_ctx* c = NewCtx();
+  ASSERT_NE(c, nullptr);
+  auto f = NewFile();
+  EXPECT_ST(FAIO_OK, faio_ctx_clear_error(c, f->fd()));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE,
+            faio_ctx_clear_error(reinterpret_cast<faio_ctx*>(uintptr_t{0x1234}), f->fd()));
+}
+
+TEST_P(Context, ManyContextsAtOnceAreIndependent) {
+  constexpr int kN = 16;
+  auto f = NewFile(kN * 64);
+  std::vector<faio_ctx*> ctxs;
+  std::vector<faio_req*> reqs = NewReqs(kN);
+  std::vector<Bytes> bufs(kN, Bytes(64));
+  for (int i = 0; i < kN; i++) {
+    ctxs.push_back(NewCtx(4));
+    ASSERT_NE(ctxs.back(), nullptr);
+    ASSERT_ST(FAIO_OK,
+              faio_req_prepare_read(reqs[i], f->fd(), i * 64, bufs[i].data(), 64, nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(ctxs[i], reqs[i]));
+  }
+  for (int i = kN - 1; i >= 0; i--) {
+    std::vector<faio_req*> got = Reap(ctxs[i], 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], reqs[i]) << "a completion came back through another context";
+    EXPECT_EQ(bufs[i][0], static_cast<unsigned char>(i * 64 * 7 + 3));
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctxs[i]));
+  }
+}
+
+TEST_P(Context, CppContextWrapper) {
+  faio::Options o;
+  o.capacity = 8;
+  o.backend = backend();
+  o.threads = IsThreads() ? kThreadsWorkers : 0;
+  faio::Result<faio::Context> made = faio::Context::Create(o);
+  ASSERT_TRUE(made.ok()) << faio::ToString(made.status());
+  faio::Context ctx = std::move(made.value());
+  EXPECT_STREQ(ctx.Backend(), backend());
+  EXPECT_GE(ctx.Capacity(), 8u);
+  auto f = NewFile(4096);
+  faio::Result<faio::Request> rr = faio::Request::Create();
+  ASSERT_TRUE(rr.ok());
+  faio::Request r = std::move(rr.value());
+  std::byte buf[128];
+  ASSERT_EQ(r.PrepareRead(f->fd(), 0, buf), faio::Status::kOk);
+  ASSERT_EQ(ctx.Submit(r), faio::Status::kOk);
+  EXPECT_EQ(ctx.Destroy(), faio::Status::kBusy);
+  faio_req* out[4];
+  faio::Result<faio::WaitOutcome> w = ctx.Wait(1, out, faio::Millis(5000));
+  EXPECT_TRUE(w.ok()) << faio::ToString(w.status());
+  EXPECT_EQ(w.value().count, 1u);
+  EXPECT_EQ(r.Outcome().value(), sizeof buf);
+  w = ctx.Wait(1, out, faio::Millis(0));
+  EXPECT_EQ(w.status(), faio::Status::kNoRequest);
+  EXPECT_EQ(ctx.Wakeup(), faio::Status::kOk);
+  faio::Options bad;
+  bad.flags = 0x40;
+  bad.backend = backend();
+  EXPECT_EQ(faio::Context::Create(bad).status(), faio::Status::kInvalidParameter);
+  EXPECT_EQ(ctx.Destroy(), faio::Status::kOk);
+  EXPECT_FALSE(static_cast<bool>(ctx));
+}
+
+// ---- process-wide queries (not per backend) -------------------------------------
+
+TEST(Library, GetBackendsListsEveryCompiledInBackend) {
+  size_t n = 0;
+  ASSERT_ST(FAIO_OK, faio_get_backends(nullptr, 0, &n));
+  ASSERT_GE(n, 1u);
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_get_backends(nullptr, 1, &n));
+  EXPECT_ST(FAIO_OK, faio_get_backends(nullptr, 0, nullptr));
+  std::vector<faio_backend_info> v(n + 2);
+  size_t m = 0;
+  ASSERT_ST(FAIO_OK, faio_get_backends(v.data(), v.size(), &m));
+  EXPECT_EQ(m, n);
+  std::set<std::string> names;
+  for (size_t i = 0; i < m; i++) {
+    ASSERT_NE(v[i].name, nullptr);
+    names.insert(v[i].name);
+    if (v[i].available) {
+      EXPECT_EQ(v[i].status, FAIO_OK) << v[i].name;
+      EXPECT_STREQ(v[i].reason, "") << v[i].name;
+    } else {
+      EXPECT_NE(v[i].status, FAIO_OK) << v[i].name;
+      EXPECT_GT(std::strlen(v[i].reason), 0u) << v[i].name << " gives no reason";
+    }
+  }
+  EXPECT_EQ(names.size(), m) << "a backend is listed twice";
+  // Only one entry asked for: still the full count.
+  faio_backend_info one;
+  m = 0;
+  ASSERT_ST(FAIO_OK, faio_get_backends(&one, 1, &m));
+  EXPECT_EQ(m, n);
+  EXPECT_STREQ(one.name, v[0].name) << "the same preference order every time";
+}
+
+TEST(Library, NamedBackendNotHereIsNotSupported) {
+  std::set<std::string> here;
+  for (const std::string& n : BackendNames()) {
+    const faio_backend_info* b = FindBackend(n);
+    if (b && b->available) here.insert(n);
+  }
+  for (const char* name : {"io_uring", "linux_aio", "posix_aio", "kqueue", "threads", "iocp"}) {
+    if (here.count(name)) continue;
+    SCOPED_TRACE(name);
+    faio_ctx_options o;
+    faio_ctx_options_init(&o);
+    o.backend = name;
+    faio_ctx* c = nullptr;
+    int s = faio_ctx_create_ex(&c, &o);
+    EXPECT_ST(FAIO_E_NOT_SUPPORTED, s);
+    if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+  }
+}
+
+TEST(Library, AutoPicksTheFirstAvailableBackend) {
+  const char* env = std::getenv("FAIO_BACKEND");
+  if (env != nullptr && *env != '\0') GTEST_SKIP() << "FAIO_BACKEND is set";
+  std::string first;
+  for (const faio_backend_info& b : BackendInfos()) {
+    if (b.available) {
+      first = b.name;
+      break;
+    }
+  }
+  ASSERT_FALSE(first.empty()) << "no backend is available here";
+  for (const char* name : {static_cast<const char*>(nullptr), "auto"}) {
+    faio_ctx_options o;
+    faio_ctx_options_init(&o);
+    o.backend = name;
+    faio_ctx* c = nullptr;
+    ASSERT_ST(FAIO_OK, faio_ctx_create_ex(&c, &o));
+    EXPECT_EQ(first, faio_ctx_backend(c));
+    EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+  }
+  faio_ctx* c = nullptr;
+  ASSERT_ST(FAIO_OK, faio_ctx_create(&c, 0, 0));
+  EXPECT_EQ(first, faio_ctx_backend(c));
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+}
+
+TEST(Library, Limits) {
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_get_limits(nullptr));
+  faio_limits lim;
+  std::memset(&lim, 0, sizeof lim);
+  ASSERT_ST(FAIO_OK, faio_get_limits(&lim));
+  EXPECT_GT(lim.max_requests, 0u);
+  if (lim.buffer_alignment != 0) {
+    EXPECT_EQ(lim.buffer_alignment & (lim.buffer_alignment - 1), 0u) << "a power of two";
+  }
+}
+
+TEST(Library, FileAlignment) {
+  faio_alignment a;
+  EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_file_alignment(0, nullptr));
+  EXPECT_ST(FAIO_E_BAD_FILE, faio_file_alignment(-1, &a));
+  std::string dir = DirectIoDir();
+  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
+  TempFile f(dir);
+  ASSERT_TRUE(f.ok());
+  std::memset(&a, 0, sizeof a);
+  int s = faio_file_alignment(f.fd(), &a);
+  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << " does not do direct I/O";
+  ASSERT_ST(FAIO_OK, s);
+  EXPECT_GE(a.memory, 1u);
+  EXPECT_GE(a.offset, 1u);
+  EXPECT_EQ(a.memory & (a.memory - 1), 0u);
+  EXPECT_EQ(a.offset & (a.offset - 1), 0u);
+  EXPECT_LE(a.offset, 65536u);
+  // A pipe does no direct I/O.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  s = faio_file_alignment(fds[0], &a);
+  EXPECT_TRUE(s == FAIO_E_NOT_SUPPORTED || s == FAIO_OK) << StatusName(s);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Library, StrerrorIsDistinctForEveryStatus) {
+  std::set<std::string> seen;
+  for (int s : AllStatuses()) {
+    const char* m = faio_strerror(s);
+    ASSERT_NE(m, nullptr) << StatusName(s);
+    EXPECT_GT(std::strlen(m), 0u) << StatusName(s);
+    EXPECT_TRUE(seen.insert(m).second) << StatusName(s) << " shares its phrase: " << m;
+    EXPECT_EQ(m, faio_strerror(s)) << "constant storage";
+  }
+  for (int s : {1, -22, -1000, INT32_MIN, INT32_MAX}) {
+    ASSERT_NE(faio_strerror(s), nullptr) << s;
+  }
+  // Statuses are negative and distinct.
+  std::set<int> values(AllStatuses().begin(), AllStatuses().end());
+  EXPECT_EQ(values.size(), AllStatuses().size());
+  for (int s : AllStatuses()) EXPECT_LE(s, 0);
+}
+
+TEST(Library, Version) {
+  EXPECT_EQ(faio_version(),
+            FAIO_VERSION_MAJOR * 10000 + FAIO_VERSION_MINOR * 100 + FAIO_VERSION_PATCH);
+}
+
+TEST(Library, OptionsInit) {
+  faio_ctx_options o;
+  std::memset(&o, 0xab, sizeof o);
+  faio_ctx_options_init(&o);
+  EXPECT_EQ(o.size, sizeof(faio_ctx_options));
+  EXPECT_EQ(o.capacity, 0u);
+  EXPECT_EQ(o.flags, 0u);
+  EXPECT_EQ(o.threads, 0u);
+  EXPECT_EQ(o.backend, nullptr);
+  faio_ctx_options i = FAIO_CTX_OPTIONS_INIT;
+  EXPECT_EQ(i.size, o.size);
+}
+
+}  // namespace
+}  // namespace faio_test
