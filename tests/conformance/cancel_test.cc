@@ -1,0 +1,241 @@
+// cancel_test.cc - faio_req_cancel (SPEC.md §2 "Cancel"): NOT_SUBMITTED, a
+// successful cancel of a request held in flight, IN_PROGRESS for one the host
+// cannot stop, COMPLETED for one finished but not reaped, and exact accounting.
+#include <poll.h>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+class Cancel : public BackendTest {
+ protected:
+  // HoldPipeReads submits n reads of an empty pipe (len bytes each, into bufs).
+  std::vector<faio_req*> HoldPipeReads(faio_ctx* ctx, Pipe* p, size_t n, size_t len,
+                                       std::vector<Bytes>* bufs) {
+    std::vector<faio_req*> reqs = NewReqs(n);
+    bufs->assign(n, Bytes(len));
+    for (size_t i = 0; i < n; i++) {
+      EXPECT_ST(FAIO_OK, faio_req_prepare_read(reqs[i], p->r, 0, (*bufs)[i].data(), len,
+                                               reinterpret_cast<void*>(i + 1)));
+    }
+    EXPECT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), n));
+    return reqs;
+  }
+};
+FAIO_INSTANTIATE(Cancel);
+
+TEST_P(Cancel, InvalidHandle) {
+  int local = 0;
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_req_cancel(nullptr));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_req_cancel(reinterpret_cast<faio_req*>(uintptr_t{0x1234})));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_req_cancel(reinterpret_cast<faio_req*>(&local)));
+  faio_req* dead = nullptr;
+  ASSERT_ST(FAIO_OK, faio_req_create(&dead));
+  ASSERT_ST(FAIO_OK, faio_req_destroy(dead));
+  EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_req_cancel(dead));
+}
+
+TEST_P(Cancel, NotSubmittedRequestIsNotSubmitted) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile();
+  faio_req* r = NewReq();
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_cancel(r));  // idle
+  char buf[16];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_cancel(r));  // prepared
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(r, nullptr)) << "cancel changed nothing";
+  ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+  ASSERT_EQ(Reap(ctx, 1).size(), 1u);
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_cancel(r));  // completed and reaped
+  EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr)) << "its outcome is kept";
+}
+
+TEST_P(Cancel, CancelHeldPipeReads) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  constexpr size_t kN = 64;
+  constexpr size_t kLen = 8;
+  std::vector<Bytes> bufs;
+  std::vector<faio_req*> reqs = HoldPipeReads(ctx, p, kN, kLen, &bufs);
+  ASSERT_FALSE(HasFailure());
+  SleepMs(20);  // let the backend hand them to the kernel / its workers
+  std::vector<faio_req*> cancelled;
+  std::vector<faio_req*> in_progress;
+  for (size_t i = kN; i-- > 0;) {
+    int s = faio_req_cancel(reqs[i]);
+    if (s == FAIO_OK) {
+      cancelled.push_back(reqs[i]);
+    } else if (s == FAIO_E_IN_PROGRESS) {
+      in_progress.push_back(reqs[i]);
+    } else {
+      ADD_FAILURE() << "cancel of held read " << i << " returned " << StatusName(s)
+                    << " (expected FAIO_OK or FAIO_E_IN_PROGRESS)";
+      in_progress.push_back(reqs[i]);
+    }
+  }
+  RecordProperty("cancelled", static_cast<int>(cancelled.size()));
+  EXPECT_GE(cancelled.size(), 1u) << "no held pipe read could be cancelled";
+  for (faio_req* r : cancelled) {
+    size_t n = 77;
+    EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(r, &n));
+    EXPECT_EQ(n, 0u);
+    EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_cancel(r)) << "a cancelled request is completed";
+  }
+  for (faio_req* r : in_progress) EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(r, nullptr));
+  // Feed every read its bytes: exactly the IN_PROGRESS ones come back.
+  ASSERT_EQ(p->Feed(kN * kLen), kN * kLen);
+  std::vector<faio_req*> got = Reap(ctx, kN, milliseconds(5000));
+  EXPECT_TRUE(SameSet(got, in_progress))
+      << "got " << got.size() << ", in progress " << in_progress.size() << ", cancelled "
+      << cancelled.size();
+  for (faio_req* r : got) {
+    EXPECT_TRUE(std::find(cancelled.begin(), cancelled.end(), r) == cancelled.end())
+        << "a cancelled request was returned by wait";
+    size_t n = 0;
+    EXPECT_ST(FAIO_OK, faio_req_result(r, &n));
+    EXPECT_GE(n, 1u);
+  }
+  ExpectNoneCounted(ctx);
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctx)) << "cancelled requests are no longer counted";
+}
+
+TEST_P(Cancel, FinishedButNotReapedIsCompleted) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile();
+  std::vector<faio_req*> reqs = NewReqs(1);
+  std::vector<Bytes> bufs;
+  PrepareReads(reqs, f->fd(), &bufs);
+  ASSERT_ST(FAIO_OK, Submit1(ctx, reqs[0]));
+  SleepMs(200);  // a 64-byte read of a cached file is long done
+  EXPECT_ST(FAIO_E_COMPLETED, faio_req_cancel(reqs[0]));
+  EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(reqs[0], nullptr)) << "not reaped yet";
+  EXPECT_ST(FAIO_E_COMPLETED, faio_req_cancel(reqs[0])) << "asking twice changes nothing";
+  faio_req* out[4];
+  uint32_t count = 0;
+  EXPECT_ST(FAIO_OK, faio_ctx_wait(ctx, 1, 5000, out, 4, &count));
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(out[0], reqs[0]);
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, faio_req_result(reqs[0], &n));
+  EXPECT_EQ(n, 64u);
+  ExpectNoneCounted(ctx);  // returned exactly once
+}
+
+TEST_P(Cancel, CancelledRequestCanBeReused) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  auto f = NewFile();
+  std::vector<Bytes> bufs;
+  std::vector<faio_req*> reqs = HoldPipeReads(ctx, p, 8, 4, &bufs);
+  ASSERT_FALSE(HasFailure());
+  SleepMs(20);
+  faio_req* victim = nullptr;
+  for (size_t i = reqs.size(); i-- > 0 && victim == nullptr;) {
+    if (faio_req_cancel(reqs[i]) == FAIO_OK) victim = reqs[i];
+  }
+  ASSERT_NE(victim, nullptr) << "no held pipe read could be cancelled";
+  EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(victim, nullptr));
+  EXPECT_EQ(faio_req_host_error(victim), 0) << "a cancel is not a host error";
+  char buf[32];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(victim, f->fd(), 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(victim, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(ctx, victim));
+  // The reused request comes back once, as a success; the rest after feeding.
+  p->Feed(64);
+  std::vector<faio_req*> got = Reap(ctx, reqs.size(), milliseconds(5000));
+  EXPECT_EQ(std::count(got.begin(), got.end(), victim), 1);
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, faio_req_result(victim, &n));
+  EXPECT_EQ(n, sizeof buf);
+  // Every other request (none was cancelled) came back too.
+  size_t others = 0;
+  for (faio_req* r : reqs) {
+    if (r == victim) continue;
+    int s = faio_req_result(r, nullptr);
+    if (s == FAIO_OK) others++;
+  }
+  EXPECT_EQ(others + 1, got.size());
+  ExpectNoneCounted(ctx);
+}
+
+TEST_P(Cancel, CancelledRequestsFreeTheirCapacityOnce) {
+  faio_ctx* ctx = NewCtx(4);
+  ASSERT_NE(ctx, nullptr);
+  const uint32_t cap = faio_ctx_capacity(ctx);
+  ASSERT_GE(cap, 4u);
+  ASSERT_LE(cap, 1024u);
+  Pipe* p = NewPipe();
+  std::vector<Bytes> bufs;
+  std::vector<faio_req*> held = HoldPipeReads(ctx, p, cap, 4, &bufs);
+  ASSERT_FALSE(HasFailure());
+  SleepMs(20);
+  size_t cancelled = 0;
+  for (size_t i = held.size(); i-- > 0;) {
+    if (faio_req_cancel(held[i]) == FAIO_OK) cancelled++;
+  }
+  ASSERT_GE(cancelled, 1u);
+  // Exactly `cancelled` slots came free: one batch of cancelled + 1 fits a prefix.
+  auto f = NewFile();
+  std::vector<faio_req*> more = NewReqs(cancelled + 1);
+  std::vector<Bytes> mbufs;
+  PrepareReads(more, f->fd(), &mbufs);
+  EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx, more.data(), more.size()));
+  for (size_t i = 0; i < more.size(); i++) {
+    EXPECT_ST(i < cancelled ? FAIO_E_IN_PROGRESS : FAIO_E_NOT_SUBMITTED,
+              faio_req_result(more[i], nullptr))
+        << "request " << i << " after " << cancelled << " cancels";
+  }
+  p->Feed(4 * cap);
+  std::vector<faio_req*> got = Reap(ctx, cap + 1, milliseconds(5000));
+  EXPECT_EQ(got.size(), cap) << "the cancelled ones are not returned, the rest are";
+  ExpectNoneCounted(ctx);
+}
+
+TEST_P(Cancel, CancelRacingWithCompletionCountsOnce) {
+  // Cancel each request while its data arrives: whichever wins, the request
+  // comes back exactly once (cancel OK xor returned by wait).
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  constexpr int kRounds = 200;
+  int by_cancel = 0;
+  int by_wait = 0;
+  faio_req* r = NewReq();
+  char buf[1];
+  for (int i = 0; i < kRounds; i++) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, p->r, 0, buf, 1, nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+    std::thread feeder([&] { p->Feed(1); });
+    int s = faio_req_cancel(r);
+    feeder.join();
+    ASSERT_TRUE(s == FAIO_OK || s == FAIO_E_IN_PROGRESS || s == FAIO_E_COMPLETED) << StatusName(s);
+    if (s == FAIO_OK) {
+      by_cancel++;
+      EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(r, nullptr));
+      ExpectNoneCounted(ctx);
+      // The fed byte is still in the pipe (a cancelled read consumed nothing):
+      // drain it so the next round starts empty.
+      struct pollfd pfd = {p->r, POLLIN, 0};
+      ASSERT_EQ(poll(&pfd, 1, 2000), 1)
+          << "round " << i << ": cancel succeeded but the byte was consumed";
+      char c;
+      ASSERT_EQ(read(p->r, &c, 1), 1);
+    } else {
+      by_wait++;
+      std::vector<faio_req*> got = Reap(ctx, 1, milliseconds(5000));
+      ASSERT_EQ(got.size(), 1u) << "round " << i << ": cancel said " << StatusName(s);
+      EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+      ExpectNoneCounted(ctx);
+    }
+  }
+  RecordProperty("by_cancel", by_cancel);
+  RecordProperty("by_wait", by_wait);
+}
+
+}  // namespace
+}  // namespace faio_test
