@@ -1,0 +1,450 @@
+// data_test.cc - what reaches the file (SPEC.md §2 results, prepare-flush; §3):
+// random writes read back byte for byte, short reads at end of file, errors of
+// the wrong direction or a closed file, direct I/O alignment, flush ordering.
+#include <sys/mman.h>
+
+#include <numeric>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+class Data : public BackendTest {
+ protected:
+  // RunOne submits r alone and reaps it; returns its status, bytes in *n.
+  int RunOne(faio_ctx* ctx, faio_req* r, size_t* n = nullptr) {
+    int s = Submit1(ctx, r);
+    if (s != FAIO_OK) return s;
+    std::vector<faio_req*> got = Reap(ctx, 1);
+    EXPECT_EQ(got.size(), 1u);
+    return faio_req_result(r, n);
+  }
+  // ExpectUsable: a simple read through ctx still works.
+  void ExpectUsable(faio_ctx* ctx) {
+    auto f = NewFile(4096);
+    faio_req* r = NewReq();
+    char buf[100];
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
+    size_t n = 0;
+    EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n)) << "the context is no longer usable";
+    EXPECT_EQ(n, sizeof buf);
+    ExpectNoneCounted(ctx);
+  }
+};
+FAIO_INSTANTIATE(Data);
+
+TEST_P(Data, RandomBlocksRoundTrip) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  constexpr size_t kBlocks = 48;
+  constexpr size_t kSlot = 64 * 1024;
+  const uint32_t seed = static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed());
+  std::mt19937 rng(seed);
+  RecordProperty("seed", static_cast<int>(seed));
+  std::vector<size_t> slots(kBlocks);
+  std::iota(slots.begin(), slots.end(), 0);
+  std::shuffle(slots.begin(), slots.end(), rng);
+  std::vector<Bytes> data;
+  std::vector<int64_t> offs;
+  std::vector<faio_req*> writes = NewReqs(kBlocks);
+  for (size_t i = 0; i < kBlocks; i++) {
+    size_t len = 1 + rng() % kSlot;
+    size_t start = rng() % (kSlot - len + 1);
+    data.push_back(RandomBytes(len, static_cast<uint32_t>(rng())));
+    offs.push_back(static_cast<int64_t>(slots[i] * kSlot + start));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(writes[i], f.fd(), offs[i], data[i].data(), len,
+                                              reinterpret_cast<void*>(i)));
+  }
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, writes.data(), kBlocks));
+  EXPECT_TRUE(SameSet(Reap(ctx, kBlocks), writes));
+  for (size_t i = 0; i < kBlocks; i++) {
+    size_t n = 0;
+    ASSERT_ST(FAIO_OK, faio_req_result(writes[i], &n)) << "write " << i;
+    ASSERT_EQ(n, data[i].size()) << "write " << i;
+  }
+  // Check with pread, then read back through faio.
+  for (size_t i = 0; i < kBlocks; i++) {
+    Bytes b(data[i].size());
+    ASSERT_EQ(pread(f.fd(), b.data(), b.size(), offs[i]), static_cast<ssize_t>(b.size()));
+    ASSERT_TRUE(b == data[i]) << "block " << i << " on disk differs (seed " << seed << ")";
+  }
+  std::vector<faio_req*> reads = NewReqs(kBlocks);
+  std::vector<Bytes> back(kBlocks);
+  for (size_t i = 0; i < kBlocks; i++) {
+    back[i].assign(data[i].size(), 0);
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(reads[i], f.fd(), offs[i], back[i].data(),
+                                             back[i].size(), nullptr));
+  }
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reads.data(), kBlocks));
+  EXPECT_TRUE(SameSet(Reap(ctx, kBlocks), reads));
+  for (size_t i = 0; i < kBlocks; i++) {
+    size_t n = 0;
+    ASSERT_ST(FAIO_OK, faio_req_result(reads[i], &n));
+    ASSERT_EQ(n, data[i].size());
+    ASSERT_TRUE(back[i] == data[i]) << "block " << i << " read back differs (seed " << seed << ")";
+  }
+}
+
+TEST_P(Data, ShortReadAtEndOfFileReturnsRealCount) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile(1000);
+  faio_req* r = NewReq();
+  Bytes buf(4096 + 64, 0xee);
+  size_t n = 0;
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf.data(), 4096, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, 1000u);
+  for (size_t i = 0; i < 1000; i++) ASSERT_EQ(buf[i], static_cast<unsigned char>(i * 7 + 3));
+  for (size_t i = 4096; i < buf.size(); i++) ASSERT_EQ(buf[i], 0xee) << "wrote past len";
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 950, buf.data(), 100, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, 50u);
+}
+
+TEST_P(Data, ReadAtOrAfterEndOfFileIsZeroBytes) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile(1000);
+  faio_req* r = NewReq();
+  char buf[64];
+  for (int64_t off : {int64_t{1000}, int64_t{5000}, int64_t{1} << 40}) {
+    SCOPED_TRACE(off);
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), off, buf, sizeof buf, nullptr));
+    size_t n = 77;
+    EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+    EXPECT_EQ(n, 0u);
+  }
+  TempFile empty;
+  ASSERT_TRUE(empty.ok());
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, empty.fd(), 0, buf, sizeof buf, nullptr));
+  size_t n = 77;
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, 0u);
+}
+
+TEST_P(Data, ReadOnWriteOnlyFileIsBadFile) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile(4096);
+  int wronly = f->Open(O_WRONLY);
+  ASSERT_GE(wronly, 0);
+  faio_req* r = NewReq();
+  char buf[64];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, wronly, 0, buf, sizeof buf, nullptr));
+  size_t n = 77;
+  // Linux answers EBADF for the wrong direction.
+  EXPECT_ST(FAIO_E_BAD_FILE, RunOne(ctx, r, &n));
+  EXPECT_EQ(faio_req_host_error(r), EBADF);
+  EXPECT_EQ(n, 0u);
+  ExpectUsable(ctx);
+}
+
+TEST_P(Data, WriteOnReadOnlyFileIsBadFile) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile(4096);
+  int rdonly = f->Open(O_RDONLY);
+  ASSERT_GE(rdonly, 0);
+  faio_req* r = NewReq();
+  char buf[64] = {};
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, rdonly, 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_BAD_FILE, RunOne(ctx, r));
+  EXPECT_EQ(faio_req_host_error(r), EBADF);
+  EXPECT_EQ(f->ReadAll()[0], 3) << "the file was written";
+  ExpectUsable(ctx);
+}
+
+TEST_P(Data, ClosedFileIsBadFile) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  faio_req* r = NewReq();
+  char buf[64] = {};
+  const int fd = ClosedFd();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_BAD_FILE, RunOne(ctx, r));
+  EXPECT_EQ(faio_req_host_error(r), EBADF);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_BAD_FILE, RunOne(ctx, r));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(r, fd, nullptr));
+  EXPECT_ST(FAIO_E_BAD_FILE, RunOne(ctx, r));
+  EXPECT_EQ(faio_req_host_error(r), EBADF);
+  ExpectUsable(ctx);
+}
+
+TEST_P(Data, WriteToSealedFileIsAccessDenied) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  int fd = memfd_create("faio-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) GTEST_SKIP() << "memfd_create: " << std::strerror(errno);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+  char buf[64] = {};
+  ASSERT_EQ(pwrite(fd, buf, sizeof buf, 0), -1);
+  ASSERT_EQ(errno, EPERM) << "the host's own answer";
+  faio_req* r = NewReq();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf, sizeof buf, nullptr));
+  EXPECT_ST(FAIO_E_ACCESS_DENIED, RunOne(ctx, r)) << "EPERM is a permission error";
+  EXPECT_EQ(faio_req_host_error(r), EPERM);
+  close(fd);
+  ExpectUsable(ctx);
+}
+
+TEST_P(Data, DirectIoAlignedRoundTrip) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  std::string dir = DirectIoDir();
+  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
+  TempFile f(dir);
+  ASSERT_TRUE(f.ok());
+  int fd = f.Open(O_RDWR | O_DIRECT);
+  if (fd < 0) GTEST_SKIP() << dir << " refuses O_DIRECT: " << std::strerror(errno);
+  faio_alignment a;
+  int s = faio_file_alignment(fd, &a);
+  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << ": no direct-I/O alignment known";
+  ASSERT_ST(FAIO_OK, s);
+  const size_t len = 64 * 1024;
+  ASSERT_EQ(len % a.offset, 0u);
+  AlignedBuffer wbuf(len, std::max<size_t>(a.memory, 4096));
+  AlignedBuffer rbuf(len, std::max<size_t>(a.memory, 4096));
+  Bytes pattern = RandomBytes(len, 77);
+  std::memcpy(wbuf.data(), pattern.data(), len);
+  faio_req* r = NewReq();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, static_cast<int64_t>(a.offset) * 8, wbuf.data(),
+                                            len, nullptr));
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, len);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, static_cast<int64_t>(a.offset) * 8, rbuf.data(),
+                                           len, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, len);
+  EXPECT_EQ(std::memcmp(rbuf.data(), pattern.data(), len), 0);
+}
+
+TEST_P(Data, DirectIoMisalignmentIsInvalidParameter) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  std::string dir = DirectIoDir();
+  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
+  TempFile f(dir);
+  ASSERT_TRUE(f.ok());
+  int fd = f.Open(O_RDWR | O_DIRECT);
+  if (fd < 0) GTEST_SKIP() << dir << " refuses O_DIRECT: " << std::strerror(errno);
+  faio_alignment a;
+  int s = faio_file_alignment(fd, &a);
+  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << ": no direct-I/O alignment known";
+  ASSERT_ST(FAIO_OK, s);
+  if (a.memory <= 1 && a.offset <= 1) GTEST_SKIP() << "this file system needs no alignment";
+  const size_t len = 16 * 1024;
+  AlignedBuffer buf(len + 4096, 4096);
+  faio_req* r = NewReq();
+  // Data first, so the misaligned reads below are not reads at end of file
+  // (which the kernel answers with 0 bytes before checking alignment).
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf.data(), len, nullptr));
+  ASSERT_ST(FAIO_OK, RunOne(ctx, r));
+  if (a.memory > 1) {
+    SCOPED_TRACE("misaligned buffer");
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf.data() + 1, len, nullptr));
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
+    EXPECT_EQ(faio_req_host_error(r), EINVAL);
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, 0, buf.data() + 1, len, nullptr));
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
+    EXPECT_EQ(faio_req_host_error(r), EINVAL);
+  }
+  if (a.offset > 1) {
+    SCOPED_TRACE("misaligned offset");
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 1, buf.data(), len, nullptr));
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
+    EXPECT_EQ(faio_req_host_error(r), EINVAL);
+    SCOPED_TRACE("misaligned length");
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf.data(), len + 1, nullptr));
+    EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
+    EXPECT_EQ(faio_req_host_error(r), EINVAL);
+  }
+  // The context and the file are fine for aligned transfers afterwards.
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fd, 0, buf.data(), len, nullptr));
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, len);
+}
+
+TEST_P(Data, FlushCompletesAfterEarlierWrites) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  constexpr size_t kBefore = 16;
+  constexpr size_t kAfter = 4;
+  constexpr size_t kLen = 256 * 1024;
+  std::vector<Bytes> data;
+  std::vector<faio_req*> batch;
+  for (size_t i = 0; i < kBefore + 1 + kAfter; i++) {
+    faio_req* r = NewReq();
+    batch.push_back(r);
+    if (i == kBefore) {
+      ASSERT_ST(FAIO_OK, faio_req_prepare_flush(r, f.fd(), nullptr));
+      data.emplace_back();
+      continue;
+    }
+    data.push_back(RandomBytes(kLen, static_cast<uint32_t>(i)));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, f.fd(), static_cast<int64_t>(i * kLen),
+                                              data[i].data(), kLen, nullptr));
+  }
+  faio_req* flush = batch[kBefore];
+  for (int variant = 0; variant < 2; variant++) {
+    SCOPED_TRACE(variant == 0 ? "one batch" : "flush submitted alone after the writes");
+    if (variant == 1) {
+      for (size_t i = 0; i < batch.size(); i++) {
+        if (i == kBefore) {
+          ASSERT_ST(FAIO_OK, faio_req_prepare_flush(batch[i], f.fd(), nullptr));
+        } else {
+          ASSERT_ST(FAIO_OK,
+                    faio_req_prepare_write(batch[i], f.fd(), static_cast<int64_t>(i * kLen),
+                                           data[i].data(), kLen, nullptr));
+        }
+      }
+      for (size_t i = 0; i < kBefore; i++) ASSERT_ST(FAIO_OK, Submit1(ctx, batch[i]));
+      ASSERT_ST(FAIO_OK, Submit1(ctx, flush));
+      ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, batch.data() + kBefore + 1, kAfter));
+    } else {
+      ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, batch.data(), batch.size()));
+    }
+    // Reap one at a time: the flush may not come before any write before it.
+    std::vector<faio_req*> order = Reap(ctx, batch.size(), milliseconds(20000), 1);
+    ASSERT_TRUE(SameSet(order, batch));
+    size_t flush_at = std::find(order.begin(), order.end(), flush) - order.begin();
+    for (size_t i = 0; i < kBefore; i++) {
+      size_t at = std::find(order.begin(), order.end(), batch[i]) - order.begin();
+      EXPECT_LT(at, flush_at) << "write " << i << " was reaped after the flush";
+    }
+    for (faio_req* r : batch) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+  }
+  Bytes all = f.ReadAll();
+  ASSERT_EQ(all.size(), (kBefore + 1 + kAfter) * kLen);
+  for (size_t i = 0; i < batch.size(); i++) {
+    if (i == kBefore) continue;
+    EXPECT_TRUE(std::equal(data[i].begin(), data[i].end(), all.begin() + i * kLen)) << i;
+  }
+}
+
+TEST_P(Data, FlushAndItsWritesAreReapedByOneWait) {
+  // "it is reaped by the same wait as the last of them or a later one": one
+  // wait whose minimum covers the writes and the flush must get them all.
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  Bytes d = RandomBytes(4096, 3);
+  std::vector<faio_req*> reqs = NewReqs(3);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[0], f.fd(), 0, d.data(), d.size(), nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[1], f.fd(), 4096, d.data(), d.size(), nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(reqs[2], f.fd(), nullptr));
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
+  faio_req* out[3] = {};
+  uint32_t count = 0;
+  Clock::time_point t0 = Clock::now();
+  EXPECT_ST(FAIO_OK, faio_ctx_wait(ctx, 3, 3000, out, 3, &count));
+  EXPECT_EQ(count, 3u) << "after " << MsSince(t0) << " ms";
+  std::vector<faio_req*> got(out, out + std::min<uint32_t>(count, 3));
+  std::vector<faio_req*> rest = Reap(ctx, 3 - got.size(), milliseconds(3000));
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_TRUE(SameSet(got, reqs));
+  for (faio_req* r : reqs) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+}
+
+TEST_P(Data, FlushFlavoursSucceed) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  Bytes d = RandomBytes(8192, 5);
+  faio_req* r = NewReq();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, f.fd(), 0, d.data(), d.size(), nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush_ex(r, f.fd(), FAIO_FLUSH_FULL, nullptr));
+  size_t n = 77;
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, 0u) << "a flush transfers no bytes";
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush_ex(r, f.fd(), FAIO_FLUSH_DATA, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r));
+  // A flush with nothing written before it, and a flush of a read-only file.
+  int rdonly = f.Open(O_RDONLY);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(r, rdonly, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r));
+  int other = open(f.path().c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(other, 0);
+  Bytes back(d.size());
+  EXPECT_EQ(pread(other, back.data(), back.size(), 0), static_cast<ssize_t>(back.size()));
+  close(other);
+  EXPECT_TRUE(back == d);
+}
+
+TEST_P(Data, LargeTransfer) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  const size_t len = 16 << 20;
+  Bytes d = RandomBytes(len, 11);
+  faio_req* r = NewReq();
+  size_t n = 0;
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, f.fd(), 4096, d.data(), len, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, len);
+  Bytes back(len);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f.fd(), 4096, back.data(), len, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, len);
+  EXPECT_TRUE(back == d);
+}
+
+TEST_P(Data, PipeTransfersIgnoreTheOffset) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  faio_req* r = NewReq();
+  const char msg[] = "hello, pipe";
+  size_t n = 0;
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, fds[1], 12345, msg, sizeof msg, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, sizeof msg);
+  char back[64] = {};
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fds[0], 999, back, sizeof back, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, sizeof msg) << "a pipe read returns what is there";
+  EXPECT_STREQ(back, msg);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_P(Data, WritesOfManyFilesInOneBatch) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  constexpr size_t kFiles = 8;
+  std::vector<std::unique_ptr<TempFile>> files;
+  std::vector<Bytes> data;
+  std::vector<faio_req*> reqs = NewReqs(2 * kFiles);
+  for (size_t i = 0; i < kFiles; i++) {
+    files.push_back(std::make_unique<TempFile>());
+    ASSERT_TRUE(files.back()->ok());
+    data.push_back(RandomBytes(10000 + i, static_cast<uint32_t>(100 + i)));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[2 * i], files[i]->fd(), 0, data[i].data(),
+                                              data[i].size(), nullptr));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(reqs[2 * i + 1], files[i]->fd(), nullptr));
+  }
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
+  EXPECT_TRUE(SameSet(Reap(ctx, reqs.size()), reqs));
+  for (size_t i = 0; i < kFiles; i++) {
+    EXPECT_ST(FAIO_OK, faio_req_result(reqs[2 * i], nullptr));
+    EXPECT_ST(FAIO_OK, faio_req_result(reqs[2 * i + 1], nullptr));
+    EXPECT_TRUE(files[i]->ReadAll() == data[i]) << "file " << i;
+  }
+}
+
+}  // namespace
+}  // namespace faio_test

@@ -1,0 +1,322 @@
+// stress_test.cc - every thread role at once for about two seconds: four
+// submitters (reads, writes, flushes and held pipe reads, in batches that may
+// exceed the capacity), one waiter, one waker and one canceller. Every submitted
+// request must come back exactly once, through a wait or a successful cancel,
+// and the context must end empty (SPEC.md §2 "Wait": "never both, never twice,
+// never lost").
+#include <mutex>
+#include <sstream>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+class Stress : public BackendTest {};
+FAIO_INSTANTIATE(Stress);
+
+enum class Kind { kRead, kWrite, kFlush, kPipeRead };
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kRead:
+      return "file read";
+    case Kind::kWrite:
+      return "file write";
+    case Kind::kFlush:
+      return "flush";
+    case Kind::kPipeRead:
+      return "pipe read";
+  }
+  return "?";
+}
+
+// Slot is one request of the pool and its ledger.
+struct Slot {
+  faio_req* req = nullptr;
+  size_t owner = 0;
+  Kind kind = Kind::kRead;
+  std::atomic<bool> with_owner{true};  // false from submit until it comes back
+  std::atomic<int> submits{0};
+  std::atomic<int> reaped{0};
+  std::atomic<int> cancelled{0};
+  Bytes buf = Bytes(512);
+};
+
+// FreeList is a submitter's stock of requests that are not in flight.
+struct FreeList {
+  std::mutex mu;
+  std::vector<Slot*> slots;
+  void Put(Slot* s) {
+    std::lock_guard<std::mutex> lock(mu);
+    slots.push_back(s);
+  }
+  std::vector<Slot*> Take(size_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    n = std::min(n, slots.size());
+    std::vector<Slot*> out(slots.end() - static_cast<ptrdiff_t>(n), slots.end());
+    slots.resize(slots.size() - n);
+    return out;
+  }
+};
+
+// Failures counts problems seen on worker threads, reporting the first few.
+struct Failures {
+  std::atomic<int> n{0};
+  template <typename... Args>
+  void Report(const Args&... args) {
+    if (n++ < 10) {
+      std::ostringstream os;
+      (os << ... << args);
+      ADD_FAILURE() << os.str();
+    }
+  }
+};
+
+TEST_P(Stress, SubmitWaitWakeupCancel) {
+  constexpr size_t kSubmitters = 4;
+  constexpr size_t kSlotsPer = 64;
+  constexpr size_t kRegion = 1 << 20;
+  faio_ctx_options o = Options(128, FAIO_CTX_WAIT_WITHOUT_PENDING);
+  if (IsThreads()) o.threads = 8;  // held pipe reads occupy workers
+  faio_ctx* ctx = NewCtxWith(o);
+  ASSERT_NE(ctx, nullptr);
+  TempFile file;
+  ASSERT_TRUE(file.ok());
+  ASSERT_EQ(ftruncate(file.fd(), kSubmitters * kRegion), 0);
+  Pipe* pipe = NewPipe();
+
+  std::vector<std::unique_ptr<Slot>> slots;
+  std::vector<FreeList> free_lists(kSubmitters);
+  for (size_t t = 0; t < kSubmitters; t++) {
+    for (size_t i = 0; i < kSlotsPer; i++) {
+      auto s = std::make_unique<Slot>();
+      s->req = NewReq();
+      ASSERT_NE(s->req, nullptr);
+      s->owner = t;
+      free_lists[t].Put(s.get());
+      slots.push_back(std::move(s));
+    }
+  }
+  Failures fail;
+  std::atomic<int64_t> n_submitted{0};
+  std::atomic<int64_t> n_reaped{0};
+  std::atomic<int64_t> n_cancelled{0};
+  std::atomic<int64_t> n_partial{0};
+  std::atomic<int64_t> n_interrupted{0};
+
+  // GiveBack returns a request that came back (by wait or cancel) to its owner.
+  auto give_back = [&](Slot* s, const char* how) {
+    if (s->with_owner.exchange(true)) {
+      fail.Report("request ", static_cast<const void*>(s->req), " came back twice (", how, ")");
+      return;
+    }
+    free_lists[s->owner].Put(s);
+  };
+
+  std::atomic<bool> stop_submit{false};
+  std::atomic<bool> may_exit{false};
+  std::vector<std::thread> submitters;
+  std::vector<std::atomic<bool>> submitter_done(kSubmitters);
+  for (size_t t = 0; t < kSubmitters; t++) {
+    submitters.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<uint32_t>(1000 + t));
+      while (!stop_submit.load()) {
+        std::vector<Slot*> batch = free_lists[t].Take(1 + rng() % 8);
+        if (batch.empty()) {
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          continue;
+        }
+        std::vector<faio_req*> reqs;
+        for (Slot* s : batch) {
+          unsigned roll = rng() % 100;
+          int64_t off = static_cast<int64_t>(t * kRegion + (rng() % (kRegion / 512 - 1)) * 512);
+          int st;
+          if (roll < 55) {
+            s->kind = Kind::kRead;
+            st = faio_req_prepare_read(s->req, file.fd(), off, s->buf.data(), 512, s);
+          } else if (roll < 80) {
+            s->kind = Kind::kWrite;
+            st = faio_req_prepare_write(s->req, file.fd(), off, s->buf.data(), 512, s);
+          } else if (roll < 85) {
+            s->kind = Kind::kFlush;
+            st = faio_req_prepare_flush(s->req, file.fd(), s);
+          } else {
+            s->kind = Kind::kPipeRead;
+            st = faio_req_prepare_read(s->req, pipe->r, 0, s->buf.data(), 1, s);
+          }
+          if (st != FAIO_OK) fail.Report("prepare returned ", StatusName(st));
+          s->with_owner.store(false);
+          reqs.push_back(s->req);
+        }
+        int st = faio_ctx_submit(ctx, reqs.data(), reqs.size());
+        size_t k = reqs.size();
+        if (st == FAIO_E_INSUFFICIENT_RESOURCES) {
+          n_partial++;
+          k = 0;
+          while (k < reqs.size() && faio_req_result(reqs[k], nullptr) != FAIO_E_NOT_SUBMITTED) k++;
+          for (size_t i = k; i < reqs.size(); i++) {
+            int r = faio_req_result(reqs[i], nullptr);
+            if (r != FAIO_E_NOT_SUBMITTED) {
+              fail.Report("partial submit: request ", i, " of ", reqs.size(),
+                          " is not in the prefix but has result ", StatusName(r));
+            }
+          }
+        } else if (st != FAIO_OK) {
+          fail.Report("submit returned ", StatusName(st));
+          k = 0;
+        }
+        for (size_t i = 0; i < batch.size(); i++) {
+          if (i < k) {
+            batch[i]->submits++;
+            n_submitted++;
+          } else {
+            batch[i]->with_owner.store(true);
+            free_lists[t].Put(batch[i]);
+          }
+        }
+        if (k < reqs.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      submitter_done[t] = true;
+      // Stay alive until everything came back: a submitter's exit must not
+      // touch its requests, but that has its own test
+      // (Submit.RequestOutlivesItsSubmittingThread); here it would blur the ledger.
+      while (!may_exit.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+
+  std::atomic<bool> stop_wait{false};
+  std::atomic<bool> waiter_done{false};
+  std::thread waiter([&] {
+    std::vector<faio_req*> out(32);
+    while (!stop_wait.load()) {
+      uint32_t count = 0;
+      int st = faio_ctx_wait(ctx, 1, 20, out.data(), out.size(), &count);
+      if (st == FAIO_E_INTERRUPTED) n_interrupted++;
+      if (st != FAIO_OK && st != FAIO_E_TIMEOUT && st != FAIO_E_INTERRUPTED) {
+        fail.Report("wait returned ", StatusName(st));
+      }
+      if (count > out.size()) {
+        fail.Report("wait count ", count, " > size");
+        count = static_cast<uint32_t>(out.size());
+      }
+      for (uint32_t i = 0; i < count; i++) {
+        Slot* s = static_cast<Slot*>(faio_req_user(out[i]));
+        if (s == nullptr || s->req != out[i]) {
+          fail.Report("wait returned an unknown request");
+          continue;
+        }
+        size_t n = 0;
+        int r = faio_req_result(out[i], &n);
+        if (r != FAIO_OK) {
+          fail.Report("a returned ", KindName(s->kind), " has result ", StatusName(r),
+                      " (host error ", faio_req_host_error(out[i]), ")");
+        } else if (s->kind == Kind::kPipeRead ? n != 1 : (s->kind != Kind::kFlush && n != 512)) {
+          fail.Report("a returned request transferred ", n, " bytes");
+        }
+        s->reaped++;
+        n_reaped++;
+        give_back(s, "wait");
+      }
+    }
+    waiter_done = true;
+  });
+
+  std::atomic<bool> stop_others{false};
+  std::atomic<bool> waker_done{false};
+  std::atomic<bool> canceller_done{false};
+  std::thread waker([&] {
+    while (!stop_others.load()) {
+      int st = faio_ctx_wakeup(ctx);
+      if (st != FAIO_OK) fail.Report("wakeup returned ", StatusName(st));
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    waker_done = true;
+  });
+  std::thread canceller([&] {
+    std::mt19937 rng(99);
+    while (!stop_others.load()) {
+      Slot* s = slots[rng() % slots.size()].get();
+      int st = faio_req_cancel(s->req);
+      if (st == FAIO_OK) {
+        int r = faio_req_result(s->req, nullptr);
+        if (r != FAIO_E_CANCELLED) fail.Report("a cancelled request has result ", StatusName(r));
+        s->cancelled++;
+        n_cancelled++;
+        give_back(s, "cancel");
+      } else if (st != FAIO_E_NOT_SUBMITTED && st != FAIO_E_IN_PROGRESS && st != FAIO_E_COMPLETED) {
+        fail.Report("cancel returned ", StatusName(st));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    canceller_done = true;
+  });
+  std::atomic<bool> stop_feed{false};
+  std::atomic<size_t> feed_rate{4};
+  std::thread feeder([&] {
+    while (!stop_feed.load()) {
+      pipe->Feed(feed_rate.load());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+
+  SleepMs(2000);
+  stop_submit = true;
+  for (size_t t = 0; t < kSubmitters; t++) {
+    Clock::time_point t0 = Clock::now();
+    while (!submitter_done[t].load() && MsSince(t0) < 20000) SleepMs(1);
+    if (!submitter_done[t].load()) {
+      std::fprintf(stderr, "FATAL: a submitter is stuck in faio_ctx_submit\n");
+      std::_Exit(3);
+    }
+  }
+  stop_others = true;
+  JoinOrDie(waker, waker_done, std::chrono::seconds(20), "the waker");
+  JoinOrDie(canceller, canceller_done, std::chrono::seconds(20), "the canceller");
+  // Drain: feed the held pipe reads until everything came back.
+  feed_rate = 256;
+  Clock::time_point t0 = Clock::now();
+  while (n_reaped.load() + n_cancelled.load() < n_submitted.load() && MsSince(t0) < 10000) {
+    SleepMs(5);
+  }
+  stop_wait = true;
+  JoinOrDie(waiter, waiter_done, std::chrono::seconds(20), "the waiter (faio_ctx_wait)");
+  stop_feed = true;
+  feeder.join();
+  may_exit = true;
+  for (std::thread& t : submitters) t.join();
+
+  RecordProperty("submitted", std::to_string(n_submitted.load()));
+  RecordProperty("reaped", std::to_string(n_reaped.load()));
+  RecordProperty("cancelled", std::to_string(n_cancelled.load()));
+  RecordProperty("partial_submits", std::to_string(n_partial.load()));
+  RecordProperty("interrupted_waits", std::to_string(n_interrupted.load()));
+  std::printf(
+      "[ stress   ] %s: submitted %lld, reaped %lld, cancelled %lld, partial %lld, "
+      "interrupted %lld\n",
+      backend(), static_cast<long long>(n_submitted.load()),
+      static_cast<long long>(n_reaped.load()), static_cast<long long>(n_cancelled.load()),
+      static_cast<long long>(n_partial.load()), static_cast<long long>(n_interrupted.load()));
+  EXPECT_EQ(fail.n.load(), 0);
+  EXPECT_EQ(n_reaped.load() + n_cancelled.load(), n_submitted.load())
+      << "requests lost or returned twice";
+  EXPECT_GT(n_submitted.load(), 1000);
+  EXPECT_GT(n_interrupted.load(), 0);
+  int mismatched = 0;
+  for (const auto& s : slots) {
+    if (s->submits.load() != s->reaped.load() + s->cancelled.load() || !s->with_owner.load()) {
+      if (mismatched++ < 5) {
+        ADD_FAILURE() << KindName(s->kind) << " " << static_cast<const void*>(s->req)
+                      << ": submitted " << s->submits.load() << ", reaped " << s->reaped.load()
+                      << ", cancelled " << s->cancelled.load() << "; its result now is "
+                      << StatusName(faio_req_result(s->req, nullptr));
+      }
+    }
+  }
+  EXPECT_EQ(mismatched, 0);
+  // Nothing is left: the context can be destroyed.
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctx));
+}
+
+}  // namespace
+}  // namespace faio_test
