@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <thread>
 
 #include "backend/registry.h"
 #include "core/handle_table.h"
@@ -21,18 +22,41 @@ namespace {
 constexpr uint8_t kContextTag = 0xFC;
 // Requests staged per backend call: bounded so the batch lives on the stack.
 constexpr size_t kStage = 64;
+constexpr size_t kResolved = 256;
 
 using ContextTable = HandleTable<Context*, kContextTag>;
 
-ContextTable& Table() {
-  static ContextTable* table = new ContextTable();
-  return *table;
-}
+constinit ContextTable g_contexts;
+
+ContextTable& Table() { return g_contexts; }
 
 // Flush errors after which the kernel may have dropped dirty pages: a later
 // flush that succeeds would lie, so the context remembers them (SPEC §2).
 bool IsStickyFlushError(int status) {
   return status == FAIO_E_IO || status == FAIO_E_DISK_FULL;
+}
+
+// TakeForCompletion moves submission seq32 of r from kSubmitted to kFinishing
+// for a completion. A canceller holds the request in kCancelling only while it
+// asks the host to withdraw it (a short system call); the completion waits for
+// its verdict: withdrawn (the completion is stale) or not (it proceeds).
+bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
+    State s = StateOf(w);
+    if (s == kCancelling) {
+      std::this_thread::yield();
+      w = r->word.load(std::memory_order_acquire);
+      continue;
+    }
+    if (s != kSubmitted) return false;
+    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kFinishing),
+                                      std::memory_order_acq_rel)) {
+      *word = w;
+      return true;
+    }
+  }
 }
 
 }  // namespace
@@ -117,9 +141,13 @@ int Context::Submit(faio_req** reqs, size_t n) {
   // 1. Validate the whole batch before anything reaches the host: claim every
   // request (kPrepared -> kClaimed). A request that appears twice finds itself
   // already claimed. On any failure every claim is undone.
+  // Resolved requests of the first kResolved entries, so each handle of a usual
+  // batch is looked up once.
+  Request* resolved[kResolved];
+  auto at = [&](size_t i) { return i < kResolved ? resolved[i] : LookupRequest(reqs[i]); };
   auto unclaim = [&](size_t upto) {
     for (size_t j = 0; j < upto; ++j) {
-      Request* r = LookupRequest(reqs[j]);
+      Request* r = at(j);
       uint64_t w = r->word.load(std::memory_order_relaxed);
       r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
     }
@@ -130,13 +158,15 @@ int Context::Submit(faio_req** reqs, size_t n) {
       unclaim(i);
       return FAIO_E_INVALID_HANDLE;
     }
+    // A plain store claims it: the caller owns a prepared request (faio.h), and
+    // a second occurrence in this batch finds it claimed.
     uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kPrepared ||
-        !r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kClaimed),
-                                         std::memory_order_acq_rel)) {
+    if (StateOf(w) != kPrepared) {
       unclaim(i);
       return StateOf(w) == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_INVALID_STATE;
     }
+    r->word.store(MakeWord(SeqOf(w), kClaimed), std::memory_order_relaxed);
+    if (i < kResolved) resolved[i] = r;
   }
 
   // 2. Reserve capacity for as many as fit.
@@ -160,6 +190,13 @@ int Context::Submit(faio_req** reqs, size_t n) {
     Request* stage[kStage];
     size_t staged = 0;
     bool stopped = false;
+    Epoch* count_epoch = nullptr;  // staged transfers not yet counted in it
+    int64_t count_n = 0;
+    auto count_staged = [&]() {
+      if (count_epoch != nullptr) FileTable::Count(count_epoch, count_n);
+      count_epoch = nullptr;
+      count_n = 0;
+    };
     // Publishes r as submitted (a completion may race in at once on another
     // thread, so everything it needs is written first).
     auto publish = [&](Request* r) {
@@ -172,8 +209,8 @@ int Context::Submit(faio_req** reqs, size_t n) {
     };
     auto enqueue_staged = [&]() {
       if (staged == 0) return;
+      count_staged();  // before the host can complete any of them
       int host_error = 0;
-      for (size_t j = 0; j < staged; ++j) stage[j]->with_host = true;
       size_t got = backend_->Enqueue(stage, staged, &host_error);
       accepted += got;
       if (got < staged) {
@@ -191,7 +228,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
       staged = 0;
     };
     for (size_t i = 0; i < take && !stopped; ++i) {
-      Request* r = LookupRequest(reqs[i]);
+      Request* r = at(i);
       FileState* fs = files_.Get(r->file);
       if (fs == nullptr) {
         enqueue_staged();
@@ -221,8 +258,14 @@ int Context::Submit(faio_req** reqs, size_t n) {
         IssueFlushes();
         continue;
       }
-      files_.Track(fs, r);
+      Epoch* e = FileTable::Track(fs, r);
+      if (e != count_epoch) {
+        count_staged();
+        count_epoch = e;
+      }
+      ++count_n;
       publish(r);
+      r->with_host = true;
       stage[staged++] = r;
       if (staged == kStage) enqueue_staged();
     }
@@ -236,7 +279,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
       inflight_.fetch_sub(static_cast<int64_t>(take - accepted), std::memory_order_acq_rel);
     }
     for (size_t j = accepted; j < n; ++j) {
-      Request* r = LookupRequest(reqs[j]);
+      Request* r = at(j);
       uint64_t w = r->word.load(std::memory_order_relaxed);
       r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
     }
@@ -281,12 +324,8 @@ void Context::DrainFlushes() {
 }
 
 void Context::CompleteLocally(Request* r, int status, int host_error) {
-  uint64_t w = r->word.load(std::memory_order_acquire);
-  if (StateOf(w) != kSubmitted ||
-      !r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kFinishing),
-                                       std::memory_order_acq_rel)) {
-    return;  // a canceller took it
-  }
+  uint64_t w;
+  if (!TakeForCompletion(r, r->seq32, &w)) return;  // a canceller took it
   r->status = status;
   r->host_error = host_error;
   r->bytes = 0;
@@ -323,12 +362,8 @@ size_t Context::TakeLocal(Request** out, size_t max) {
 }
 
 bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
-  uint64_t w = r->word.load(std::memory_order_acquire);
-  if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
-  if (!r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kFinishing),
-                                       std::memory_order_acq_rel)) {
-    return false;  // a canceller won
-  }
+  uint64_t w;
+  if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
   if (r->op == Op::kFlush && r->fstate != nullptr) {
     FileState* fs = r->fstate;
     if (IsStickyFlushError(status)) {
@@ -343,11 +378,13 @@ bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, siz
   r->status = status;
   r->host_error = host_error;
   r->bytes = status == FAIO_OK ? bytes : 0;
-  if (FileTable::Release(r)) {
-    // A flush is now free to go, but only this wait loop issues it: make the
-    // backend's Reap return instead of blocking for completions that need it.
-    drain_due_.store(true, std::memory_order_release);
-    backend_->Kick();
+  if (Epoch* e = r->epoch) {
+    r->epoch = nullptr;
+    if (e != release_epoch_) {
+      ApplyReleases();
+      release_epoch_ = e;
+    }
+    ++release_count_;
   }
   r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
   return true;
@@ -371,8 +408,9 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
     waiting_.store(false, std::memory_order_release);
     return FAIO_E_NO_REQUEST;
   }
+  const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
   const Clock::time_point deadline =
-      timeout_ms == FAIO_WAIT_INDEFINITE
+      indefinite
           ? Clock::time_point::max()
           : Clock::now() + std::chrono::milliseconds(timeout_ms);
   // The backend writes Request* into the caller's array; converted to handles
@@ -396,13 +434,14 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
     }
     size_t want = effective_min(n);
     bool block = n < want && !wakeup_pending_.load(std::memory_order_acquire) &&
-                 Clock::now() < deadline;
+                 (indefinite || Clock::now() < deadline);
     size_t got = backend_->Reap(slots + n, size - n, block ? want - n : 0, deadline);
     for (size_t i = n; i < n + got; ++i) {
       slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
     }
     Uncount(got, false);
     n += got;
+    ApplyReleases();
     if (drain_due_.exchange(false, std::memory_order_acq_rel)) DrainFlushes();
     if (n >= effective_min(n)) {
       status = FAIO_OK;
@@ -412,7 +451,7 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
       status = FAIO_E_INTERRUPTED;
       break;
     }
-    if (Clock::now() >= deadline) {
+    if (!indefinite && Clock::now() >= deadline) {
       status = FAIO_E_TIMEOUT;
       break;
     }
@@ -458,19 +497,20 @@ int Context::Cancel(Request* r, uint64_t w) {
       return FAIO_OK;
     }
   }
-  switch (backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)))) {
-    case CancelOutcome::kInProgress:
-      return FAIO_E_IN_PROGRESS;
-    case CancelOutcome::kNotFound:
-      return FAIO_E_COMPLETED;
-    case CancelOutcome::kCancelled:
-      break;
-  }
+  // Hold the request while the host decides, so that a completion racing in
+  // (the kernel's -ECANCELED event, say) cannot report it first: a cancelled
+  // request is completed by its cancel, never by a wait.
   uint64_t cur = w;
-  if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kFinishing),
+  if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kCancelling),
                                        std::memory_order_acq_rel)) {
-    return FAIO_E_COMPLETED;  // the reaper saw its (cancelled) completion first
+    return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
   }
+  CancelOutcome outcome = backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)));
+  if (outcome != CancelOutcome::kCancelled) {
+    r->word.store(w, std::memory_order_release);  // back to kSubmitted
+    return outcome == CancelOutcome::kNotFound ? FAIO_E_COMPLETED : FAIO_E_IN_PROGRESS;
+  }
+  r->word.store(MakeWord(SeqOf(w), kFinishing), std::memory_order_relaxed);
   r->status = FAIO_E_CANCELLED;
   r->host_error = 0;
   r->bytes = 0;

@@ -46,9 +46,13 @@ class Context {
            waiting_.load(std::memory_order_acquire);
   }
   uint32_t capacity() const { return capacity_; }
-  // DrainDue: a flush waits to be issued by the wait loop; a backend's Reap
-  // returns instead of blocking.
-  bool DrainDue() const { return drain_due_.load(std::memory_order_acquire); }
+  // ReapShouldReturn: a backend's Reap calls it before it blocks (waiting
+  // thread only). True when a flush is free to be issued by the wait loop, so
+  // Reap must return instead of blocking for completions that need it.
+  bool ReapShouldReturn() {
+    ApplyReleases();
+    return drain_due_.load(std::memory_order_acquire);
+  }
   const char* backend_name() const { return backend_->name(); }
 
   // Finish is called by the backend (in Reap, on the waiting thread) for each
@@ -73,6 +77,15 @@ class Context {
   // completes them locally).
   void IssueFlushes();
   void Uncount(size_t n, bool cancelled);
+  // Waiting thread only: applies the epoch releases Finish batched.
+  void ApplyReleases() {
+    if (release_epoch_ == nullptr) return;
+    if (FileTable::ReleaseN(release_epoch_, release_count_)) {
+      drain_due_.store(true, std::memory_order_release);
+    }
+    release_epoch_ = nullptr;
+    release_count_ = 0;
+  }
 
   std::unique_ptr<Backend> backend_;
   uint32_t capacity_ = 0;
@@ -86,6 +99,10 @@ class Context {
   std::atomic<bool> waiting_{false};
   std::atomic<bool> wakeup_pending_{false};
   std::atomic<bool> drain_due_{false};
+  // Finish's batched epoch releases (waiting thread only): one atomic
+  // subtraction per run of completions of the same epoch.
+  Epoch* release_epoch_ = nullptr;
+  int64_t release_count_ = 0;
 
   std::mutex local_mu_;
   Request* local_head_ = nullptr;  // guarded by local_mu_

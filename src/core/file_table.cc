@@ -46,7 +46,7 @@ FileState* FileTable::Find(faio_file f) const {
   return nullptr;
 }
 
-FileState* FileTable::Get(faio_file f) {
+FileState* FileTable::GetSlow(faio_file f) {
   if (FileState* fs = Find(f)) {
     last_ = fs;
     return fs;
@@ -105,13 +105,6 @@ void FileTable::FreeEpoch(Epoch* e) {
   free_epochs_ = e;
 }
 
-bool FileTable::Track(FileState* fs, Request* r) {
-  r->fstate = fs;
-  r->epoch = fs->tail;
-  fs->tail->inflight.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-
 bool FileTable::AddFlush(FileState* fs, Request* f) {
   Epoch* n = NewEpoch();
   if (n == nullptr) return false;
@@ -133,7 +126,11 @@ bool FileTable::Release(Request* r) {
   Epoch* e = r->epoch;
   if (e == nullptr) return false;
   r->epoch = nullptr;
-  if (e->inflight.fetch_sub(1, std::memory_order_seq_cst) != 1) return false;
+  return ReleaseN(e, 1);
+}
+
+bool FileTable::ReleaseN(Epoch* e, int64_t n) {
+  if (e->inflight.fetch_sub(n, std::memory_order_seq_cst) != n) return false;
   return e->sealed.load(std::memory_order_seq_cst);
 }
 

@@ -57,24 +57,37 @@ class FileTable {
   FileTable& operator=(const FileTable&) = delete;
 
   // Get finds or creates the state of f. nullptr when out of memory.
-  FileState* Get(faio_file f);
+  FileState* Get(faio_file f) {
+    if (last_ != nullptr && last_->file == f) return last_;  // most batches: one file
+    return GetSlow(f);
+  }
   // Find returns the state of f or nullptr.
   FileState* Find(faio_file f) const;
 
-  // Track counts a transfer in its file's open epoch.
-  bool Track(FileState* fs, Request* r);
+  // Track assigns a transfer to its file's open epoch; the caller counts it
+  // there (Count) before the host can complete it, one atomic add per run of
+  // requests of the same epoch.
+  static Epoch* Track(FileState* fs, Request* r) {
+    r->fstate = fs;
+    r->epoch = fs->tail;
+    return fs->tail;
+  }
+  static void Count(Epoch* e, int64_t n) { e->inflight.fetch_add(n, std::memory_order_relaxed); }
   // AddFlush closes the open epoch behind flush f. Returns false when out of
   // memory (nothing changed).
   bool AddFlush(FileState* fs, Request* f);
   // Release uncounts a finished request; true when its epoch drained while a
   // flush waits on it (call Drain under the submit lock).
   static bool Release(Request* r);
+  // ReleaseN uncounts n finished requests of epoch e at once; same answer.
+  static bool ReleaseN(Epoch* e, int64_t n);
   // Drain appends every flush of fs whose barrier has passed to out.
   void Drain(FileState* fs, std::vector<ReadyFlush>* out);
   // DrainAll does Drain for every file.
   void DrainAll(std::vector<ReadyFlush>* out);
 
  private:
+  FileState* GetSlow(faio_file f);
   Epoch* NewEpoch();
   void FreeEpoch(Epoch* e);
   size_t Bucket(faio_file f) const;

@@ -14,21 +14,26 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
-#include <vector>
 
 namespace faio::detail {
 
 static_assert(sizeof(void*) == 8, "faio handles need 64-bit pointers");
 
+// Trivially destructible and constant-initialized, so a table can be a global
+// that needs no guard on lookup and is never torn down while the process may
+// still resolve handles (e.g. from another thread during exit).
 template <typename T, uint8_t kTag>
 class HandleTable {
  public:
+  constexpr HandleTable() = default;
+
   static constexpr uint32_t kChunkBits = 10;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = 1u << 14;  // 16 Mi slots
 
   struct Slot {
     std::atomic<uint32_t> gen{0};
+    uint32_t next_free = 0;  // free-list link (index + 1), under mu_
     T obj;
   };
 
@@ -38,9 +43,9 @@ class HandleTable {
   Slot* Alloc(uint64_t* handle) {
     std::lock_guard<std::mutex> lock(mu_);
     uint32_t index;
-    if (!free_.empty()) {
-      index = free_.back();
-      free_.pop_back();
+    if (free_head_ != 0) {
+      index = free_head_ - 1;
+      free_head_ = SlotAt(index)->next_free;
     } else {
       index = next_;
       uint32_t chunk = index >> kChunkBits;
@@ -66,7 +71,8 @@ class HandleTable {
     std::lock_guard<std::mutex> lock(mu_);
     Slot* s = SlotAt(index);
     s->gen.store(s->gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    free_.push_back(index);
+    s->next_free = free_head_;
+    free_head_ = index + 1;
   }
 
   // Lookup resolves a handle, or returns nullptr for anything that is not a live
@@ -100,7 +106,7 @@ class HandleTable {
   }
 
   std::mutex mu_;
-  std::vector<uint32_t> free_;
+  uint32_t free_head_ = 0;  // index + 1 of the first free slot; 0: none
   uint32_t next_ = 0;
   std::atomic<Slot*> chunks_[kMaxChunks] = {};
 };

@@ -9,35 +9,23 @@
 namespace faio::detail {
 namespace {
 
-constexpr uint8_t kRequestTag = 0xFA;
 // Linux never transfers more than this in one call (MAX_RW_COUNT); we keep the
 // same bound everywhere so a request means the same on every host.
 constexpr size_t kMaxTransfer = 0x7ffff000;
 
-using RequestTable = HandleTable<Request, kRequestTag>;
-
-RequestTable& Table() {
-  // Never destroyed: handles may be resolved until the process ends.
-  static RequestTable* table = new RequestTable();
-  return *table;
-}
+RequestTable& Table() { return g_requests; }
 
 // Moves a request that is not submitted into kPrepared under the caller's
 // description. Returns kInProgress when it is submitted (or racing a submit).
 int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_t len,
                    uint32_t flush_flags, void* user) {
+  // The caller owns a request that is not submitted (faio.h), so no atomic
+  // read-modify-write is needed: a load to refuse submitted requests, the
+  // description, then a release store that publishes it to a later submit.
   uint64_t w = r->word.load(std::memory_order_acquire);
-  for (;;) {
-    State s = StateOf(w);
-    if (s != kIdle && s != kPrepared && s != kCompleted) {
-      return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
-    }
-    // Take the request with kClaimed so a racing submit cannot see half a
-    // description, then publish kPrepared.
-    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kClaimed),
-                                      std::memory_order_acquire)) {
-      break;
-    }
+  State s = StateOf(w);
+  if (s != kIdle && s != kPrepared && s != kCompleted) {
+    return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
   }
   r->op = op;
   r->file = f;
@@ -55,11 +43,7 @@ int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_
 
 }  // namespace
 
-Request* LookupRequest(const faio_req* h) {
-  return Table().Lookup(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)));
-}
-
-Request* RequestAt(uint32_t index) { return Table().At(index); }
+constinit RequestTable g_requests;
 
 int CreateRequest(faio_req** out) {
   if (out == nullptr) return FAIO_E_INVALID_PARAMETER;
@@ -107,9 +91,11 @@ int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, siz
                     void* user) {
   Request* r = LookupRequest(h);
   if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  State s = StateOf(r->word.load(std::memory_order_acquire));
-  if (s == kClaimed || s == kSubmitted || s == kFinishing) return FAIO_E_IN_PROGRESS;
   if (len == 0 || len > kMaxTransfer || off < 0 || buf == nullptr) {
+    State s = StateOf(r->word.load(std::memory_order_acquire));
+    if (s == kClaimed || s == kSubmitted || s == kCancelling || s == kFinishing) {
+      return FAIO_E_IN_PROGRESS;
+    }
     return FAIO_E_INVALID_PARAMETER;
   }
   return MoveToPrepared(r, op, f, off, buf, len, 0, user);
@@ -118,9 +104,13 @@ int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, siz
 int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user) {
   Request* r = LookupRequest(h);
   if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  State s = StateOf(r->word.load(std::memory_order_acquire));
-  if (s == kClaimed || s == kSubmitted || s == kFinishing) return FAIO_E_IN_PROGRESS;
-  if ((flags & ~FAIO_FLUSH_FULL) != 0) return FAIO_E_INVALID_PARAMETER;
+  if ((flags & ~FAIO_FLUSH_FULL) != 0) {
+    State s = StateOf(r->word.load(std::memory_order_acquire));
+    if (s == kClaimed || s == kSubmitted || s == kCancelling || s == kFinishing) {
+      return FAIO_E_IN_PROGRESS;
+    }
+    return FAIO_E_INVALID_PARAMETER;
+  }
   return MoveToPrepared(r, Op::kFlush, f, 0, nullptr, 0, flags, user);
 }
 
@@ -163,6 +153,7 @@ int CancelRequest(faio_req* h) {
   uint64_t w = r->word.load(std::memory_order_acquire);
   State s = StateOf(w);
   if (s == kFinishing) return FAIO_E_COMPLETED;
+  if (s == kCancelling) return FAIO_E_IN_PROGRESS;  // another cancel is deciding
   if (s != kSubmitted) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_NOT_SUBMITTED;
   return r->ctx->Cancel(r, w);
 }

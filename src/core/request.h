@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/handle_table.h"
 #include "faio/faio.h"
 
 namespace faio::detail {
@@ -29,6 +30,7 @@ enum State : uint8_t {
   kPrepared,
   kClaimed,    // being validated by a submit; reverts to kPrepared or moves on
   kSubmitted,  // owned by a context
+  kCancelling,  // a canceller is asking the host to withdraw it
   kFinishing,  // a reaper or a canceller won it and is writing its outcome
   kCompleted,
   kDead,       // destroyed (its handle no longer resolves)
@@ -75,10 +77,15 @@ struct Request {
   uint32_t index = 0;   // slot index (handle's low 32 bits)
 };
 
-// The process-wide request table.
-Request* LookupRequest(const faio_req* h);
+// The process-wide request table (request.cc).
+using RequestTable = HandleTable<Request, 0xFA>;
+extern RequestTable g_requests;
+
+inline Request* LookupRequest(const faio_req* h) {
+  return g_requests.Lookup(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)));
+}
 // RequestAt resolves an index the library issued (e.g. an io_uring user_data).
-Request* RequestAt(uint32_t index);
+inline Request* RequestAt(uint32_t index) { return g_requests.At(index); }
 inline faio_req* HandleOf(const Request* r) {
   return reinterpret_cast<faio_req*>(static_cast<uintptr_t>(r->handle));
 }

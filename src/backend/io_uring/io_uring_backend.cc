@@ -30,6 +30,7 @@
 #include <atomic>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "core/context.h"
 #include "platform/host.h"
@@ -245,7 +246,7 @@ class IoUringBackend final : public Backend {
     // would not return for it.
     for (;;) {
       Drain(out, max, &n, &woken);
-      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
+      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
       if (backlog_.load(std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(*submit_mu_);
         SubmitPending();
@@ -293,28 +294,73 @@ class IoUringBackend final : public Backend {
     do {
       ret = io_uring_register_sync_cancel(&ring_, &reg);
     } while (ret == -EINTR);
-    if (ret >= 0) return CancelOutcome::kCancelled;
-    // Not cancellable: finished already (its CQE waits in the ring, or the
-    // reaper has it) or in the middle of a transfer the kernel cannot stop.
-    uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32 ||
-        InCompletionRing(reg.addr)) {
-      return CancelOutcome::kNotFound;
+    // The core holds the request in kCancelling, so a reaper that reads its CQE
+    // waits without advancing the CQ head: the CQE stays visible to us here.
+    int res = 0;
+    if (ret == 0) {
+      // 0 means "found and cancelled", but also "was running, and is finished
+      // now" (the kernel retries an -EALREADY until the request is gone). Only
+      // the request's own CQE tells which; it is posted by the time the call
+      // returns, or very soon after.
+      // A cancelled poll posts its CQE through task work of the submitting
+      // thread, which runs at that thread's next system call; the sleep here is
+      // one for our own. Bounded only as a safety net.
+      auto give_up = Clock::now() + std::chrono::seconds(5);
+      do {
+        if (InCompletionRing(reg.addr, &res)) {
+          // -EINTR: an io-wq worker interrupted by the cancel.
+          return res == -ECANCELED || res == -EINTR ? CancelOutcome::kCancelled
+                                                    : CancelOutcome::kNotFound;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(10));
+      } while (Clock::now() < give_up);
+      return CancelOutcome::kInProgress;  // it will come through a wait
     }
-    return CancelOutcome::kInProgress;  // -EALREADY: running; -EINVAL: kernel < 6.0
+    // -ENOENT: finished already (its CQE is in the ring) or a transfer the kernel
+    // cannot stop; -EALREADY: running; -EINVAL: no sync cancel (before 6.0).
+    return InCompletionRing(reg.addr, &res) ? CancelOutcome::kNotFound
+                                            : CancelOutcome::kInProgress;
   }
 
  private:
   // InCompletionRing looks for a CQE with this user_data between the ring's head
   // and tail, reading only (the reaper may advance the head meanwhile; a stale
   // answer is still a true statement about an instant).
-  bool InCompletionRing(uint64_t user_data) const {
+  bool InCompletionRing(uint64_t user_data, int* res) const {
     unsigned head = io_uring_smp_load_acquire(ring_.cq.khead);
     unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
     for (unsigned i = head; i != tail; ++i) {
-      if (ring_.cq.cqes[i & ring_.cq.ring_mask].user_data == user_data) return true;
+      const io_uring_cqe& c = ring_.cq.cqes[i & ring_.cq.ring_mask];
+      if (c.user_data == user_data) {
+        *res = c.res;
+        return true;
+      }
     }
     return false;
+  }
+
+  // Resubmit: io_uring cancels a task's pending requests (poll-armed, io-wq)
+  // when the submitting thread exits. A request cancelled that way, without a
+  // faio_req_cancel (which would hold it in kCancelling), is handed to the
+  // kernel again from this thread, so it completes with its own result.
+  bool Resubmit(Request* r, uint32_t seq32) {
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
+    // Hold it as a canceller would, so that a faio_req_cancel meanwhile answers
+    // "in progress" instead of cancelling what we are about to resubmit.
+    if (!r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kCancelling),
+                                         std::memory_order_acq_rel)) {
+      return false;
+    }
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(*submit_mu_);
+      int unused = 0;
+      ok = Enqueue(&r, 1, &unused) == 1;
+      if (ok) SubmitPending();
+    }
+    r->word.store(w, std::memory_order_release);
+    return ok;
   }
 
   // Under the submit lock (or during Init).
@@ -359,6 +405,7 @@ class IoUringBackend final : public Backend {
       Request* r = RequestAt(static_cast<uint32_t>(cqe->user_data));
       uint32_t seq32 = static_cast<uint32_t>(cqe->user_data >> 32);
       int res = cqe->res;
+      if (res == -ECANCELED && Resubmit(r, seq32)) continue;
       int status = FAIO_OK;
       int host_error = 0;
       size_t bytes = 0;

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <new>
 #include <string>
@@ -67,11 +68,11 @@ constexpr long kEventBatch = 256;
 
 // Request::backend_data: the phase of a request on a file that cannot seek.
 enum : uint64_t {
-  kDirect = 0,        // an ordinary iocb transfer
-  kPolling = 1,       // waiting for readiness
-  kCancelling = 2,    // a canceller is trying io_cancel on the poll
-  kTransferring = 3,  // the reaper is transferring
-  kCancelled = 4,
+  kPhaseDirect = 0,        // an ordinary iocb transfer
+  kPhasePolling = 1,       // waiting for readiness
+  kPhaseCancelling = 2,    // a canceller is trying io_cancel on the poll
+  kPhaseTransferring = 3,  // the reaper is transferring
+  kPhaseCancelled = 4,
 };
 
 std::string ReadSysctl(const char* path) {
@@ -114,15 +115,19 @@ class LinuxAioBackend final : public Backend {
 
   bool Init(Unavailable* why) {
     capacity_ = asked_ == 0 ? kDefaultCapacity : asked_;
-    // One more event slot for the wake poll.
-    int ret = IoSetup(capacity_ + 1, &aio_);
+    // Event slots: the requests in flight, as many again for cancelled requests
+    // whose events are not reaped yet (the core no longer counts them, the
+    // kernel does), and one for the wake poll.
+    unsigned nr = capacity_ * 2 + 1;
+    int ret = IoSetup(nr, &aio_);
     if (ret < 0 && errno == EAGAIN && asked_ == 0) {
       capacity_ = 128;
-      ret = IoSetup(capacity_ + 1, &aio_);
+      nr = capacity_ * 2 + 1;
+      ret = IoSetup(nr, &aio_);
     }
     if (ret < 0) {
       aio_ = 0;
-      Explain(errno, capacity_ + 1, why);
+      Explain(errno, nr, why);
       return false;
     }
     efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -132,7 +137,8 @@ class LinuxAioBackend final : public Backend {
       why->reason = std::string("eventfd failed: ") + strerror(errno);
       return false;
     }
-    if (!ArmWake()) {
+    wake_armed_ = ArmWake();
+    if (!wake_armed_) {
       why->status = FAIO_E_NOT_SUPPORTED;
       why->host_error = errno;
       why->reason = "IOCB_CMD_POLL is not supported (needs Linux 4.18)";
@@ -198,10 +204,22 @@ class LinuxAioBackend final : public Backend {
       timespec ts = {0, 0};
       timespec* tsp = &ts;
       if (block) {
-        if (deadline == Clock::time_point::max()) {
+        if (!wake_armed_) wake_armed_ = ArmWake();
+        Clock::time_point until = deadline;
+        if (!wake_armed_) {
+          // No event slot for the wake poll right now (the context is full of
+          // events): block in short slices and look at the eventfd ourselves.
+          uint64_t v;
+          if (read(efd_, &v, sizeof(v)) > 0) {
+            woken = true;
+            break;
+          }
+          until = std::min(deadline, Clock::now() + std::chrono::milliseconds(1));
+        }
+        if (until == Clock::time_point::max()) {
           tsp = nullptr;
         } else {
-          auto left = deadline - Clock::now();
+          auto left = until - Clock::now();
           if (left <= Clock::duration::zero()) break;
           auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
           ts.tv_sec = ns / 1000000000;
@@ -213,10 +231,10 @@ class LinuxAioBackend final : public Backend {
       int got = IoGetevents(aio_, block ? 1 : 0, room, ev, tsp);
       if (got < 0) break;
       for (int i = 0; i < got; ++i) Handle(ev[i], out, &n, &woken);
-      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
+      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
       block = got < room;  // a full sweep: look again before blocking
     }
-    if (woken) ArmWake();
+    if (!wake_armed_) wake_armed_ = ArmWake();
     return n;
   }
 
@@ -227,29 +245,22 @@ class LinuxAioBackend final : public Backend {
   }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
-    uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
-      return CancelOutcome::kNotFound;
-    }
+    (void)seq32;  // the core holds this submission in kCancelling meanwhile
     auto& phase = Phase(r);
-    uint64_t expected = kPolling;
-    bool poll = phase.load(std::memory_order_acquire) != kDirect;
-    if (poll && !phase.compare_exchange_strong(expected, kCancelling,
+    uint64_t expected = kPhasePolling;
+    bool poll = phase.load(std::memory_order_acquire) != kPhaseDirect;
+    if (poll && !phase.compare_exchange_strong(expected, kPhaseCancelling,
                                                std::memory_order_acq_rel)) {
       return CancelOutcome::kInProgress;  // the reaper is transferring it
     }
     io_event ev;
     int ret = IoCancel(aio_, Cb(r), &ev);
     bool cancelled = ret == 0 || (ret < 0 && errno == EINPROGRESS);
-    if (poll) phase.store(cancelled ? kCancelled : kPolling, std::memory_order_release);
+    if (poll) phase.store(cancelled ? kPhaseCancelled : kPhasePolling, std::memory_order_release);
     if (cancelled) return CancelOutcome::kCancelled;
     // File transfers cannot be cancelled (EINVAL). Finished already?
-    w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32 ||
-        InCompletionRing(Cb(r)->aio_data)) {
-      return CancelOutcome::kNotFound;
-    }
-    return CancelOutcome::kInProgress;
+    return InCompletionRing(Cb(r)->aio_data) ? CancelOutcome::kNotFound
+                                             : CancelOutcome::kInProgress;
   }
 
  private:
@@ -280,14 +291,14 @@ class LinuxAioBackend final : public Backend {
     memset(cb, 0, sizeof(*cb));
     cb->aio_data = (uint64_t{r->seq32} << 32) | r->index;
     cb->aio_fildes = static_cast<uint32_t>(r->file);
-    Phase(r).store(kDirect, std::memory_order_relaxed);
+    Phase(r).store(kPhaseDirect, std::memory_order_relaxed);
     switch (r->op) {
       case Op::kRead:
       case Op::kWrite:
         if (!seekable) {
           cb->aio_lio_opcode = IOCB_CMD_POLL;
           cb->aio_buf = r->op == Op::kRead ? POLLIN : POLLOUT;
-          Phase(r).store(kPolling, std::memory_order_release);
+          Phase(r).store(kPhasePolling, std::memory_order_release);
           break;
         }
         cb->aio_lio_opcode = r->op == Op::kRead ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
@@ -327,6 +338,7 @@ class LinuxAioBackend final : public Backend {
   void Handle(const io_event& e, Request** out, size_t* n, bool* woken) {
     if (e.data == kWakeTag) {
       *woken = true;
+      wake_armed_ = false;  // its poll fired; re-armed after this reap
       return;
     }
     Request* r = RequestAt(static_cast<uint32_t>(e.data));
@@ -335,15 +347,27 @@ class LinuxAioBackend final : public Backend {
     int host_error = 0;
     size_t bytes = 0;
     uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return;  // stale
+    State st = StateOf(w);
+    if ((st != kSubmitted && st != kCancelling) || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+      return;  // stale: an event of a submission that was cancelled
+    }
     auto& phase = Phase(r);
-    if (phase.load(std::memory_order_acquire) != kDirect) {
+    if (phase.load(std::memory_order_acquire) != kPhaseDirect) {
       // Readiness of a file that cannot seek: transfer now, without blocking.
-      uint64_t expected = kPolling;
-      while (!phase.compare_exchange_weak(expected, kTransferring, std::memory_order_acq_rel)) {
-        if (expected == kCancelled) return;  // its cancel won; the event is stale
-        expected = kPolling;                 // a canceller is deciding; it is quick
+      uint64_t expected = kPhasePolling;
+      while (!phase.compare_exchange_weak(expected, kPhaseTransferring, std::memory_order_acq_rel)) {
+        // Its cancel won (and the request may already be submitted again,
+        // with another phase): the event is stale.
+        if (expected == kPhaseCancelled || expected == kPhaseDirect ||
+            static_cast<uint32_t>(SeqOf(r->word.load(std::memory_order_acquire))) != seq32) {
+          return;
+        }
+        expected = kPhasePolling;  // a canceller is deciding; it is quick
         std::this_thread::yield();
+      }
+      if (static_cast<uint32_t>(SeqOf(r->word.load(std::memory_order_acquire))) != seq32) {
+        phase.store(kPhasePolling, std::memory_order_release);  // a newer submission's
+        return;
       }
       iovec iov = {r->buf, r->len};
       ssize_t t;
@@ -385,6 +409,7 @@ class LinuxAioBackend final : public Backend {
   aio_context_t aio_ = 0;
   int efd_ = -1;
   iocb wake_cb_ = {};
+  bool wake_armed_ = false;  // reaper only (and Init)
 };
 
 }  // namespace

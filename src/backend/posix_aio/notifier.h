@@ -5,15 +5,20 @@
 //   - kqueue (FreeBSD, the reference design): SIGEV_KEVENT into the context's
 //     kqueue, waited on with kevent() and a timeout, woken with EVFILT_USER /
 //     NOTE_TRIGGER. No signals, no threads, no lost wakeup.
-//   - sigev_thread (Linux/glibc and other POSIX hosts): SIGEV_THREAD. glibc's
-//     POSIX AIO is a user-space thread pool anyway; its notification thread
-//     pushes the completion onto a lock-free stack and wakes the waiter only if
-//     it sleeps. Chosen over signals (SIGEV_SIGNAL + signalfd), which would need
-//     the signal blocked in every thread of the caller's process - not a thing a
-//     library may impose.
+//   - suspend (Linux/glibc and other POSIX hosts): SIGEV_NONE, and the waiter
+//     finds completions itself with aio_error, blocking in aio_suspend on the
+//     aiocbs in flight plus an aio_read of an eventfd that the wakeup writes.
+//     Chosen over SIGEV_THREAD, whose glibc implementation starts a thread per
+//     completion and silently drops the notification when pthread_create fails
+//     (seen here under stress: requests never came back), and over SIGEV_SIGNAL
+//     (+ signalfd), which needs the signal blocked in every thread of the
+//     caller's process - not a thing a library may impose. aio_suspend scans
+//     what is in flight (O(n) per wait); this backend is for hosts whose POSIX
+//     AIO is the best they have, which on Linux it is not.
 #ifndef FAIO_SRC_BACKEND_POSIX_AIO_NOTIFIER_H_
 #define FAIO_SRC_BACKEND_POSIX_AIO_NOTIFIER_H_
 
+#include <aio.h>
 #include <signal.h>
 
 #include <cstddef>
@@ -27,8 +32,12 @@ namespace faio::detail {
 class AioNotifier {
  public:
   virtual ~AioNotifier() = default;
-  // Fill sev so that the completion of the aiocb carrying `cookie` is reported.
+  // Fill sev so that the completion of the aiocb carrying `cookie` is
+  // reported. Called under the context's submit lock, before it reaches the host.
   virtual void Prepare(struct sigevent* sev, void* cookie) = 0;
+  // Watch: the host accepted cb (for notifiers that look for completions
+  // themselves). Under the submit lock.
+  virtual void Watch(void* cookie, const struct aiocb* cb) = 0;
   // Collect up to max cookies of completed aiocbs. Blocks (until the deadline or
   // Wake) only when block is true and nothing is ready. *woken is set when a
   // Wake was consumed.
@@ -39,7 +48,7 @@ class AioNotifier {
 };
 
 // Returns nullptr with *why filled when the mechanism is unavailable.
-std::unique_ptr<AioNotifier> MakeSigevThreadNotifier(Unavailable* why);
+std::unique_ptr<AioNotifier> MakeSuspendNotifier(Unavailable* why);
 std::unique_ptr<AioNotifier> MakeKqueueNotifier(Unavailable* why);
 
 }  // namespace faio::detail

@@ -47,6 +47,8 @@ class KqueueNotifier final : public AioNotifier {
     return true;
   }
 
+  void Watch(void*, const struct aiocb*) override {}
+
   void Prepare(struct sigevent* sev, void* cookie) override {
     sev->sigev_notify = SIGEV_KEVENT;
     sev->sigev_notify_kqueue = kq_;

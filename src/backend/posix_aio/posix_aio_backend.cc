@@ -46,7 +46,6 @@ namespace faio::detail {
 namespace {
 
 struct Slot {
-  void* notifier_area[3];  // the SIGEV_THREAD notifier keeps its links here
   struct aiocb cb;
   Request* req;
   uint32_t seq32;
@@ -114,6 +113,8 @@ class PosixAioBackend final : public Backend {
             return done;
           }
           ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+        } else {
+          notifier_->Watch(s, &s->cb);
         }
         ++done;
         continue;
@@ -134,6 +135,7 @@ class PosixAioBackend final : public Backend {
         return done;
       }
       if (lio_listio(LIO_NOWAIT, list, static_cast<int>(k), nullptr) == 0) {
+        for (size_t i = 0; i < k; ++i) notifier_->Watch(slots[i], &slots[i]->cb);
         done += k;
         continue;
       }
@@ -165,6 +167,8 @@ class PosixAioBackend final : public Backend {
         } else if (!queued(errs[i])) {
           Untake(slots[i]);
           ctx_->CompleteLocally(reqs[done + i], platform::StatusFromHostError(errs[i]), errs[i]);
+        } else {
+          notifier_->Watch(slots[i], &slots[i]->cb);
         }
       }
       done += tail;
@@ -195,7 +199,7 @@ class PosixAioBackend final : public Backend {
         Release(s, &r, &seq32, &status, &host_error, &bytes);
         if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
       }
-      if (n >= min || n >= max || woken || ctx_->DrainDue()) break;
+      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
       if (block && got == 0) break;  // timed out or interrupted: the core decides
       if (block && deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
       block = got < room;
@@ -211,10 +215,6 @@ class PosixAioBackend final : public Backend {
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
-    uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) {
-      return CancelOutcome::kNotFound;
-    }
     switch (aio_cancel(s->cb.aio_fildes, &s->cb)) {
       case AIO_CANCELED:
         return CancelOutcome::kCancelled;
@@ -326,7 +326,7 @@ uint32_t HostCap() {
 bool ProbePosixAioBackend(Unavailable*) { return true; }
 
 std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailable* why) {
-  auto n = MakeSigevThreadNotifier(why);
+  auto n = MakeSuspendNotifier(why);
   if (n == nullptr) return nullptr;
   auto b = std::unique_ptr<Backend>(
       new (std::nothrow) PosixAioBackend(p, "posix_aio", std::move(n), HostCap()));
