@@ -50,6 +50,8 @@ struct Slot {
   Request* req;
   uint32_t seq32;
   Slot* free_next;
+  uint64_t order;                 // submission order (under the submit lock)
+  std::atomic<bool> busy{false};  // with the host, not yet released
 };
 
 size_t ListioMax() {
@@ -215,6 +217,18 @@ class PosixAioBackend final : public Backend {
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
+#if defined(__GLIBC__)
+    // glibc keeps one queue per descriptor and runs its head. aio_cancel of a
+    // head that waits for a worker thread marks its successor runnable without
+    // putting it on the run list (__aio_remove_request), stranding every later
+    // request of that descriptor (seen here: pipe reads that never ran). So
+    // cancel only a request with an older one of the same descriptor still in
+    // glibc's queue ahead of it: then it is not the head.
+    if (!BehindAnother(s)) {
+      return aio_error(&s->cb) == EINPROGRESS ? CancelOutcome::kInProgress
+                                               : CancelOutcome::kNotFound;
+    }
+#endif
     switch (aio_cancel(s->cb.aio_fildes, &s->cb)) {
       case AIO_CANCELED:
         return CancelOutcome::kCancelled;
@@ -226,6 +240,22 @@ class PosixAioBackend final : public Backend {
   }
 
  private:
+  // Under the submit lock: is an older request of s's descriptor still queued
+  // or running in the host?
+  bool BehindAnother(const Slot* s) const {
+    for (const Slot* chunk : chunks_) {
+      for (size_t i = 0; i < kChunk; ++i) {
+        const Slot& o = chunk[i];
+        if (&o != s && o.busy.load(std::memory_order_acquire) &&
+            o.cb.aio_fildes == s->cb.aio_fildes && o.order < s->order &&
+            aio_error(&o.cb) == EINPROGRESS) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   // Takes a slot for r and describes r in its aiocb (under the submit lock).
   Slot* Take(Request* r) {
     if (free_ == nullptr) TakeFreed();
@@ -244,12 +274,15 @@ class PosixAioBackend final : public Backend {
     }
     notifier_->Prepare(&s->cb.aio_sigevent, s);
     r->backend_data.store(reinterpret_cast<uintptr_t>(s), std::memory_order_relaxed);
+    s->order = next_order_++;
+    s->busy.store(true, std::memory_order_release);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     return s;
   }
 
   // Gives back a slot whose aiocb never reached the host.
   void Untake(Slot* s) {
+    s->busy.store(false, std::memory_order_release);
     s->req->backend_data.store(0, std::memory_order_relaxed);
     s->req = nullptr;
     s->free_next = free_;
@@ -274,6 +307,7 @@ class PosixAioBackend final : public Backend {
         *status = platform::StatusFromHostError(e);
       }
     }
+    s->busy.store(false, std::memory_order_release);
     // Hand the slot back through a lock-free stack; Enqueue takes it whole.
     Slot* head = freed_.load(std::memory_order_relaxed);
     do {
@@ -286,7 +320,6 @@ class PosixAioBackend final : public Backend {
   void TakeFreed() { free_ = freed_.exchange(nullptr, std::memory_order_acquire); }
 
   bool Grow() {
-    constexpr size_t kChunk = 64;
     Slot* c = new (std::nothrow) Slot[kChunk];
     if (c == nullptr) return false;
     chunks_.push_back(c);
@@ -303,7 +336,9 @@ class PosixAioBackend final : public Backend {
   std::unique_ptr<AioNotifier> notifier_;
   const size_t listio_max_;
   uint32_t capacity_ = 0;
+  static constexpr size_t kChunk = 64;
   std::vector<Slot*> chunks_;        // under the submit lock
+  uint64_t next_order_ = 0;          // under the submit lock
   Slot* free_ = nullptr;             // under the submit lock
   std::atomic<Slot*> freed_{nullptr};
   std::atomic<int64_t> outstanding_{0};  // slots with the host
