@@ -323,12 +323,12 @@ void Context::DrainFlushes() {
   backend_->Commit();
 }
 
-void Context::CompleteLocally(Request* r, int status, int host_error) {
+void Context::CompleteLocally(Request* r, int status, int host_error, size_t bytes) {
   uint64_t w;
   if (!TakeForCompletion(r, r->seq32, &w)) return;  // a canceller took it
   r->status = status;
   r->host_error = host_error;
-  r->bytes = 0;
+  r->bytes = status == FAIO_OK ? bytes : 0;
   if (FileTable::Release(r)) drain_due_.store(true);
   {
     std::lock_guard<std::mutex> lock(local_mu_);

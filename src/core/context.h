@@ -64,7 +64,7 @@ class Context {
   // CompleteLocally completes a submitted request without the host (sticky flush
   // errors, a request the host refused on its own at submission) and queues it
   // for the next wait. Backends call it from Enqueue (under the submit lock).
-  void CompleteLocally(Request* r, int status, int host_error);
+  void CompleteLocally(Request* r, int status, int host_error, size_t bytes = 0);
 
   uint64_t handle = 0;
 

@@ -23,6 +23,7 @@
 #include "backend/linux_aio/linux_aio_backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <poll.h>
 #include <stdio.h>
@@ -180,9 +181,22 @@ class LinuxAioBackend final : public Backend {
           return done + sent;
         }
         // This one request is refused on its own (EBADF, EINVAL, ...): it is
-        // accepted and completes with its error.
+        // accepted and completes with its error - unless the file just lacks
+        // kernel AIO (EINVAL on a buffered descriptor, e.g. /proc files): then
+        // the transfer runs here, as io_submit would have run it for a
+        // buffered file anyway.
         Request* r = reqs[done + sent];
-        ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+        int64_t moved = -1;
+        if (err == EINVAL && r->op != Op::kFlush && (fcntl(r->file, F_GETFL) & O_DIRECT) == 0) {
+          err = 0;
+          moved = r->op == Op::kRead ? platform::ReadAt(r->file, r->buf, r->len, r->offset, &err)
+                                     : platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
+        }
+        if (moved >= 0) {
+          ctx_->CompleteLocally(r, FAIO_OK, 0, static_cast<size_t>(moved));
+        } else {
+          ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+        }
         ++sent;
       }
       done += k;
