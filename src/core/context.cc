@@ -472,15 +472,16 @@ int Context::Wakeup() {
 
 int Context::Cancel(Request* r, uint64_t w) {
   // A flush the core still holds behind its barrier never reached the host.
-  if (r->op == Op::kFlush) {
+  // `op` may belong to a newer description by now; then the word has moved on
+  // and the compare-and-swap below fails.
+  if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
     std::unique_lock<std::mutex> lock(submit_mu_);
-    uint64_t cur = r->word.load(std::memory_order_acquire);
-    if (cur != w) return FAIO_E_COMPLETED;
+    uint64_t cur = w;
+    if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kCancelling),
+                                         std::memory_order_acq_rel)) {
+      return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
+    }
     if (!r->with_host) {
-      if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kFinishing),
-                                           std::memory_order_acq_rel)) {
-        return FAIO_E_COMPLETED;
-      }
       r->status = FAIO_E_CANCELLED;
       r->host_error = 0;
       r->bytes = 0;
@@ -496,6 +497,7 @@ int Context::Cancel(Request* r, uint64_t w) {
       backend_->Kick();  // a waiter may now wait for one completion fewer
       return FAIO_OK;
     }
+    r->word.store(w, std::memory_order_release);  // with the host: ask it below
   }
   // Hold the request while the host decides, so that a completion racing in
   // (the kernel's -ECANCELED event, say) cannot report it first: a cancelled

@@ -27,7 +27,7 @@ int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_
   if (s != kIdle && s != kPrepared && s != kCompleted) {
     return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
   }
-  r->op = op;
+  r->op.store(op, std::memory_order_relaxed);
   r->file = f;
   r->offset = off;
   r->buf = buf;
@@ -55,7 +55,7 @@ int CreateRequest(faio_req** out) {
   // The sequence number survives reuse of the slot, so a stale kernel event of a
   // previous owner can never match a new submission.
   uint64_t seq = SeqOf(r->word.load(std::memory_order_relaxed));
-  r->op = Op::kNone;
+  r->op.store(Op::kNone, std::memory_order_relaxed);
   r->user = nullptr;
   r->status = 0;
   r->host_error = 0;

@@ -44,7 +44,8 @@ struct Request {
   std::atomic<uint64_t> word{MakeWord(0, kIdle)};
 
   // Description (written by prepare, read by the backend while submitted).
-  Op op = Op::kNone;
+  // `op` is atomic because a canceller reads it before it owns the request.
+  std::atomic<Op> op{Op::kNone};
   uint32_t flush_flags = 0;
   faio_file file{};
   int64_t offset = 0;

@@ -259,7 +259,6 @@ class LinuxAioBackend final : public Backend {
   }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
-    (void)seq32;  // the core holds this submission in kCancelling meanwhile
     auto& phase = Phase(r);
     uint64_t expected = kPhasePolling;
     bool poll = phase.load(std::memory_order_acquire) != kPhaseDirect;
@@ -272,9 +271,11 @@ class LinuxAioBackend final : public Backend {
     bool cancelled = ret == 0 || (ret < 0 && errno == EINPROGRESS);
     if (poll) phase.store(cancelled ? kPhaseCancelled : kPhasePolling, std::memory_order_release);
     if (cancelled) return CancelOutcome::kCancelled;
-    // File transfers cannot be cancelled (EINVAL). Finished already?
-    return InCompletionRing(Cb(r)->aio_data) ? CancelOutcome::kNotFound
-                                             : CancelOutcome::kInProgress;
+    // File transfers cannot be cancelled (EINVAL). Finished already? (The
+    // cookie is computed, not read from the iocb, which Enqueue may still be
+    // filling in on another thread.)
+    return InCompletionRing((uint64_t{seq32} << 32) | r->index) ? CancelOutcome::kNotFound
+                                                                 : CancelOutcome::kInProgress;
   }
 
  private:
