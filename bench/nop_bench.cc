@@ -8,8 +8,8 @@
 //
 //   BM_RawUring/32        io_uring_prep_read x32, io_uring_submit, reap 32 CQEs
 //   BM_Faio/io_uring/32   faio_req_prepare_read x32, faio_ctx_submit, faio_ctx_wait
-//   BM_Faio/threads/32    the same on the thread-pool backend (and on linux_aio and
-//                         posix_aio, when compiled in; skipped with the reason if not)
+//   BM_Faio/threads/32    the same on the thread-pool backend (and on linux_aio,
+//                         when compiled in; skipped with the reason if not)
 //
 // items_per_second is requests per second (wall clock). Each faio benchmark also
 // reports vs_raw: its rate divided by BM_RawUring's at the same batch size in the
@@ -202,7 +202,6 @@ BENCHMARK(BM_RawUring)->Arg(32)->Arg(1)->UseRealTime();
 
 BENCHMARK_CAPTURE(BM_Faio, io_uring, "io_uring")->Arg(32)->Arg(1)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Faio, linux_aio, "linux_aio")->Arg(32)->Arg(1)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Faio, posix_aio, "posix_aio")->Arg(32)->Arg(1)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Faio, threads, "threads")->Arg(32)->Arg(1)->UseRealTime();
 
 }  // namespace
