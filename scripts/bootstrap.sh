@@ -11,7 +11,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$root/scripts/debian-packages.txt")
+mapfile -t packages < <(sed 's/#.*//' "$root/scripts/debian-packages.txt" | tr -s '[:space:]' '\n' | sed '/^$/d')
 
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
   missing=()
