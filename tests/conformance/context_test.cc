@@ -281,6 +281,30 @@ TEST_P(Context, ManyContextsAtOnceAreIndependent) {
   }
 }
 
+TEST_P(Context, ContextsOneAfterAnotherWithIoDestroyPromptly) {
+  // Regression: on posix_aio the second context that did I/O hung forever in
+  // faio_ctx_destroy (its notifier's aio_suspend never returned).
+  auto f = NewFile(4096);
+  faio_req* r = NewReq();
+  char buf[64];
+  for (int round = 0; round < 4; round++) {
+    SCOPED_TRACE(round);
+    faio_ctx_options o = Options();
+    faio_ctx* c = nullptr;
+    ASSERT_ST(FAIO_OK, faio_ctx_create_ex(&c, &o));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(c, r));
+    faio_req* out[2];
+    uint32_t count = 0;
+    EXPECT_ST(FAIO_OK, faio_ctx_wait(c, 1, 5000, out, 2, &count));
+    EXPECT_EQ(count, 1u);
+    int s = FAIO_E_BUSY;
+    RunWithDeadline(std::chrono::seconds(10), "faio_ctx_destroy of an idle context",
+                    [&] { s = faio_ctx_destroy(c); });
+    EXPECT_ST(FAIO_OK, s);
+  }
+}
+
 TEST_P(Context, CppContextWrapper) {
   faio::Options o;
   o.capacity = 8;
