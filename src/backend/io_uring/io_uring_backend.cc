@@ -32,6 +32,7 @@
 #include <string>
 #include <thread>
 
+#include "backend/backend_util.h"
 #include "core/context.h"
 #include "platform/host.h"
 
@@ -50,16 +51,6 @@ uint32_t Pow2Ceil(uint32_t v) {
   return p;
 }
 
-std::string ReadSysctl(const char* path) {
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return "";
-  char buf[64] = {};
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
-  return buf;
-}
-
 // Explains a failed io_uring_setup.
 void Explain(int err, Unavailable* why) {
   why->status = err == ENOMEM ? FAIO_E_INSUFFICIENT_RESOURCES : FAIO_E_NOT_SUPPORTED;
@@ -71,7 +62,7 @@ void Explain(int err, Unavailable* why) {
           "CONFIG_IO_URING=n) or a seccomp filter denies it";
       break;
     case EPERM: {
-      std::string v = ReadSysctl("/proc/sys/kernel/io_uring_disabled");
+      std::string v = ReadProcValue("/proc/sys/kernel/io_uring_disabled");
       if (v == "2") {
         why->reason = "io_uring is disabled by sysctl kernel.io_uring_disabled=2 (EPERM)";
       } else if (v == "1") {
@@ -251,19 +242,10 @@ class IoUringBackend final : public Backend {
         std::lock_guard<std::mutex> lock(*submit_mu_);
         SubmitPending();
       }
+      if (deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
       io_uring_cqe* cqe = nullptr;
-      int ret;
-      if (deadline == Clock::time_point::max()) {
-        ret = io_uring_wait_cqes(&ring_, &cqe, 1, nullptr, nullptr);
-      } else {
-        auto left = deadline - Clock::now();
-        if (left <= Clock::duration::zero()) break;
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        __kernel_timespec ts;
-        ts.tv_sec = ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        ret = io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);
-      }
+      __kernel_timespec ts;
+      int ret = io_uring_wait_cqes(&ring_, &cqe, 1, TimeLeft(deadline, &ts), nullptr);
       if (ret < 0 && ret != -EAGAIN) {  // -ETIME, -EINTR: the core's loop decides
         Drain(out, max, &n, &woken);
         break;
@@ -448,14 +430,7 @@ bool ProbeIoUringBackend(Unavailable* why) {
 }
 
 std::unique_ptr<Backend> CreateIoUringBackend(const BackendParams& p, Unavailable* why) {
-  auto b = std::unique_ptr<IoUringBackend>(new (std::nothrow) IoUringBackend(p));
-  if (b == nullptr) {
-    why->status = FAIO_E_NO_MEMORY;
-    why->reason = "out of memory";
-    return nullptr;
-  }
-  if (!b->Init(why)) return nullptr;
-  return b;
+  return MakeWithInit<IoUringBackend>(why, p);
 }
 
 }  // namespace faio::detail

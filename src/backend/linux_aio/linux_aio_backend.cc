@@ -41,6 +41,7 @@
 #include <string>
 #include <thread>
 
+#include "backend/backend_util.h"
 #include "core/context.h"
 #include "platform/host.h"
 
@@ -76,23 +77,13 @@ enum : uint64_t {
   kPhaseCancelled = 4,
 };
 
-std::string ReadSysctl(const char* path) {
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return "?";
-  char buf[64] = {};
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-  return buf;
-}
-
 void Explain(int err, unsigned nr, Unavailable* why) {
   why->host_error = err;
   if (err == EAGAIN) {
     why->status = FAIO_E_INSUFFICIENT_RESOURCES;
     why->reason = "io_setup(" + std::to_string(nr) + ") returned EAGAIN: fs.aio-max-nr=" +
-                  ReadSysctl("/proc/sys/fs/aio-max-nr") +
-                  " exhausted (fs.aio-nr=" + ReadSysctl("/proc/sys/fs/aio-nr") + ")";
+                  ReadProcValue("/proc/sys/fs/aio-max-nr") +
+                  " exhausted (fs.aio-nr=" + ReadProcValue("/proc/sys/fs/aio-nr") + ")";
   } else if (err == ENOSYS) {
     why->status = FAIO_E_NOT_SUPPORTED;
     why->reason = "io_setup returned ENOSYS: kernel without CONFIG_AIO, or a seccomp filter";
@@ -230,15 +221,8 @@ class LinuxAioBackend final : public Backend {
           }
           until = std::min(deadline, Clock::now() + std::chrono::milliseconds(1));
         }
-        if (until == Clock::time_point::max()) {
-          tsp = nullptr;
-        } else {
-          auto left = until - Clock::now();
-          if (left <= Clock::duration::zero()) break;
-          auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-          ts.tv_sec = ns / 1000000000;
-          ts.tv_nsec = ns % 1000000000;
-        }
+        if (until != Clock::time_point::max() && Clock::now() >= until) break;
+        tsp = TimeLeft(until, &ts);
       }
       io_event ev[kEventBatch];
       // Never more events than the caller has room for (flaw 4).
@@ -440,14 +424,7 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
 }
 
 std::unique_ptr<Backend> CreateLinuxAioBackend(const BackendParams& p, Unavailable* why) {
-  auto b = std::unique_ptr<LinuxAioBackend>(new (std::nothrow) LinuxAioBackend(p));
-  if (b == nullptr) {
-    why->status = FAIO_E_NO_MEMORY;
-    why->reason = "out of memory";
-    return nullptr;
-  }
-  if (!b->Init(why)) return nullptr;
-  return b;
+  return MakeWithInit<LinuxAioBackend>(why, p);
 }
 
 }  // namespace faio::detail

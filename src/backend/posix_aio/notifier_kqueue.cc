@@ -15,6 +15,7 @@
 #include <new>
 #include <string>
 
+#include "backend/backend_util.h"
 #include "backend/posix_aio/notifier.h"
 
 namespace faio::detail {
@@ -60,18 +61,7 @@ class KqueueNotifier final : public AioNotifier {
     struct kevent evs[64];
     int room = static_cast<int>(max < 64 ? max : 64);  // never more than the caller holds
     struct timespec ts = {0, 0};
-    struct timespec* tsp = &ts;
-    if (block) {
-      if (deadline == Clock::time_point::max()) {
-        tsp = nullptr;
-      } else {
-        auto left = deadline - Clock::now();
-        if (left < Clock::duration::zero()) left = Clock::duration::zero();
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        ts.tv_sec = ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-      }
-    }
+    struct timespec* tsp = block ? TimeLeft(deadline, &ts) : &ts;
     int got = kevent(kq_, nullptr, 0, evs, room, tsp);
     if (got < 0) return 0;  // EINTR: the core's loop decides
     size_t n = 0;
@@ -98,14 +88,7 @@ class KqueueNotifier final : public AioNotifier {
 }  // namespace
 
 std::unique_ptr<AioNotifier> MakeKqueueNotifier(Unavailable* why) {
-  auto n = std::unique_ptr<KqueueNotifier>(new (std::nothrow) KqueueNotifier());
-  if (n == nullptr) {
-    why->status = FAIO_E_NO_MEMORY;
-    why->reason = "out of memory";
-    return nullptr;
-  }
-  if (!n->Init(why)) return nullptr;
-  return n;
+  return MakeWithInit<KqueueNotifier>(why);
 }
 
 }  // namespace faio::detail

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_util.h"
 #include "backend/posix_aio/notifier.h"
 
 namespace faio::detail {
@@ -101,15 +102,7 @@ class SuspendNotifier final : public AioNotifier {
       }
       if (wake_armed_) list_.push_back(&wake_cb_);
       struct timespec ts;
-      struct timespec* tsp = nullptr;
-      if (deadline != Clock::time_point::max()) {
-        auto left = deadline - Clock::now();
-        if (left < Clock::duration::zero()) left = Clock::duration::zero();
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        ts.tv_sec = ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        tsp = &ts;
-      }
+      struct timespec* tsp = TimeLeft(deadline, &ts);
       int rc = list_.empty() ? -1 : aio_suspend(list_.data(), static_cast<int>(list_.size()), tsp);
       if (list_.empty()) errno = EAGAIN;
       int err = errno;
@@ -162,14 +155,7 @@ class SuspendNotifier final : public AioNotifier {
 }  // namespace
 
 std::unique_ptr<AioNotifier> MakeSuspendNotifier(Unavailable* why) {
-  auto n = std::unique_ptr<SuspendNotifier>(new (std::nothrow) SuspendNotifier());
-  if (n == nullptr) {
-    why->status = FAIO_E_NO_MEMORY;
-    why->reason = "out of memory";
-    return nullptr;
-  }
-  if (!n->Init(why)) return nullptr;
-  return n;
+  return MakeWithInit<SuspendNotifier>(why);
 }
 
 }  // namespace faio::detail
