@@ -48,7 +48,8 @@ class SuspendNotifier final : public AioNotifier {
       why->reason = std::string("wakeup descriptor: ") + strerror(errno);
       return false;
     }
-    if (!ArmWake()) {
+    wake_armed_ = ArmWake();
+    if (!wake_armed_) {
       why->status = FAIO_E_INSUFFICIENT_RESOURCES;
       why->host_error = errno;
       why->reason = std::string("aio_read of the wakeup descriptor: ") + strerror(errno);
