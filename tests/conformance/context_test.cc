@@ -417,6 +417,37 @@ TEST(Library, AutoPicksTheFirstAvailableBackend) {
   EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
 }
 
+TEST(Library, EnvironmentNamingAMissingBackendIsNotSupported) {
+  std::string missing;
+  for (const char* name : {"iocp", "kqueue", "posix_aio", "linux_aio", "io_uring", "threads"}) {
+    const faio_backend_info* b = FindBackend(name);
+    if (b == nullptr || !b->available) {
+      missing = name;
+      break;
+    }
+  }
+  if (missing.empty()) GTEST_SKIP() << "every backend is available here";
+  const char* old = std::getenv("FAIO_BACKEND");
+  std::string saved = old ? old : "";
+  ASSERT_EQ(setenv("FAIO_BACKEND", missing.c_str(), 1), 0);
+  faio_ctx* c = nullptr;
+  int s = faio_ctx_create(&c, 0, 0);
+  EXPECT_ST(FAIO_E_NOT_SUPPORTED, s) << "FAIO_BACKEND=" << missing;
+  if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+  faio_limits lim;
+  EXPECT_ST(FAIO_E_NOT_SUPPORTED, faio_get_limits(&lim)) << "FAIO_BACKEND=" << missing;
+  ASSERT_EQ(setenv("FAIO_BACKEND", "auto", 1), 0);
+  EXPECT_ST(FAIO_OK, faio_get_limits(&lim));
+  s = faio_ctx_create(&c, 0, 0);
+  EXPECT_ST(FAIO_OK, s) << "FAIO_BACKEND=auto";
+  if (s == FAIO_OK) (void)faio_ctx_destroy(c);
+  if (old) {
+    setenv("FAIO_BACKEND", saved.c_str(), 1);
+  } else {
+    unsetenv("FAIO_BACKEND");
+  }
+}
+
 TEST(Library, Limits) {
   EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_get_limits(nullptr));
   faio_limits lim;

@@ -375,6 +375,37 @@ TEST_P(Data, FlushCompletesAfterEarlierWrites) {
   }
 }
 
+TEST_P(Data, FlushWaitsForEarlierReadsAndFlushes) {
+  // A flush completes after every transfer before it on the file, reads too,
+  // and after the flushes of the file before it.
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  constexpr size_t kReads = 8;
+  constexpr size_t kLen = 1 << 20;
+  auto f = NewFile(kReads * kLen);
+  std::vector<faio_req*> reqs = NewReqs(kReads + 2);
+  std::vector<Bytes> bufs(kReads, Bytes(kLen));
+  for (size_t i = 0; i < kReads; i++) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[i], f->fd(), static_cast<int64_t>(i * kLen),
+                                             bufs[i].data(), kLen, nullptr));
+  }
+  faio_req* flush1 = reqs[kReads];
+  faio_req* flush2 = reqs[kReads + 1];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush1, f->fd(), nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush_ex(flush2, f->fd(), FAIO_FLUSH_FULL, nullptr));
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
+  std::vector<faio_req*> order = Reap(ctx, reqs.size(), milliseconds(10000), 1);
+  ASSERT_TRUE(SameSet(order, reqs));
+  auto at = [&](faio_req* r) { return std::find(order.begin(), order.end(), r) - order.begin(); };
+  for (size_t i = 0; i < kReads; i++) {
+    EXPECT_LT(at(reqs[i]), at(flush1)) << "read " << i << " was reaped after the flush";
+    EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], nullptr));
+  }
+  EXPECT_LT(at(flush1), at(flush2)) << "the second flush came back before the first";
+  EXPECT_ST(FAIO_OK, faio_req_result(flush1, nullptr));
+  EXPECT_ST(FAIO_OK, faio_req_result(flush2, nullptr));
+}
+
 TEST_P(Data, FlushAndItsWritesAreReapedByOneWait) {
   // "it is reaped by the same wait as the last of them or a later one": one
   // wait whose minimum covers the writes and the flush must get them all.
