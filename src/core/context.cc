@@ -199,13 +199,18 @@ int Context::Submit(faio_req** reqs, size_t n) {
     };
     // Publishes r as submitted (a completion may race in at once on another
     // thread, so everything it needs is written first).
+    // assign fills in what a submission needs; publish then makes it
+    // submitted (a completion may race in at once on another thread, so
+    // everything it reads is written first).
+    auto assign = [&](Request* r) {
+      uint64_t w = r->word.load(std::memory_order_relaxed);
+      r->seq32 = static_cast<uint32_t>(SeqOf(w) + 1);
+      r->ctx.store(this, std::memory_order_relaxed);
+      r->with_host = false;
+    };
     auto publish = [&](Request* r) {
       uint64_t w = r->word.load(std::memory_order_relaxed);
-      uint64_t seq = SeqOf(w) + 1;
-      r->seq32 = static_cast<uint32_t>(seq);
-      r->ctx = this;
-      r->with_host = false;
-      r->word.store(MakeWord(seq, kSubmitted), std::memory_order_release);
+      r->word.store(MakeWord(SeqOf(w) + 1, kSubmitted), std::memory_order_release);
     };
     auto enqueue_staged = [&]() {
       if (staged == 0) return;
@@ -238,21 +243,21 @@ int Context::Submit(faio_req** reqs, size_t n) {
       if (r->op == Op::kFlush) {
         enqueue_staged();  // the transfers before the flush go first
         if (stopped) break;
-        publish(r);
+        assign(r);
         ++accepted;
         int sticky = fs->sticky_status.load(std::memory_order_acquire);
-        if (sticky != FAIO_OK) {
+        if (sticky != FAIO_OK || !files_.AddFlush(fs, r)) {
           r->fstate = fs;
           r->epoch = nullptr;
-          CompleteLocally(r, sticky, fs->sticky_host_error.load(std::memory_order_relaxed));
+          publish(r);
+          if (sticky != FAIO_OK) {
+            CompleteLocally(r, sticky, fs->sticky_host_error.load(std::memory_order_relaxed));
+          } else {
+            CompleteLocally(r, FAIO_E_NO_MEMORY, 0);
+          }
           continue;
         }
-        if (!files_.AddFlush(fs, r)) {
-          r->fstate = fs;
-          r->epoch = nullptr;
-          CompleteLocally(r, FAIO_E_NO_MEMORY, 0);
-          continue;
-        }
+        publish(r);
         flush_scratch_.clear();
         files_.Drain(fs, &flush_scratch_);
         IssueFlushes();
@@ -264,6 +269,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
         count_epoch = e;
       }
       ++count_n;
+      assign(r);
       publish(r);
       r->with_host = true;
       stage[staged++] = r;

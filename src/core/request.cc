@@ -60,7 +60,7 @@ int CreateRequest(faio_req** out) {
   r->status = 0;
   r->host_error = 0;
   r->bytes = 0;
-  r->ctx = nullptr;
+  r->ctx.store(nullptr, std::memory_order_relaxed);
   r->next = r->prev = nullptr;
   r->handle = handle;
   r->index = RequestTable::IndexOf(handle);
@@ -155,7 +155,7 @@ int CancelRequest(faio_req* h) {
   if (s == kFinishing) return FAIO_E_COMPLETED;
   if (s == kCancelling) return FAIO_E_IN_PROGRESS;  // another cancel is deciding
   if (s != kSubmitted) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_NOT_SUBMITTED;
-  return r->ctx->Cancel(r, w);
+  return r->ctx.load(std::memory_order_relaxed)->Cancel(r, w);
 }
 
 }  // namespace faio::detail

@@ -58,8 +58,9 @@ struct Request {
   int32_t host_error = 0;
   size_t bytes = 0;
 
-  // While submitted.
-  Context* ctx = nullptr;
+  // While submitted. Atomic: a canceller reads it before it owns the request
+  // (a newer submission may be writing it).
+  std::atomic<Context*> ctx{nullptr};
   FileState* fstate = nullptr;
   Epoch* epoch = nullptr;
   uint32_t seq32 = 0;  // low 32 bits of the submission sequence (backend cookie)
