@@ -57,8 +57,8 @@ int StatusFromHostError(int err) {
     case ETIMEDOUT:
     case ETIME:
       return FAIO_E_TIMEOUT;
-    case EINTR:
-      return FAIO_E_INTERRUPTED;
+    // EINTR as a request's own result (an io-wq worker interrupted) is not a
+    // wakeup of the wait: FAIO_E_INTERRUPTED means that. It stays a host error.
     case EBUSY:
       return FAIO_E_BUSY;
     default:
