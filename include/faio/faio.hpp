@@ -113,8 +113,7 @@ class Request {
   }
   [[nodiscard]] Status PrepareWrite(File f, int64_t off, std::span<const std::byte> buf,
                                     void* user = nullptr) noexcept {
-    return static_cast<Status>(
-        faio_req_prepare_write(h_, f, off, buf.data(), buf.size(), user));
+    return static_cast<Status>(faio_req_prepare_write(h_, f, off, buf.data(), buf.size(), user));
   }
   // PrepareFlush with full=true asks for fsync (metadata) instead of fdatasync.
   [[nodiscard]] Status PrepareFlush(File f, void* user = nullptr, bool full = false) noexcept {

@@ -53,8 +53,8 @@ const Entry kBackends[] = {
 };
 
 // Every backend name the library knows, compiled in here or not.
-const char* const kKnownNames[] = {"io_uring", "linux_aio", "posix_aio", "kqueue",
-                                   "threads",  "iocp"};
+const char* const kKnownNames[] = {"io_uring", "linux_aio", "posix_aio",
+                                   "kqueue",   "threads",   "iocp"};
 
 const Entry* Find(const char* name) {
   for (const Entry& e : kBackends) {

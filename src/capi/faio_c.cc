@@ -13,29 +13,52 @@ extern "C" {
 
 const char* faio_strerror(int status) {
   switch (status) {
-    case FAIO_OK: return "success";
-    case FAIO_E_INVALID_PARAMETER: return "invalid parameter";
-    case FAIO_E_INVALID_HANDLE: return "invalid handle";
-    case FAIO_E_INVALID_STATE: return "request not in a state that allows this";
-    case FAIO_E_NO_MEMORY: return "out of memory";
-    case FAIO_E_NOT_SUPPORTED: return "not supported on this host";
-    case FAIO_E_IN_PROGRESS: return "request in progress";
-    case FAIO_E_NOT_SUBMITTED: return "request not submitted";
-    case FAIO_E_COMPLETED: return "request already completed";
-    case FAIO_E_CANCELLED: return "request cancelled";
-    case FAIO_E_BUSY: return "context busy";
-    case FAIO_E_NO_REQUEST: return "no request to wait for";
-    case FAIO_E_TIMEOUT: return "timed out";
-    case FAIO_E_INTERRUPTED: return "interrupted by a wakeup";
-    case FAIO_E_INSUFFICIENT_RESOURCES: return "insufficient resources";
-    case FAIO_E_OUT_OF_RANGE: return "out of range";
-    case FAIO_E_IO: return "I/O error";
-    case FAIO_E_DISK_FULL: return "disk full";
-    case FAIO_E_FILE_TOO_BIG: return "file too big";
-    case FAIO_E_ACCESS_DENIED: return "access denied";
-    case FAIO_E_BAD_FILE: return "bad file";
-    case FAIO_E_HOST: return "host error";
-    default: return "unknown status";
+    case FAIO_OK:
+      return "success";
+    case FAIO_E_INVALID_PARAMETER:
+      return "invalid parameter";
+    case FAIO_E_INVALID_HANDLE:
+      return "invalid handle";
+    case FAIO_E_INVALID_STATE:
+      return "request not in a state that allows this";
+    case FAIO_E_NO_MEMORY:
+      return "out of memory";
+    case FAIO_E_NOT_SUPPORTED:
+      return "not supported on this host";
+    case FAIO_E_IN_PROGRESS:
+      return "request in progress";
+    case FAIO_E_NOT_SUBMITTED:
+      return "request not submitted";
+    case FAIO_E_COMPLETED:
+      return "request already completed";
+    case FAIO_E_CANCELLED:
+      return "request cancelled";
+    case FAIO_E_BUSY:
+      return "context busy";
+    case FAIO_E_NO_REQUEST:
+      return "no request to wait for";
+    case FAIO_E_TIMEOUT:
+      return "timed out";
+    case FAIO_E_INTERRUPTED:
+      return "interrupted by a wakeup";
+    case FAIO_E_INSUFFICIENT_RESOURCES:
+      return "insufficient resources";
+    case FAIO_E_OUT_OF_RANGE:
+      return "out of range";
+    case FAIO_E_IO:
+      return "I/O error";
+    case FAIO_E_DISK_FULL:
+      return "disk full";
+    case FAIO_E_FILE_TOO_BIG:
+      return "file too big";
+    case FAIO_E_ACCESS_DENIED:
+      return "access denied";
+    case FAIO_E_BAD_FILE:
+      return "bad file";
+    case FAIO_E_HOST:
+      return "host error";
+    default:
+      return "unknown status";
   }
 }
 
@@ -62,10 +85,9 @@ int faio_req_prepare_read(faio_req* req, faio_file f, int64_t off, void* buf, si
   return faio::detail::PrepareTransfer(req, Op::kRead, f, off, buf, len, user);
 }
 
-int faio_req_prepare_write(faio_req* req, faio_file f, int64_t off, const void* buf,
-                           size_t len, void* user) {
-  return faio::detail::PrepareTransfer(req, Op::kWrite, f, off, const_cast<void*>(buf), len,
-                                       user);
+int faio_req_prepare_write(faio_req* req, faio_file f, int64_t off, const void* buf, size_t len,
+                           void* user) {
+  return faio::detail::PrepareTransfer(req, Op::kWrite, f, off, const_cast<void*>(buf), len, user);
 }
 
 int faio_req_prepare_flush(faio_req* req, faio_file f, void* user) {

@@ -32,9 +32,7 @@ ContextTable& Table() { return g_contexts; }
 
 // Flush errors after which the kernel may have dropped dirty pages: a later
 // flush that succeeds would lie, so the context remembers them (SPEC §2).
-bool IsStickyFlushError(int status) {
-  return status == FAIO_E_IO || status == FAIO_E_DISK_FULL;
-}
+bool IsStickyFlushError(int status) { return status == FAIO_E_IO || status == FAIO_E_DISK_FULL; }
 
 // TakeForCompletion moves submission seq32 of r from kSubmitted to kFinishing
 // for a completion. A canceller holds the request in kCancelling only while it
@@ -177,7 +175,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
       int64_t room = static_cast<int64_t>(capacity_) - cur;
       take = room <= 0 ? 0 : std::min<size_t>(n, static_cast<size_t>(room));
     } while (take > 0 && !inflight_.compare_exchange_weak(cur, cur + static_cast<int64_t>(take),
-                                                           std::memory_order_acq_rel));
+                                                          std::memory_order_acq_rel));
   } else {
     inflight_.fetch_add(static_cast<int64_t>(n), std::memory_order_acq_rel);
   }
@@ -375,8 +373,7 @@ bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, siz
     if (IsStickyFlushError(status)) {
       fs->sticky_host_error.store(host_error, std::memory_order_relaxed);
       fs->sticky_status.store(status, std::memory_order_release);
-    } else if (int sticky = fs->sticky_status.load(std::memory_order_acquire);
-               sticky != FAIO_OK) {
+    } else if (int sticky = fs->sticky_status.load(std::memory_order_acquire); sticky != FAIO_OK) {
       status = sticky;  // never a silent success after a lost write
       host_error = fs->sticky_host_error.load(std::memory_order_relaxed);
     }
@@ -396,8 +393,7 @@ bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, siz
   return true;
 }
 
-int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
-                  uint32_t* count) {
+int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count) {
   if (count == nullptr) return FAIO_E_INVALID_PARAMETER;
   *count = 0;
   if (out == nullptr || size == 0) return FAIO_E_INVALID_PARAMETER;
@@ -416,9 +412,7 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
   }
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
   const Clock::time_point deadline =
-      indefinite
-          ? Clock::time_point::max()
-          : Clock::now() + std::chrono::milliseconds(timeout_ms);
+      indefinite ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
   // The backend writes Request* into the caller's array; converted to handles
   // as they are collected (both are pointer-sized).
   auto** slots = reinterpret_cast<Request**>(out);

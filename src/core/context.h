@@ -92,7 +92,7 @@ class Context {
   uint32_t flags_ = 0;
 
   std::mutex submit_mu_;
-  FileTable files_;                     // guarded by submit_mu_
+  FileTable files_;                        // guarded by submit_mu_
   std::vector<ReadyFlush> flush_scratch_;  // guarded by submit_mu_
 
   std::atomic<int64_t> inflight_{0};

@@ -78,8 +78,7 @@ int DestroyRequest(faio_req* h) {
     State s = StateOf(w);
     if (s == kDead) return FAIO_E_INVALID_HANDLE;
     if (s != kIdle && s != kPrepared && s != kCompleted) return FAIO_E_IN_PROGRESS;
-    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kDead),
-                                      std::memory_order_acq_rel)) {
+    if (r->word.compare_exchange_weak(w, MakeWord(SeqOf(w), kDead), std::memory_order_acq_rel)) {
       break;
     }
   }

@@ -28,12 +28,12 @@ enum class Op : uint8_t { kNone, kRead, kWrite, kFlush };
 enum State : uint8_t {
   kIdle,
   kPrepared,
-  kClaimed,    // being validated by a submit; reverts to kPrepared or moves on
-  kSubmitted,  // owned by a context
+  kClaimed,     // being validated by a submit; reverts to kPrepared or moves on
+  kSubmitted,   // owned by a context
   kCancelling,  // a canceller is asking the host to withdraw it
-  kFinishing,  // a reaper or a canceller won it and is writing its outcome
+  kFinishing,   // a reaper or a canceller won it and is writing its outcome
   kCompleted,
-  kDead,       // destroyed (its handle no longer resolves)
+  kDead,  // destroyed (its handle no longer resolves)
 };
 
 inline constexpr uint64_t MakeWord(uint64_t seq, State s) { return (seq << 8) | s; }
@@ -63,7 +63,7 @@ struct Request {
   std::atomic<Context*> ctx{nullptr};
   FileState* fstate = nullptr;
   Epoch* epoch = nullptr;
-  uint32_t seq32 = 0;  // low 32 bits of the submission sequence (backend cookie)
+  uint32_t seq32 = 0;      // low 32 bits of the submission sequence (backend cookie)
   bool with_host = false;  // handed to the backend (a flush may wait in the core)
 
   // Intrusive links for whichever queue currently holds the request (a backend's

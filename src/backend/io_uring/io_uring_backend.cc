@@ -77,11 +77,11 @@ void Explain(int err, Unavailable* why) {
     case ENOMEM: {
       struct rlimit rl = {};
       getrlimit(RLIMIT_MEMLOCK, &rl);
-      why->reason = "io_uring_setup returned ENOMEM: out of memory or locked memory "
-                    "(RLIMIT_MEMLOCK ";
-      why->reason += rl.rlim_cur == RLIM_INFINITY
-                         ? std::string("unlimited")
-                         : std::to_string(rl.rlim_cur / 1024) + " KiB";
+      why->reason =
+          "io_uring_setup returned ENOMEM: out of memory or locked memory "
+          "(RLIMIT_MEMLOCK ";
+      why->reason += rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                                  : std::to_string(rl.rlim_cur / 1024) + " KiB";
       why->reason += "; raise ulimit -l on kernels before 5.12)";
       break;
     }
@@ -300,8 +300,7 @@ class IoUringBackend final : public Backend {
     }
     // -ENOENT: finished already (its CQE is in the ring) or a transfer the kernel
     // cannot stop; -EALREADY: running; -EINVAL: no sync cancel (before 6.0).
-    return InCompletionRing(reg.addr, &res) ? CancelOutcome::kNotFound
-                                            : CancelOutcome::kInProgress;
+    return InCompletionRing(reg.addr, &res) ? CancelOutcome::kNotFound : CancelOutcome::kInProgress;
   }
 
  private:

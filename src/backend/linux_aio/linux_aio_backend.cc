@@ -81,8 +81,8 @@ void Explain(int err, unsigned nr, Unavailable* why) {
   why->host_error = err;
   if (err == EAGAIN) {
     why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-    why->reason = "io_setup(" + std::to_string(nr) + ") returned EAGAIN: fs.aio-max-nr=" +
-                  ReadProcValue("/proc/sys/fs/aio-max-nr") +
+    why->reason = "io_setup(" + std::to_string(nr) +
+                  ") returned EAGAIN: fs.aio-max-nr=" + ReadProcValue("/proc/sys/fs/aio-max-nr") +
                   " exhausted (fs.aio-nr=" + ReadProcValue("/proc/sys/fs/aio-nr") + ")";
   } else if (err == ENOSYS) {
     why->status = FAIO_E_NOT_SUPPORTED;
@@ -246,8 +246,8 @@ class LinuxAioBackend final : public Backend {
     auto& phase = Phase(r);
     uint64_t expected = kPhasePolling;
     bool poll = phase.load(std::memory_order_acquire) != kPhaseDirect;
-    if (poll && !phase.compare_exchange_strong(expected, kPhaseCancelling,
-                                               std::memory_order_acq_rel)) {
+    if (poll &&
+        !phase.compare_exchange_strong(expected, kPhaseCancelling, std::memory_order_acq_rel)) {
       return CancelOutcome::kInProgress;  // the reaper is transferring it
     }
     io_event ev;
@@ -259,7 +259,7 @@ class LinuxAioBackend final : public Backend {
     // cookie is computed, not read from the iocb, which Enqueue may still be
     // filling in on another thread.)
     return InCompletionRing((uint64_t{seq32} << 32) | r->index) ? CancelOutcome::kNotFound
-                                                                 : CancelOutcome::kInProgress;
+                                                                : CancelOutcome::kInProgress;
   }
 
  private:
@@ -354,7 +354,8 @@ class LinuxAioBackend final : public Backend {
     if (phase.load(std::memory_order_acquire) != kPhaseDirect) {
       // Readiness of a file that cannot seek: transfer now, without blocking.
       uint64_t expected = kPhasePolling;
-      while (!phase.compare_exchange_weak(expected, kPhaseTransferring, std::memory_order_acq_rel)) {
+      while (
+          !phase.compare_exchange_weak(expected, kPhaseTransferring, std::memory_order_acq_rel)) {
         // Its cancel won (and the request may already be submitted again,
         // with another phase): the event is stale.
         if (expected == kPhaseCancelled || expected == kPhaseDirect ||
@@ -378,8 +379,7 @@ class LinuxAioBackend final : public Backend {
         if (errno == EOPNOTSUPP) {
           // No RWF_NOWAIT for this file: the poll said ready, so a plain call
           // does not block for long.
-          t = r->op == Op::kRead ? read(r->file, r->buf, r->len)
-                                 : write(r->file, r->buf, r->len);
+          t = r->op == Op::kRead ? read(r->file, r->buf, r->len) : write(r->file, r->buf, r->len);
         }
         if (t < 0 && errno == EAGAIN) {  // someone else took the data: poll again
           Prepare(r, false);

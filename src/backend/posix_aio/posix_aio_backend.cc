@@ -226,7 +226,7 @@ class PosixAioBackend final : public Backend {
     // glibc's queue ahead of it: then it is not the head.
     if (!BehindAnother(s)) {
       return aio_error(&s->cb) == EINPROGRESS ? CancelOutcome::kInProgress
-                                               : CancelOutcome::kNotFound;
+                                              : CancelOutcome::kNotFound;
     }
 #endif
     switch (aio_cancel(s->cb.aio_fildes, &s->cb)) {
@@ -337,9 +337,9 @@ class PosixAioBackend final : public Backend {
   const size_t listio_max_;
   uint32_t capacity_ = 0;
   static constexpr size_t kChunk = 64;
-  std::vector<Slot*> chunks_;        // under the submit lock
-  uint64_t next_order_ = 0;          // under the submit lock
-  Slot* free_ = nullptr;             // under the submit lock
+  std::vector<Slot*> chunks_;  // under the submit lock
+  uint64_t next_order_ = 0;    // under the submit lock
+  Slot* free_ = nullptr;       // under the submit lock
   std::atomic<Slot*> freed_{nullptr};
   std::atomic<int64_t> outstanding_{0};  // slots with the host
 };
@@ -363,8 +363,8 @@ bool ProbePosixAioBackend(Unavailable*) { return true; }
 std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailable* why) {
   auto n = MakeSuspendNotifier(why);
   if (n == nullptr) return nullptr;
-  auto b = std::unique_ptr<Backend>(
-      new (std::nothrow) PosixAioBackend(p, "posix_aio", std::move(n), HostCap()));
+  auto b = std::unique_ptr<Backend>(new (std::nothrow)
+                                        PosixAioBackend(p, "posix_aio", std::move(n), HostCap()));
   if (b == nullptr) {
     why->status = FAIO_E_NO_MEMORY;
     why->reason = "out of memory";
@@ -390,8 +390,8 @@ std::unique_ptr<Backend> CreateKqueueBackend(const BackendParams& p, Unavailable
   if (!ProbeKqueueBackend(why)) return nullptr;
   auto n = MakeKqueueNotifier(why);
   if (n == nullptr) return nullptr;
-  auto b = std::unique_ptr<Backend>(
-      new (std::nothrow) PosixAioBackend(p, "kqueue", std::move(n), HostCap()));
+  auto b = std::unique_ptr<Backend>(new (std::nothrow)
+                                        PosixAioBackend(p, "kqueue", std::move(n), HostCap()));
   if (b == nullptr) {
     why->status = FAIO_E_NO_MEMORY;
     why->reason = "out of memory";

@@ -108,9 +108,7 @@ int SyncFile(faio_file f, bool full, int* err) {
   }
 }
 
-int CheckFile(faio_file f) {
-  return ::fcntl(f, F_GETFD) == -1 ? FAIO_E_BAD_FILE : FAIO_OK;
-}
+int CheckFile(faio_file f) { return ::fcntl(f, F_GETFD) == -1 ? FAIO_E_BAD_FILE : FAIO_OK; }
 
 int FileAlignment(faio_file f, faio_alignment* out) {
   struct stat st;
