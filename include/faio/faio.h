@@ -151,6 +151,10 @@ typedef struct faio_backend_info {
  * unknown values). Never null. Thread-safe. */
 FAIO_API const char *faio_strerror(int status);
 
+/* faio_status_name returns the macro name of a status ("FAIO_E_BUSY"), or
+ * "(unknown status)". Never null; static storage. Thread-safe. */
+FAIO_API const char *faio_status_name(int status);
+
 /* faio_version returns FAIO_VERSION_MAJOR*10000 + MINOR*100 + PATCH of the library. */
 FAIO_API int faio_version(void);
 

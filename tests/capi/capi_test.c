@@ -80,6 +80,17 @@ static void test_strerror(void) {
   }
   CHECK(faio_strerror(12345) != NULL);
   CHECK(faio_strerror(-12345) != NULL);
+  /* faio_status_name spells each status as its macro, distinct from the others. */
+  CHECK(strcmp(faio_status_name(FAIO_OK), "FAIO_OK") == 0);
+  CHECK(strcmp(faio_status_name(FAIO_E_BUSY), "FAIO_E_BUSY") == 0);
+  CHECK(strcmp(faio_status_name(FAIO_E_HOST), "FAIO_E_HOST") == 0);
+  CHECK(strcmp(faio_status_name(-12345), "(unknown status)") == 0);
+  for (i = 0; i < NSTATUSES; i++) {
+    CHECK(strncmp(faio_status_name(kStatuses[i]), "FAIO_", 5) == 0);
+    for (j = 0; j < i; j++) {
+      CHECK(strcmp(faio_status_name(kStatuses[i]), faio_status_name(kStatuses[j])) != 0);
+    }
+  }
   CHECK(faio_version() ==
         FAIO_VERSION_MAJOR * 10000 + FAIO_VERSION_MINOR * 100 + FAIO_VERSION_PATCH);
 }

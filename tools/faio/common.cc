@@ -15,56 +15,7 @@ volatile std::sig_atomic_t g_interrupted = 0;
 
 void OnInterrupt(int) { g_interrupted = 1; }
 
-const char* StatusName(int status) {
-  switch (status) {
-    case FAIO_OK:
-      return "FAIO_OK";
-    case FAIO_E_INVALID_PARAMETER:
-      return "FAIO_E_INVALID_PARAMETER";
-    case FAIO_E_INVALID_HANDLE:
-      return "FAIO_E_INVALID_HANDLE";
-    case FAIO_E_INVALID_STATE:
-      return "FAIO_E_INVALID_STATE";
-    case FAIO_E_NO_MEMORY:
-      return "FAIO_E_NO_MEMORY";
-    case FAIO_E_NOT_SUPPORTED:
-      return "FAIO_E_NOT_SUPPORTED";
-    case FAIO_E_IN_PROGRESS:
-      return "FAIO_E_IN_PROGRESS";
-    case FAIO_E_NOT_SUBMITTED:
-      return "FAIO_E_NOT_SUBMITTED";
-    case FAIO_E_COMPLETED:
-      return "FAIO_E_COMPLETED";
-    case FAIO_E_CANCELLED:
-      return "FAIO_E_CANCELLED";
-    case FAIO_E_BUSY:
-      return "FAIO_E_BUSY";
-    case FAIO_E_NO_REQUEST:
-      return "FAIO_E_NO_REQUEST";
-    case FAIO_E_TIMEOUT:
-      return "FAIO_E_TIMEOUT";
-    case FAIO_E_INTERRUPTED:
-      return "FAIO_E_INTERRUPTED";
-    case FAIO_E_INSUFFICIENT_RESOURCES:
-      return "FAIO_E_INSUFFICIENT_RESOURCES";
-    case FAIO_E_OUT_OF_RANGE:
-      return "FAIO_E_OUT_OF_RANGE";
-    case FAIO_E_IO:
-      return "FAIO_E_IO";
-    case FAIO_E_DISK_FULL:
-      return "FAIO_E_DISK_FULL";
-    case FAIO_E_FILE_TOO_BIG:
-      return "FAIO_E_FILE_TOO_BIG";
-    case FAIO_E_ACCESS_DENIED:
-      return "FAIO_E_ACCESS_DENIED";
-    case FAIO_E_BAD_FILE:
-      return "FAIO_E_BAD_FILE";
-    case FAIO_E_HOST:
-      return "FAIO_E_HOST";
-    default:
-      return "unknown status";
-  }
-}
+const char* StatusName(int status) { return faio_status_name(status); }
 
 }  // namespace
 
