@@ -16,8 +16,14 @@
 #if FAIO_HAVE_POSIX_AIO || FAIO_HAVE_KQUEUE
 #include "backend/posix_aio/posix_aio_backend.h"
 #endif
+#if FAIO_HAVE_IOCP
+#include "backend/iocp/iocp_backend.h"
+#endif
 #if FAIO_HAVE_THREADS
 #include "backend/threads/threads_backend.h"
+#endif
+#if FAIO_HAVE_FAULT
+#include "backend/fault/fault_backend.h"
 #endif
 
 namespace faio::detail {
@@ -47,14 +53,21 @@ const Entry kBackends[] = {
     // descriptor: slower than "threads", so "auto" never picks it.
     {"posix_aio", CreatePosixAioBackend, ProbePosixAioBackend, false},
 #endif
+#if FAIO_HAVE_IOCP
+    {"iocp", CreateIocpBackend, ProbeIocpBackend, true},
+#endif
 #if FAIO_HAVE_THREADS
     {"threads", CreateThreadsBackend, ProbeThreadsBackend, true},
+#endif
+#if FAIO_HAVE_FAULT
+    // A decorator for tests: never picked by "auto".
+    {"fault", CreateFaultBackend, ProbeFaultBackend, false},
 #endif
 };
 
 // Every backend name the library knows, compiled in here or not.
-const char* const kKnownNames[] = {"io_uring", "linux_aio", "posix_aio",
-                                   "kqueue",   "threads",   "iocp"};
+const char* const kKnownNames[] = {"io_uring", "linux_aio", "posix_aio", "kqueue",
+                                   "threads",  "iocp",      "fault"};
 
 const Entry* Find(const char* name) {
   for (const Entry& e : kBackends) {

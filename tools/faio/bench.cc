@@ -3,6 +3,8 @@
 // reaped requests as one batch, and prints fio-like figures.
 #include "bench.h"
 
+#include "subcommand.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -429,6 +431,50 @@ int RunBench(const BenchArgs& args) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+Subcommand AddBench(CLI::App& parent) {
+  auto b = std::make_shared<BenchArgs>();
+  CLI::App* bench = parent.add_subcommand(
+      "bench",
+      "Run a fio-like read job through faio: --iodepth reads in flight for --runtime "
+      "seconds; prints IOPS, bandwidth and latency.");
+  bench
+      ->add_option("--filename", b->filename,
+                   "file or block device to read; a missing file is created with --size "
+                   "and kept (default: a temporary file in $TMPDIR or /var/tmp, removed)")
+      ->type_name("PATH");
+  CLI::Option* size_opt =
+      bench->add_option("--size", b->size, "bytes to lay out / read (k, M, G: binary units)")
+          ->type_name("SIZE")
+          ->capture_default_str();
+  bench->add_option("--bs", b->bs, "block size of each read")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  bench->add_option("--iodepth", b->iodepth, "reads kept in flight")
+      ->type_name("N")
+      ->capture_default_str();
+  bench->add_option("--runtime", b->runtime, "seconds to run (5, 10s, 500ms, 2m)")
+      ->type_name("TIME")
+      ->capture_default_str();
+  bench
+      ->add_option("--backend", b->backend,
+                   "auto, io_uring, threads, ... (auto honours FAIO_BACKEND)")
+      ->type_name("NAME")
+      ->capture_default_str();
+  bench->add_option("--direct", b->direct, "1: O_DIRECT, bypassing the page cache")
+      ->type_name("0|1")
+      ->capture_default_str();
+  bench->add_option("--rw", b->rw, "randread or read (writes: later)")
+      ->type_name("KIND")
+      ->capture_default_str();
+  bench->add_option("--output-format", b->output_format, "normal or json")
+      ->type_name("FORMAT")
+      ->capture_default_str();
+  return {bench, [b, size_opt] {
+            b->size_given = size_opt->count() > 0;
+            return RunBench(*b);
+          }};
 }
 
 }  // namespace faio::tool

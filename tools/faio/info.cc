@@ -1,6 +1,10 @@
 // info.cc - see info.h.
 #include "info.h"
 
+#include <memory>
+
+#include "subcommand.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/magic.h>
@@ -164,6 +168,18 @@ int RunInfo(const std::string& path) {
   PrintBackends();
   PrintAutoAndLimits();
   return ProbePath(path);
+}
+
+Subcommand AddInfo(CLI::App& parent) {
+  auto path = std::make_shared<std::string>(".");
+  CLI::App* app = parent.add_subcommand(
+      "info",
+      "Print the library version, the compiled-in backends (available or why not), the "
+      "limits, the backend auto picks, and the direct-I/O alignment of PATH.");
+  app->add_option("PATH", *path,
+                  "file, block device or directory (a probe file is created and removed)")
+      ->capture_default_str();
+  return {app, [path] { return RunInfo(*path); }};
 }
 
 }  // namespace faio::tool
