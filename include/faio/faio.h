@@ -133,9 +133,13 @@ typedef struct faio_ctx_options {
   uint32_t flags;       /* FAIO_CTX_* */
   uint32_t threads;     /* worker threads of the "threads" backend; 0: default */
   const char *backend;  /* NULL or "auto": FAIO_BACKEND or the automatic choice */
+  /* Added in 0.2: faults the "fault" backend injects (grammar in
+   * docs/reliability.md); NULL: the FAIO_FAULTS environment variable. Ignored by
+   * every other backend. Copied at creation. */
+  const char *faults;
 } faio_ctx_options;
 
-#define FAIO_CTX_OPTIONS_INIT {sizeof(faio_ctx_options), 0, 0, 0, NULL}
+#define FAIO_CTX_OPTIONS_INIT {sizeof(faio_ctx_options), 0, 0, 0, NULL, NULL}
 
 /* One compiled-in backend, as reported by faio_get_backends. */
 typedef struct faio_backend_info {
@@ -272,6 +276,25 @@ FAIO_API const char *faio_ctx_backend(const faio_ctx *ctx);
  * that registers files does it here). Optional. Returns 0, FAIO_E_INVALID_HANDLE,
  * FAIO_E_BAD_FILE. */
 FAIO_API int faio_ctx_associate_file(faio_ctx *ctx, faio_file f);
+
+/* A span of memory for faio_ctx_register_buffers. */
+typedef struct faio_buffer {
+  void *base;
+  size_t length;
+} faio_buffer;
+
+/* faio_ctx_register_buffers registers bufs[0..count) with the context's backend
+ * (io_uring: fixed buffers, so the kernel does not map the pages on every
+ * transfer). A read or write whose buffer lies wholly inside one registered
+ * buffer then uses it; any other buffer still works as usual. At most one
+ * registration per context, made while no request is in flight; the memory must
+ * stay valid until the context is destroyed. Returns 0; FAIO_E_NOT_SUPPORTED on
+ * a backend without the notion (nothing changes: carry on without);
+ * FAIO_E_INVALID_PARAMETER (count 0, a null or empty buffer, or too many);
+ * FAIO_E_INVALID_STATE (already registered); FAIO_E_BUSY (requests in flight);
+ * FAIO_E_INSUFFICIENT_RESOURCES (the host refused: e.g. RLIMIT_MEMLOCK).
+ * Thread-safe; it blocks only briefly. */
+FAIO_API int faio_ctx_register_buffers(faio_ctx *ctx, const faio_buffer *bufs, size_t count);
 
 /* faio_ctx_submit hands reqs[0..count) to the context. Every request is checked
  * first: a handle that is not a live request → FAIO_E_INVALID_HANDLE; a request not

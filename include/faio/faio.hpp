@@ -227,6 +227,11 @@ class Context {
   [[nodiscard]] Status AssociateFile(File f) noexcept {
     return static_cast<Status>(faio_ctx_associate_file(h_, f));
   }
+  // RegisterBuffers: faio_ctx_register_buffers (kNotSupported where the backend
+  // has no such notion; carry on without).
+  [[nodiscard]] Status RegisterBuffers(std::span<const faio_buffer> bufs) noexcept {
+    return static_cast<Status>(faio_ctx_register_buffers(h_, bufs.data(), bufs.size()));
+  }
   [[nodiscard]] Status ClearError(File f) noexcept {
     return static_cast<Status>(faio_ctx_clear_error(h_, f));
   }

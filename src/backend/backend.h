@@ -41,6 +41,7 @@ struct BackendParams {
   uint32_t threads = 0;   // worker threads (threads backend); 0: default
   Context* ctx = nullptr;
   std::mutex* submit_mu = nullptr;  // the context's submit lock
+  const char* faults = nullptr;     // the "fault" backend's spec (options), or null
 };
 
 // Why a backend could not be created: a status and a sentence.
@@ -89,6 +90,10 @@ class Backend {
 
   // AssociateFile: optional registration of a file.
   virtual int AssociateFile(faio_file) { return FAIO_OK; }
+
+  // RegisterBuffers: optional registration of memory (faio_ctx_register_buffers).
+  // Called with the submit lock held and nothing in flight; at most once.
+  virtual int RegisterBuffers(const faio_buffer*, size_t) { return FAIO_E_NOT_SUPPORTED; }
 };
 
 }  // namespace faio::detail

@@ -1,4 +1,8 @@
 // faio_c.cc - the C API: translation to the core, no logic.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
 #include "backend/registry.h"
 #include "core/context.h"
 #include "core/request.h"
@@ -155,11 +159,15 @@ int faio_ctx_create(faio_ctx** out, uint32_t capacity, uint32_t flags) {
 int faio_ctx_create_ex(faio_ctx** out, const faio_ctx_options* opts) {
   if (out == nullptr || opts == nullptr) return FAIO_E_INVALID_PARAMETER;
   *out = nullptr;
-  // Version 1 of the struct ends after `backend`; a caller compiled against a
-  // later header may pass more, of which we read what we know.
-  constexpr size_t kV1 = sizeof(faio_ctx_options);
+  // Version 1 of the struct ends after `backend`, version 2 after `faults`; a
+  // caller compiled against an older header passes less (the rest reads as
+  // zero), one compiled against a later header more, of which we read what we
+  // know.
+  constexpr size_t kV1 = offsetof(faio_ctx_options, backend) + sizeof(const char*);
   if (opts->size < kV1) return FAIO_E_INVALID_PARAMETER;
-  faio_ctx_options o = *opts;
+  faio_ctx_options o{};
+  std::memcpy(&o, opts, std::min<size_t>(opts->size, sizeof o));
+  o.size = sizeof o;
   return faio::detail::CreateContext(o, out);
 }
 
@@ -173,6 +181,11 @@ uint32_t faio_ctx_capacity(const faio_ctx* ctx) {
 const char* faio_ctx_backend(const faio_ctx* ctx) {
   Context* c = LookupContext(ctx);
   return c == nullptr ? nullptr : c->backend_name();
+}
+
+int faio_ctx_register_buffers(faio_ctx* ctx, const faio_buffer* bufs, size_t count) {
+  Context* c = LookupContext(ctx);
+  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->RegisterBuffers(bufs, count);
 }
 
 int faio_ctx_associate_file(faio_ctx* ctx, faio_file f) {

@@ -100,6 +100,7 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   p.threads = opts.threads;
   p.ctx = ctx;
   p.submit_mu = &ctx->submit_mu_;
+  p.faults = opts.faults;
   int st = CreateBackend(opts.backend, p, &ctx->backend_, why);
   if (st != FAIO_OK) {
     delete ctx;
@@ -527,6 +528,19 @@ int Context::Cancel(Request* r, uint64_t w) {
 int Context::AssociateFile(faio_file f) {
   int st = platform::CheckFile(f);
   return st != FAIO_OK ? st : backend_->AssociateFile(f);
+}
+
+int Context::RegisterBuffers(const faio_buffer* bufs, size_t count) {
+  if (bufs == nullptr || count == 0) return FAIO_E_INVALID_PARAMETER;
+  for (size_t i = 0; i < count; ++i) {
+    if (bufs[i].base == nullptr || bufs[i].length == 0) return FAIO_E_INVALID_PARAMETER;
+  }
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  if (buffers_registered_) return FAIO_E_INVALID_STATE;
+  if (inflight_.load(std::memory_order_acquire) != 0) return FAIO_E_BUSY;
+  int st = backend_->RegisterBuffers(bufs, count);
+  if (st == FAIO_OK) buffers_registered_ = true;
+  return st;
 }
 
 int Context::ClearError(faio_file f) {

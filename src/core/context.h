@@ -40,6 +40,7 @@ class Context {
   int Cancel(Request* r, uint64_t word);
   int ClearError(faio_file f);
   int AssociateFile(faio_file f);
+  int RegisterBuffers(const faio_buffer* bufs, size_t count);
   // Busy: requests still counted, or a thread waiting.
   bool Busy() const {
     return inflight_.load(std::memory_order_acquire) != 0 ||
@@ -90,6 +91,7 @@ class Context {
   std::unique_ptr<Backend> backend_;
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
+  bool buffers_registered_ = false;  // guarded by submit_mu_
 
   std::mutex submit_mu_;
   FileTable files_;                        // guarded by submit_mu_
