@@ -102,6 +102,13 @@ typedef int faio_file;
 
 /* Context flags. */
 #define FAIO_CTX_WAIT_WITHOUT_PENDING 1u /* wait blocks even with nothing submitted */
+/* faio_ctx_associate_file registers the file with the backend where it can
+ * (io_uring: a fixed file, saving a file-table lookup and reference per
+ * transfer). The backend then holds its own reference to the open file: the
+ * caller promises not to close an associated descriptor while the context
+ * lives (a descriptor number reused for another file would still reach the
+ * old one). Without this flag association never holds a reference. */
+#define FAIO_CTX_FIXED_FILES 0x10u
 
 /* Flush flags (faio_req_prepare_flush_ex). */
 #define FAIO_FLUSH_DATA 0u /* fdatasync-like (the default) */

@@ -42,6 +42,7 @@ struct BackendParams {
   Context* ctx = nullptr;
   std::mutex* submit_mu = nullptr;  // the context's submit lock
   const char* faults = nullptr;     // the "fault" backend's spec (options), or null
+  uint32_t flags = 0;               // FAIO_CTX_* of the context
 };
 
 // Why a backend could not be created: a status and a sentence.

@@ -92,7 +92,9 @@ int DestroyContext(faio_ctx* h) {
 }
 
 int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why) {
-  if ((opts.flags & ~FAIO_CTX_WAIT_WITHOUT_PENDING) != 0) return FAIO_E_INVALID_PARAMETER;
+  if ((opts.flags & ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES)) != 0) {
+    return FAIO_E_INVALID_PARAMETER;
+  }
   auto* ctx = new (std::nothrow) Context();
   if (ctx == nullptr) return FAIO_E_NO_MEMORY;
   BackendParams p;
@@ -101,6 +103,7 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   p.ctx = ctx;
   p.submit_mu = &ctx->submit_mu_;
   p.faults = opts.faults;
+  p.flags = opts.flags;
   int st = CreateBackend(opts.backend, p, &ctx->backend_, why);
   if (st != FAIO_OK) {
     delete ctx;

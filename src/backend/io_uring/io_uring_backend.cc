@@ -14,6 +14,12 @@
 // io_uring_enter returns; the reaper re-arms it. An eventfd counter is sticky,
 // so a kick that lands while no read is armed completes the next read at once.
 //
+// Registered resources: faio_ctx_register_buffers becomes fixed buffers (a
+// transfer whose buffer lies inside one uses READ_FIXED/WRITE_FIXED); with
+// FAIO_CTX_FIXED_FILES, faio_ctx_associate_file puts the descriptor in a sparse
+// fixed-file table and later requests on it use IOSQE_FIXED_FILE. Both only
+// change how the kernel finds the pages and the file, not what a request does.
+//
 // Cancel: IORING_REGISTER_SYNC_CANCEL (6.0) by user_data, which names the
 // submission, so a stale cancel can never hit a newer submission. A cancelled
 // request's -ECANCELED CQE still arrives; Context::Finish drops it.
@@ -27,10 +33,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <new>
 #include <string>
+#include <sys/uio.h>
 #include <thread>
+#include <vector>
 
 #include "backend/backend_util.h"
 #include "core/context.h"
@@ -44,6 +53,9 @@ constexpr uint32_t kMaxSq = 4096;
 constexpr uint32_t kMaxCq = 65536;
 constexpr uint32_t kUnlimitedSq = 256;
 constexpr uint32_t kUnlimitedCq = 8192;
+constexpr uint32_t kFixedFiles = 1024;          // slots of the sparse fixed-file table
+constexpr size_t kMaxFixedBuffers = 16384;      // the kernel's limit (UIO_MAXIOV * 16)
+constexpr size_t kMaxFixedBufferLen = size_t{1} << 30;  // the kernel's limit per buffer
 
 uint32_t Pow2Ceil(uint32_t v) {
   uint32_t p = 1;
@@ -143,7 +155,10 @@ bool CheckRing(io_uring* ring, unsigned features, Unavailable* why) {
 class IoUringBackend final : public Backend {
  public:
   explicit IoUringBackend(const BackendParams& p)
-      : ctx_(p.ctx), submit_mu_(p.submit_mu), asked_(p.capacity) {}
+      : ctx_(p.ctx),
+        submit_mu_(p.submit_mu),
+        asked_(p.capacity),
+        fixed_files_wanted_((p.flags & FAIO_CTX_FIXED_FILES) != 0) {}
 
   ~IoUringBackend() override {
     if (ring_ok_) io_uring_queue_exit(&ring_);
@@ -207,14 +222,28 @@ class IoUringBackend final : public Backend {
       }
       Request* r = reqs[i];
       switch (r->op) {
-        case Op::kRead:
-          io_uring_prep_read(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
-                             static_cast<uint64_t>(r->offset));
+        case Op::kRead: {
+          int b = registered_.empty() ? -1 : FixedBuffer(r->buf, r->len);
+          if (b < 0) {
+            io_uring_prep_read(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                               static_cast<uint64_t>(r->offset));
+          } else {
+            io_uring_prep_read_fixed(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                                     static_cast<uint64_t>(r->offset), b);
+          }
           break;
-        case Op::kWrite:
-          io_uring_prep_write(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
-                              static_cast<uint64_t>(r->offset));
+        }
+        case Op::kWrite: {
+          int b = registered_.empty() ? -1 : FixedBuffer(r->buf, r->len);
+          if (b < 0) {
+            io_uring_prep_write(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                                static_cast<uint64_t>(r->offset));
+          } else {
+            io_uring_prep_write_fixed(sqe, r->file, r->buf, static_cast<unsigned>(r->len),
+                                      static_cast<uint64_t>(r->offset), b);
+          }
           break;
+        }
         case Op::kFlush:
           io_uring_prep_fsync(sqe, r->file,
                               (r->flush_flags & FAIO_FLUSH_FULL) ? 0 : IORING_FSYNC_DATASYNC);
@@ -223,6 +252,7 @@ class IoUringBackend final : public Backend {
           io_uring_prep_nop(sqe);
           break;
       }
+      if (!fixed_slot_.empty() && r->op != Op::kNone) UseFixedFile(sqe, r->file);
       sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
     }
     return n;
@@ -401,9 +431,89 @@ class IoUringBackend final : public Backend {
     if (seen != 0) io_uring_cq_advance(&ring_, seen);
   }
 
+  // One registered buffer, by address; registered_ is sorted by start.
+  struct Fixed {
+    uintptr_t start;
+    uintptr_t end;
+    int index;
+  };
+
+  // FixedBuffer returns the index of the registered buffer holding [buf,
+  // buf+len), or -1.
+  int FixedBuffer(const void* buf, size_t len) const {
+    uintptr_t a = reinterpret_cast<uintptr_t>(buf);
+    auto it = std::upper_bound(registered_.begin(), registered_.end(), a,
+                               [](uintptr_t v, const Fixed& f) { return v < f.start; });
+    if (it == registered_.begin()) return -1;
+    --it;
+    return a + len <= it->end && a + len >= a ? it->index : -1;
+  }
+
+  void UseFixedFile(io_uring_sqe* sqe, int fd) const {
+    if (fd < 0 || static_cast<size_t>(fd) >= fixed_slot_.size()) return;
+    int slot = fixed_slot_[static_cast<size_t>(fd)];
+    if (slot < 0) return;
+    sqe->fd = slot;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
+
+ public:
+  int RegisterBuffers(const faio_buffer* bufs, size_t count) override {
+    if (count > kMaxFixedBuffers) return FAIO_E_INVALID_PARAMETER;
+    std::vector<iovec> iov(count);
+    std::vector<Fixed> fixed(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (bufs[i].length > kMaxFixedBufferLen) return FAIO_E_INVALID_PARAMETER;
+      iov[i].iov_base = bufs[i].base;
+      iov[i].iov_len = bufs[i].length;
+      uintptr_t start = reinterpret_cast<uintptr_t>(bufs[i].base);
+      fixed[i] = {start, start + bufs[i].length, static_cast<int>(i)};
+    }
+    int ret = io_uring_register_buffers(&ring_, iov.data(), static_cast<unsigned>(count));
+    if (ret < 0) {
+      return ret == -ENOMEM || ret == -EAGAIN || ret == -EPERM ? FAIO_E_INSUFFICIENT_RESOURCES
+             : ret == -EFAULT || ret == -EINVAL || ret == -EOVERFLOW
+                 ? FAIO_E_INVALID_PARAMETER
+                 : platform::StatusFromHostError(-ret);
+    }
+    std::sort(fixed.begin(), fixed.end(),
+              [](const Fixed& a, const Fixed& b) { return a.start < b.start; });
+    registered_ = std::move(fixed);
+    return FAIO_OK;
+  }
+
+  int AssociateFile(faio_file fd) override {
+    if (!fixed_files_wanted_) return FAIO_OK;
+    std::lock_guard<std::mutex> lock(*submit_mu_);
+    if (static_cast<size_t>(fd) < fixed_slot_.size() && fixed_slot_[static_cast<size_t>(fd)] >= 0) {
+      return FAIO_OK;  // already registered
+    }
+    if (!fixed_table_) {
+      int ret = io_uring_register_files_sparse(&ring_, kFixedFiles);
+      if (ret < 0) return FAIO_OK;  // a kernel without sparse tables: plain descriptors
+      fixed_table_ = true;
+    }
+    if (next_fixed_ >= kFixedFiles) return FAIO_OK;  // table full: plain descriptor
+    int slot = static_cast<int>(next_fixed_);
+    int ret = io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &fd, 1);
+    if (ret != 1) return FAIO_OK;  // the kernel said no: the plain descriptor still works
+    ++next_fixed_;
+    if (static_cast<size_t>(fd) >= fixed_slot_.size()) {
+      fixed_slot_.resize(static_cast<size_t>(fd) + 1, -1);
+    }
+    fixed_slot_[static_cast<size_t>(fd)] = slot;
+    return FAIO_OK;
+  }
+
+ private:
   Context* const ctx_;
   std::mutex* const submit_mu_;
   const uint32_t asked_;
+  const bool fixed_files_wanted_;
+  std::vector<Fixed> registered_;  // written with nothing in flight, under submit_mu_
+  std::vector<int> fixed_slot_;    // fd -> fixed-file slot or -1; under submit_mu_
+  uint32_t next_fixed_ = 0;
+  bool fixed_table_ = false;
   uint32_t capacity_ = 0;
   io_uring ring_ = {};
   bool ring_ok_ = false;
