@@ -30,6 +30,15 @@
  * Options (fio's option parser; `fio --enghelp=external:...` lists them):
  *   faio_backend=auto|io_uring|linux_aio|posix_aio|threads   (default auto)
  *   faio_threads=N   worker threads of the threads backend (0: faio's default)
+ *   faio_fixedbufs   register fio's I/O buffers with the context
+ *                    (faio_ctx_register_buffers; io_uring: fixed buffers; other
+ *                    backends have no such notion and run as without it)
+ *   faio_registerfiles  create the context with FAIO_CTX_FIXED_FILES, so that
+ *                    associating a file registers it (io_uring: fixed files). The
+ *                    backend keeps its reference until the job ends: fio closing
+ *                    and reopening a file gets the old open file back when the
+ *                    descriptor number is reused, which for fio's own reopen of
+ *                    the same file is harmless.
  *
  * Built against the headers of the fio that loads it (scripts/fio-source.sh); the
  * struct layouts and FIO_IOOPS_VERSION must match that binary, which fio checks
@@ -67,6 +76,8 @@ struct engine_options {
   void *pad;
   unsigned int backend; /* ENGINE_BACKEND_* */
   unsigned int threads;
+  unsigned int fixedbufs;
+  unsigned int registerfiles;
 };
 
 static struct fio_option options[] = {
@@ -103,6 +114,25 @@ static struct fio_option options[] = {
         .def = "0",
         .minval = 0,
         .maxval = 1024,
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "faio_fixedbufs",
+        .lname = "faio fixed buffers",
+        .type = FIO_OPT_STR_SET,
+        .off1 = offsetof(struct engine_options, fixedbufs),
+        .help = "Register fio's I/O buffers with faio (io_uring: fixed buffers)",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "faio_registerfiles",
+        .lname = "faio register files",
+        .type = FIO_OPT_STR_SET,
+        .off1 = offsetof(struct engine_options, registerfiles),
+        .help = "Register the job's files with faio (io_uring: fixed files); a file stays "
+                "registered until the job ends, also when fio closes it",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -194,6 +224,16 @@ static int engine_init(struct thread_data *td) {
   faio_ctx_options opts;
   faio_ctx_options_init(&opts);
   opts.capacity = ed->depth;
+  if (eo != NULL && eo->registerfiles) {
+#ifdef FAIO_CTX_FIXED_FILES
+    opts.flags |= FAIO_CTX_FIXED_FILES;
+#else
+    log_err("faio: faio_registerfiles: this faio has no FAIO_CTX_FIXED_FILES\n");
+    free_engine_data(ed);
+    td_verror(td, EINVAL, "faio init");
+    return 1;
+#endif
+  }
   opts.threads = eo != NULL ? eo->threads : 0;
   unsigned int backend = eo != NULL ? eo->backend : ENGINE_BACKEND_AUTO;
   opts.backend = backend < sizeof backend_names / sizeof backend_names[0]
@@ -219,6 +259,34 @@ static int engine_init(struct thread_data *td) {
     return 1;
   }
   td->io_ops_data = ed;
+  return 0;
+}
+
+/* fio's ->post_init: fio has allocated the io_u buffers (one region,
+ * td->orig_buffer) since ->init; register them when asked. */
+static int engine_post_init(struct thread_data *td) {
+  const struct engine_options *eo = td->eo;
+  struct engine_data *ed = td->io_ops_data;
+  if (eo == NULL || !eo->fixedbufs) return 0;
+  if (td->orig_buffer == NULL || td->orig_buffer_size == 0) {
+    log_err("faio: faio_fixedbufs: fio allocated no I/O buffers to register\n");
+    td_verror(td, EINVAL, "faio_ctx_register_buffers");
+    return 1;
+  }
+  faio_buffer buf = {td->orig_buffer, td->orig_buffer_size};
+  int st = faio_ctx_register_buffers(ed->ctx, &buf, 1);
+  if (st == FAIO_E_NOT_SUPPORTED) {
+    /* A note, but on stderr: log_info writes into fio's --output, the JSON. */
+    log_err("faio: faio_fixedbufs: the %s backend has no registered buffers; "
+             "running without\n", faio_ctx_backend(ed->ctx));
+    return 0;
+  }
+  if (st != FAIO_OK) {
+    log_err("faio: faio_ctx_register_buffers (%zu bytes): %s (%s)\n", td->orig_buffer_size,
+            faio_strerror(st), faio_status_name(st));
+    td_verror(td, status_errno(st), "faio_ctx_register_buffers");
+    return 1;
+  }
   return 0;
 }
 
@@ -427,6 +495,7 @@ __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
     /* The issue time is set in ->commit, when faio has the request. */
     .flags = FIO_ASYNCIO_SETS_ISSUE_TIME,
     .init = engine_init,
+    .post_init = engine_post_init,
     .queue = engine_queue,
     .commit = engine_commit,
     .getevents = engine_getevents,
