@@ -224,16 +224,7 @@ static int engine_init(struct thread_data *td) {
   faio_ctx_options opts;
   faio_ctx_options_init(&opts);
   opts.capacity = ed->depth;
-  if (eo != NULL && eo->registerfiles) {
-#ifdef FAIO_CTX_FIXED_FILES
-    opts.flags |= FAIO_CTX_FIXED_FILES;
-#else
-    log_err("faio: faio_registerfiles: this faio has no FAIO_CTX_FIXED_FILES\n");
-    free_engine_data(ed);
-    td_verror(td, EINVAL, "faio init");
-    return 1;
-#endif
-  }
+  if (eo != NULL && eo->registerfiles) opts.flags |= FAIO_CTX_FIXED_FILES;
   opts.threads = eo != NULL ? eo->threads : 0;
   unsigned int backend = eo != NULL ? eo->backend : ENGINE_BACKEND_AUTO;
   opts.backend = backend < sizeof backend_names / sizeof backend_names[0]
