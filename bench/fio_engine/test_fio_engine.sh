@@ -7,11 +7,15 @@
 # WORKDIR, with two jobs one after the other:
 #   randrw  4 KiB random reads and writes, iodepth 16, 8 MiB, verify=crc32c
 #           (fio checks every block it wrote when it reads it back);
-#   fsync   2 MiB of 4 KiB sequential writes with fsync=8 (a faio flush every 8
+#   fsync   1 MiB of 4 KiB sequential writes with fsync=8 (a faio flush every 8
 #           writes);
+#   fixed   2 MiB of 4 KiB random writes, verified, with faio_fixedbufs and
+#           faio_registerfiles (io_uring: registered buffers and files; the
+#           other backends run without them);
 # with O_DIRECT when WORKDIR's file system takes it. It passes when fio exits 0
-# and its JSON shows no job error, I/O done in both directions, all 512 writes
-# of the fsync job and at least 63 syncs. Exit 77 (ctest: skipped) when faio says the
+# and its JSON shows no job error, I/O done in both directions, all 256 writes
+# of the fsync job and at least 31 syncs, all 512 writes of the fixed job and
+# their verification. Exit 77 (ctest: skipped) when faio says the
 # backend is not available on this host.
 # With --options it checks the engine's own options: an unknown faio_backend is
 # refused by fio's option parser, and faio_threads is accepted.
@@ -66,8 +70,10 @@ status=0
   --filename="$file" "$engine" --faio_backend="$backend" --direct=$direct \
   --name=randrw --rw=randrw --bs=4k --size=8M --iodepth=16 --iodepth_batch_submit=4 \
   --iodepth_batch_complete_min=1 --verify=crc32c --runtime=15 \
-  --name=fsync --stonewall --rw=write --bs=4k --size=2M --fsync=8 --iodepth=4 \
-  --verify=0 --runtime=15 2>"$err" || status=$?
+  --name=fsync --stonewall --rw=write --bs=4k --size=1M --fsync=8 --iodepth=4 \
+  --verify=0 --runtime=15 \
+  --name=fixed --stonewall --rw=randwrite --bs=4k --size=2M --iodepth=8 --faio_fixedbufs \
+  --faio_registerfiles --verify=crc32c --runtime=15 2>"$err" || status=$?
 if grep -q "FAIO_E_NOT_SUPPORTED" "$err"; then
   echo "SKIP: faio backend $backend is not available here:" >&2
   cat "$err" >&2
@@ -87,10 +93,10 @@ failed = []
 def check(cond, what):
     if not cond:
         failed.append(what)
-rr, fs = jobs.get("randrw"), jobs.get("fsync")
-check(rr is not None and fs is not None, "both jobs in the JSON")
-if rr and fs:
-    for j in (rr, fs):
+rr, fs, fx = jobs.get("randrw"), jobs.get("fsync"), jobs.get("fixed")
+check(rr is not None and fs is not None and fx is not None, "all three jobs in the JSON")
+if rr and fs and fx:
+    for j in (rr, fs, fx):
         check(j["error"] == 0, f'{j["jobname"]}: error {j["error"]}')
     # randrw covers 8 MiB = 2048 blocks of 4 KiB between reads and writes; the
     # verify phase reads every written block back, so there are more reads.
@@ -100,16 +106,20 @@ if rr and fs:
           f'randrw: all 2048 blocks ({rr["read"]["total_ios"]} + {rr["write"]["total_ios"]})')
     check(rr["read"]["clat_ns"]["mean"] > 0, "randrw: completion latency measured")
     check(rr["read"]["slat_ns"]["mean"] > 0, "randrw: submission latency measured")
-    check(fs["write"]["total_ios"] == 512, f'fsync: 512 writes ({fs["write"]["total_ios"]})')
-    check(fs["write"]["io_bytes"] == 2 << 20, "fsync: 2 MiB written")
-    # fio asks for a sync after every 8th write: 63 or 64 of them (not after the
+    check(fs["write"]["total_ios"] == 256, f'fsync: 256 writes ({fs["write"]["total_ios"]})')
+    check(fs["write"]["io_bytes"] == 1 << 20, "fsync: 1 MiB written")
+    # fio asks for a sync after every 8th write: 31 or 32 of them (not after the
     # last write when the job ends there). An asynchronous engine gets more: fio
     # keeps asking while the sync it queued has not completed (its own io_uring
     # and posixaio engines show the same), so only the lower bound is exact.
-    check(fs["sync"]["total_ios"] >= 63, f'fsync: at least 63 syncs ({fs["sync"]["total_ios"]})')
+    check(fs["sync"]["total_ios"] >= 31, f'fsync: at least 31 syncs ({fs["sync"]["total_ios"]})')
+    # Every block written is read back and checked by fio's verify phase.
+    check(fx["write"]["total_ios"] == 512, f'fixed: 512 writes ({fx["write"]["total_ios"]})')
+    check(fx["read"]["total_ios"] == 512, f'fixed: 512 blocks verified ({fx["read"]["total_ios"]})')
 if failed:
     print(f"FAIL ({backend}):", "; ".join(failed))
     sys.exit(1)
 print(f'PASS: faio backend {backend} (direct={direct}): randrw {rr["read"]["total_ios"]} reads '
-      f'+ {rr["write"]["total_ios"]} writes verified, {fs["sync"]["total_ios"]} fsyncs')
+      f'+ {rr["write"]["total_ios"]} writes verified, {fs["sync"]["total_ios"]} fsyncs, '
+      f'{fx["read"]["total_ios"]} blocks verified with faio_fixedbufs/faio_registerfiles')
 EOF
