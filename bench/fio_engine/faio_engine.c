@@ -27,7 +27,7 @@
  *              A completed request's status becomes io_u->error (the host's errno
  *              when faio has one), a short transfer becomes io_u->resid.
  *
- * Options (fio's option parser; `fio --enghelp=external:...` lists them):
+ * Options (fio's option parser; `fio --enghelp=/path/to/libfaio_fio.so` lists them):
  *   faio_backend=auto|io_uring|linux_aio|posix_aio|threads   (default auto)
  *   faio_threads=N   worker threads of the threads backend (0: faio's default)
  *   faio_fixedbufs   register fio's I/O buffers with the context
