@@ -17,6 +17,8 @@
 # of the fsync job and at least 31 syncs, all 512 writes of the fixed job and
 # their verification. Exit 77 (ctest: skipped) when faio says the
 # backend is not available on this host.
+# Then, with O_DIRECT, a read of 100 bytes, which the kernel refuses (EINVAL): fio
+# must report that error for the I/O, as it does with its own engines.
 # With --options it checks the engine's own options: an unknown faio_backend is
 # refused by fio's option parser, and faio_threads is accepted.
 set -euo pipefail
@@ -83,6 +85,20 @@ if [[ $status -ne 0 ]]; then
   echo "FAIL: fio exited $status (backend $backend)" >&2
   cat "$err" "$out" >&2 2>/dev/null || true
   exit 1
+fi
+
+if ((direct)); then
+  # The error path: the host's errno reaches fio's io_u->error.
+  if "$fio" --name=einval --filename="$file" "$engine" --faio_backend="$backend" --direct=1 \
+    --rw=randread --bs=100 --size=1M --iodepth=4 --output="$work/einval.out" 2>"$work/einval.err"; then
+    echo "FAIL: a 100-byte O_DIRECT read succeeded through the engine ($backend)" >&2
+    exit 1
+  fi
+  grep -q "io_u error.*Invalid argument" "$work/einval.err" || {
+    cat "$work/einval.err" >&2
+    echo "FAIL: fio did not report EINVAL for a 100-byte O_DIRECT read ($backend)" >&2
+    exit 1
+  }
 fi
 
 python3 - "$out" "$backend" "$direct" <<'EOF'
