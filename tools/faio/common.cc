@@ -5,15 +5,19 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 
 namespace faio::tool {
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
+// Set by the signal handler, read by every job thread: a lock-free atomic is
+// both async-signal-safe and race-free across threads.
+std::atomic<int> g_interrupted{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
-void OnInterrupt(int) { g_interrupted = 1; }
+void OnInterrupt(int) { g_interrupted.store(1, std::memory_order_relaxed); }
 
 const char* StatusName(int status) { return faio_status_name(status); }
 
@@ -63,7 +67,7 @@ void InstallInterruptHandler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool Interrupted() { return g_interrupted != 0; }
+bool Interrupted() { return g_interrupted.load(std::memory_order_relaxed) != 0; }
 
 AlignedBuffer AllocAligned(size_t alignment, size_t size) {
   void* p = nullptr;

@@ -93,10 +93,10 @@ JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t dep
 }
 
 JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
-                      bool direct, uint32_t depth) {
+                      bool direct, uint32_t depth, bool writable) {
   JobFile f;
   f.path_ = path;
-  int flags = O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0);
+  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
   int fd = open(path.c_str(), flags);
   if (fd < 0 && errno == ENOENT) {
     fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -107,8 +107,8 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
     f.fd_ = fd;
     f.size_ = size;
     f.created_ = true;
-    fmt::print("faio bench: laying out {} ({})\n", path, FormatBytes(size));
-    std::fflush(stdout);
+    // On stderr: stdout may be a JSON document.
+    fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
     try {
       f.LayOut(ctx, depth);
     } catch (...) {

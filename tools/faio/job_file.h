@@ -1,4 +1,4 @@
-// job_file.h - the file a bench job reads: an existing file or block device, or a
+// job_file.h - the file a bench job reads or writes: an existing file or block device, or a
 // file the tool creates and fills through faio (a temporary one by default).
 #ifndef FAIO_TOOLS_FAIO_JOB_FILE_H_
 #define FAIO_TOOLS_FAIO_JOB_FILE_H_
@@ -35,12 +35,13 @@ class JobFile {
   // dropped from the page cache, as fio does before a read job.
   static JobFile CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t depth);
 
-  // Open opens `path` for reading. A missing file is created with `size` bytes
-  // (laid out as above, and kept, as fio keeps the files it lays out). An
-  // existing regular file or block device is read as it is; `size`, when given
-  // explicitly (size_given), limits the part read.
+  // Open opens `path` for reading (and writing, when `writable`). A missing
+  // file is created with `size` bytes (laid out as above, and kept, as fio keeps
+  // the files it lays out; removed again if the layout fails). An existing
+  // regular file or block device is used as it is; `size`, when given
+  // explicitly (size_given), limits the part used.
   static JobFile Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
-                      bool direct, uint32_t depth);
+                      bool direct, uint32_t depth, bool writable = false);
 
   // EnableDirect switches the descriptor to O_DIRECT (a no-op when it already is).
   // Throws a ToolError naming --direct when the file system refuses.

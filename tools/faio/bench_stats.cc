@@ -1,0 +1,87 @@
+// bench_stats.cc - see bench_stats.h.
+#include "bench_stats.h"
+
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <algorithm>
+
+namespace faio::tool {
+namespace {
+
+double Seconds(const timeval& tv) {
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+void DirStats::Merge(const DirStats& o) {
+  ios += o.ios;
+  bytes += o.bytes;
+  short_ios += o.short_ios;
+  errors += o.errors;
+  slat.Merge(o.slat);
+  clat.Merge(o.clat);
+  lat.Merge(o.lat);
+}
+
+void SyncStats::Merge(const SyncStats& o) {
+  ios += o.ios;
+  errors += o.errors;
+  lat.Merge(o.lat);
+}
+
+CpuUsage CpuUsage::Now() {
+  CpuUsage u;
+  struct rusage ru {};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return u;
+  u.usr_s = Seconds(ru.ru_utime);
+  u.sys_s = Seconds(ru.ru_stime);
+  u.ctx = static_cast<uint64_t>(ru.ru_nvcsw + ru.ru_nivcsw);
+  u.majf = static_cast<uint64_t>(ru.ru_majflt);
+  u.minf = static_cast<uint64_t>(ru.ru_minflt);
+  return u;
+}
+
+CpuUsage CpuUsage::operator-(const CpuUsage& start) const {
+  CpuUsage d;
+  d.usr_s = std::max(0.0, usr_s - start.usr_s);
+  d.sys_s = std::max(0.0, sys_s - start.sys_s);
+  d.ctx = ctx >= start.ctx ? ctx - start.ctx : 0;
+  d.majf = majf >= start.majf ? majf - start.majf : 0;
+  d.minf = minf >= start.minf ? minf - start.minf : 0;
+  return d;
+}
+
+void CpuUsage::Add(const CpuUsage& o) {
+  usr_s += o.usr_s;
+  sys_s += o.sys_s;
+  ctx += o.ctx;
+  majf += o.majf;
+  minf += o.minf;
+}
+
+std::unique_ptr<JobResult> MergeJobs(const std::vector<std::unique_ptr<JobResult>>& jobs) {
+  auto m = std::make_unique<JobResult>();
+  m->jobs = 0;
+  bool first = true;
+  for (const auto& j : jobs) {
+    m->jobs += j->jobs;
+    for (int d = 0; d < kDirections; ++d) m->dir[d].Merge(j->dir[d]);
+    m->sync.Merge(j->sync);
+    m->runtime_ns = std::max(m->runtime_ns, j->runtime_ns);
+    m->min_runtime_ns = first ? j->min_runtime_ns : std::min(m->min_runtime_ns, j->min_runtime_ns);
+    m->elapsed_ns = std::max(m->elapsed_ns, j->elapsed_ns);
+    m->cpu.Add(j->cpu);
+    m->cpu_base_ns += j->cpu_base_ns;
+    if (m->first_error.empty() && !j->first_error.empty()) {
+      m->first_error = j->first_error;
+      m->error = j->error;
+    }
+    m->interrupted = m->interrupted || j->interrupted;
+    first = false;
+  }
+  return m;
+}
+
+}  // namespace faio::tool
