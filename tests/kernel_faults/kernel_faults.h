@@ -4,8 +4,15 @@
 //
 // Every object here owns what it creates (mount points, mounts, loop devices,
 // image files, injector processes) and removes it when it dies, also when a
-// test fails half-way; an injector started here also ends if the test process
-// dies (PR_SET_PDEATHSIG), and unmounts as it ends. Setup methods return "" on
+// test fails half-way. Should the test process die instead (a sanitizer abort,
+// a ctest timeout), the kernel cleans up: the process makes its mounts in a
+// mount namespace of its own (they vanish with it), loop devices are set to
+// detach themselves once the last user is gone (LO_FLAGS_AUTOCLEAR) and their
+// image is already unlinked, and an injector started here ends with the test
+// process (PR_SET_PDEATHSIG) and unmounts as it ends. (The namespace cannot
+// be made in a process that already has threads, e.g. under TSan; mounts are
+// then made in the caller's namespace and only the destructors clean up.)
+// Setup methods return "" on
 // success or a sentence saying why the fault could not be set up, which the
 // tests turn into GTEST_SKIP() (not root, no /dev/fuse, no loop device, ...).
 //
@@ -15,7 +22,10 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/loop.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -33,6 +43,16 @@
 #include <vector>
 
 namespace faio_kf {
+
+// PrivateMounts moves the process into a mount namespace of its own, whose
+// mounts do not propagate back; true if it did. Run once, before main (while
+// the process has one thread; unshare(CLONE_NEWNS) refuses otherwise).
+inline bool PrivateMounts() {
+  if (geteuid() != 0) return false;
+  if (unshare(CLONE_NEWNS) != 0) return false;
+  return mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+}
+inline const bool kPrivateMounts = PrivateMounts();
 
 // NeedRoot returns "" as root, else why a test must skip.
 inline std::string NeedRoot() {
@@ -352,6 +372,16 @@ class LoopExt4 {
       return "losetup --find --show failed (util-linux; loop module?): " + out;
     }
     dev_ = out;
+    // Hold the device open and let it detach itself when the last user (this
+    // descriptor, a mount) is gone; the image goes with it.
+    dev_fd_ = open(dev_.c_str(), O_RDONLY | O_CLOEXEC);
+    struct loop_info64 info;
+    if (dev_fd_ >= 0 && ioctl(dev_fd_, LOOP_GET_STATUS64, &info) == 0) {
+      info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+      ioctl(dev_fd_, LOOP_SET_STATUS64, &info);
+    }
+    unlink(image_.c_str());
+    image_.clear();
     return Mount();
   }
 
@@ -370,8 +400,10 @@ class LoopExt4 {
 
   void Stop() {
     Unmount();
-    if (!dev_.empty()) {
-      for (int i = 0; i < 20 && RunCommand({"losetup", "-d", dev_}) != 0; i++) {
+    if (dev_fd_ >= 0) close(dev_fd_);
+    dev_fd_ = -1;
+    if (!dev_.empty() && Attached()) {  // autoclear did not happen (yet)
+      for (int i = 0; i < 20 && Attached() && RunCommand({"losetup", "-d", dev_}) != 0; i++) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     }
@@ -386,10 +418,16 @@ class LoopExt4 {
 
   const std::string& mnt() const { return mnt_; }
   const std::string& dev() const { return dev_; }
-  const std::string& image() const { return image_; }
 
  private:
+  // Attached: the loop device still has a backing file.
+  bool Attached() const {
+    std::string name = dev_.substr(dev_.rfind('/') + 1);
+    return access(("/sys/block/" + name + "/loop/backing_file").c_str(), F_OK) == 0;
+  }
+
   std::string dir_, image_, mnt_, dev_;
+  int dev_fd_ = -1;
   bool mounted_ = false;
 };
 
