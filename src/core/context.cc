@@ -370,6 +370,11 @@ size_t Context::TakeLocal(Request** out, size_t max) {
 }
 
 bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+  if (filter_ != nullptr && !filter_->Filter(r, seq32, &status, &host_error, &bytes)) return false;
+  return Deliver(r, seq32, status, host_error, bytes);
+}
+
+bool Context::Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
   uint64_t w;
   if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
   if (r->op == Op::kFlush && r->fstate != nullptr) {

@@ -67,6 +67,25 @@ class Context {
   // for the next wait. Backends call it from Enqueue (under the submit lock).
   void CompleteLocally(Request* r, int status, int host_error, size_t bytes = 0);
 
+  // CompletionFilter lets a decorating backend (backend/fault) see every host
+  // completion before Finish publishes it. Filter runs inside Finish, on the
+  // waiting thread; it may rewrite the outcome, or hold the completion back by
+  // returning false (Finish then answers false, as for a stale event) and hand
+  // it in later, from its own Reap, through Deliver.
+  class CompletionFilter {
+   public:
+    virtual bool Filter(Request* r, uint32_t seq32, int* status, int* host_error,
+                        size_t* bytes) = 0;
+
+   protected:
+    ~CompletionFilter() = default;
+  };
+  // SetCompletionFilter installs (or, with null, removes) the filter. Only the
+  // backend's creation and destruction call it, with nothing in flight.
+  void SetCompletionFilter(CompletionFilter* f) { filter_ = f; }
+  // Deliver is Finish without the filter (waiting thread only).
+  bool Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+
   uint64_t handle = 0;
 
  private:
@@ -89,6 +108,7 @@ class Context {
   }
 
   std::unique_ptr<Backend> backend_;
+  CompletionFilter* filter_ = nullptr;  // see SetCompletionFilter
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
   bool buffers_registered_ = false;  // guarded by submit_mu_

@@ -1,0 +1,642 @@
+// fault_backend.cc - see fault_backend.h.
+//
+// Shape: every request offered to Enqueue gets a decision (FaultBackend::Decide)
+// from the rules, in order. Requests that go to the host are handed to the inner
+// backend in runs; what must happen to a request later (an error to report, a
+// length to restore, a buffer to corrupt, a completion to hold) is kept in
+// plans_, keyed by the request and its submission. The inner backend's
+// completions come back through Filter (the core's completion filter) before
+// the core publishes them; held ones are handed in later by Reap via
+// Context::Deliver.
+#include "backend/fault/fault_backend.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "backend/fault/fault_spec.h"
+#include "backend/registry.h"
+#include "core/context.h"
+#include "platform/host.h"
+
+namespace faio::detail {
+namespace {
+
+uint64_t NextRandom(uint64_t* state) {  // splitmix64
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint8_t OpBit(Op op) {
+  switch (op) {
+    case Op::kRead:
+      return kFaultRead;
+    case Op::kWrite:
+      return kFaultWrite;
+    case Op::kFlush:
+      return kFaultFlush;
+    case Op::kNone:
+      break;
+  }
+  return 0;
+}
+
+const char* OpName(Op op) {
+  switch (op) {
+    case Op::kRead:
+      return "read";
+    case Op::kWrite:
+      return "write";
+    case Op::kFlush:
+      return "flush";
+    case Op::kNone:
+      break;
+  }
+  return "none";
+}
+
+struct RuleState {
+  FaultRule rule;
+  uint64_t seen = 0;  // matching requests offered so far
+  uint64_t rng = 0;   // this rule's own random sequence ('%N')
+};
+
+// What the backend does to one submission after the host has it.
+struct Plan {
+  uint32_t seq32 = 0;
+  uint64_t number = 0;  // ordinal among the requests offered, for the log
+  int error = 0;        // completion error (errno), 0: none
+  size_t orig_len = 0;  // nonzero: the host was asked for fewer bytes
+  bool corrupt = false;
+  bool hold = false;
+  Clock::duration delay{};
+  uint64_t undo = 0;   // the write's undo record (crash rules)
+  uint64_t flush = 0;  // the flush's id (crash rules)
+  uint64_t dev = 0, ino = 0;
+  int64_t size = 0;  // a flush: the file's size when it went to the host
+};
+
+struct Held {
+  Request* r;
+  uint32_t seq32;
+  int status;
+  int host_error;
+  size_t bytes;
+  Clock::time_point due;
+};
+
+// A write not yet covered by a successful flush: what it overwrote.
+struct Undo {
+  uint64_t id = 0;
+  int fd = -1;  // our descriptor of the file; -1: no snapshot could be taken
+  uint64_t dev = 0, ino = 0;
+  int64_t off = 0;
+  size_t len = 0;
+  std::vector<unsigned char> old;  // bytes [off, off + old.size()) before it
+  bool done = false;               // the host finished it (any outcome)
+  uint64_t flush = 0;              // the flush in flight that covers it, 0: none
+};
+
+// A file written under a crash rule.
+struct FileRec {
+  int fd = -1;
+  int64_t durable_size = 0;  // its size as of the last successful flush
+};
+
+enum class Action { kForward, kRefuse, kComplete };
+
+struct Decision {
+  Action action = Action::kForward;
+  int error = 0;
+};
+
+class FaultBackend final : public Backend, public Context::CompletionFilter {
+ public:
+  FaultBackend(const BackendParams& p, FaultSpec spec, std::unique_ptr<Backend> inner)
+      : ctx_(p.ctx), inner_(std::move(inner)), log_(spec.log), rng_(spec.seed) {
+    for (size_t i = 0; i < spec.rules.size(); ++i) {
+      RuleState rs;
+      rs.rule = std::move(spec.rules[i]);
+      rs.rng = spec.seed ^ (0xA0761D6478BD642Full * (i + 1));
+      if (rs.rule.kind == FaultKind::kCrash) has_crash_ = true;
+      if (rs.rule.kind == FaultKind::kCrash && rs.rule.trigger == FaultTrigger::kAlways) {
+        crash_at_destroy_ = true;
+      }
+      rules_.push_back(std::move(rs));
+    }
+    if (!rules_.empty()) ctx_->SetCompletionFilter(this);
+  }
+
+  ~FaultBackend() override {
+    if (!rules_.empty()) ctx_->SetCompletionFilter(nullptr);
+    inner_.reset();  // nothing is in flight (destroy is refused while busy)
+    if (crashed_ || crash_at_destroy_) PowerLoss();
+    for (auto& [key, f] : files_) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+  }
+
+  const char* name() const override { return "fault"; }
+  uint32_t capacity() const override { return inner_->capacity(); }
+
+  size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    if (rules_.empty()) return inner_->Enqueue(reqs, n, host_error);
+    size_t i = 0;
+    while (i < n) {
+      // A run of requests for the host, up to the first that is not.
+      size_t start = i;
+      Decision d;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (; i < n; ++i) {
+          d = Decide(reqs[i]);
+          if (d.action != Action::kForward) break;
+        }
+      }
+      if (i > start) {
+        int err = 0;
+        size_t got = inner_->Enqueue(reqs + start, i - start, &err);
+        if (got < i - start) {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (size_t j = start + got; j < i; ++j) Undecide(reqs[j]);
+          *host_error = err;
+          return start + got;
+        }
+      }
+      if (i == n) break;
+      if (d.action == Action::kRefuse) {
+        *host_error = d.error;
+        return i;
+      }
+      ctx_->CompleteLocally(reqs[i], platform::StatusFromHostError(d.error), d.error);
+      ++i;
+    }
+    return n;
+  }
+
+  void Commit() override { inner_->Commit(); }
+
+  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+    size_t n = ReleaseDue(out, max);
+    if (n >= max) return n;
+    size_t want = min > n ? min - n : 0;
+    Clock::time_point dl = deadline;
+    if (want > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const Held& h : held_) dl = std::min(dl, h.due);
+    }
+    n += inner_->Reap(out + n, max - n, want, dl);
+    if (n < max) n += ReleaseDue(out + n, max - n);
+    return n;
+  }
+
+  void Kick() override { inner_->Kick(); }
+
+  CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+    if (!rules_.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const Held& h : held_) {
+        if (h.r == r && h.seq32 == seq32) return CancelOutcome::kNotFound;  // done, pending
+      }
+    }
+    CancelOutcome outcome = inner_->Cancel(r, seq32);
+    if (outcome == CancelOutcome::kCancelled && !rules_.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = plans_.find(r);
+      if (it != plans_.end() && it->second.seq32 == seq32) {
+        Plan p = it->second;
+        plans_.erase(it);
+        if (p.orig_len != 0) r->len = p.orig_len;
+        if (p.undo != 0) MarkDone(p.undo);
+        if (p.flush != 0) SettleFlush(p, false);
+      }
+    }
+    return outcome;
+  }
+
+  int AssociateFile(faio_file f) override { return inner_->AssociateFile(f); }
+  int RegisterBuffers(const faio_buffer* bufs, size_t count) override {
+    return inner_->RegisterBuffers(bufs, count);
+  }
+
+  bool Filter(Request* r, uint32_t seq32, int* status, int* host_error, size_t* bytes) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = plans_.find(r);
+    if (it == plans_.end() || it->second.seq32 != seq32) {
+      if (crashed_) Fail(status, host_error, bytes, EIO);
+      return true;  // nothing planned (or a stale event: the core drops it)
+    }
+    Plan p = it->second;
+    plans_.erase(it);
+    if (p.orig_len != 0) r->len = p.orig_len;
+    if (p.undo != 0) MarkDone(p.undo);
+    if (crashed_) {
+      Fail(status, host_error, bytes, EIO);
+    } else {
+      if (p.corrupt && *status == FAIO_OK && *bytes > 0) {
+        size_t at = static_cast<size_t>(NextRandom(&rng_) % *bytes);
+        static_cast<unsigned char*>(r->buf)[at] ^=
+            static_cast<unsigned char>(1 + NextRandom(&rng_) % 255);
+        Log(p.number, r, "corrupt", "byte %zu of %zu changed", at, *bytes);
+      }
+      if (p.error != 0) {
+        Fail(status, host_error, bytes, p.error);
+        Log(p.number, r, "error", "%s at completion", strerror(p.error));
+      }
+    }
+    if (p.flush != 0) SettleFlush(p, *status == FAIO_OK);
+    if (!p.hold) return true;
+    held_.push_back(Held{r, seq32, *status, *host_error, *bytes, Clock::now() + p.delay});
+    lock.unlock();
+    inner_->Kick();  // a Reap blocked for it must look at the held ones again
+    return false;
+  }
+
+ private:
+  static void Fail(int* status, int* host_error, size_t* bytes, int err) {
+    *status = platform::StatusFromHostError(err);
+    *host_error = err;
+    *bytes = 0;
+  }
+
+  template <typename... Args>
+  void Log(uint64_t number, const Request* r, const char* what, const char* fmt, Args... args) {
+    if (!log_) return;
+    char detail[160];
+    snprintf(detail, sizeof(detail), fmt, args...);
+    fprintf(stderr, "faio fault: request %llu (%s, %zu bytes at %lld): %s: %s\n",
+            static_cast<unsigned long long>(number), OpName(r->op.load(std::memory_order_relaxed)),
+            r->len, static_cast<long long>(r->offset), what, detail);
+  }
+
+  // Under mu_: the fate of r, offered to the host now. Every rule counts it.
+  Decision Decide(Request* r) {
+    const Op op = r->op.load(std::memory_order_relaxed);
+    const uint8_t bit = OpBit(op);
+    const uint64_t number = ++offered_;
+    Decision d;
+    if (crashed_) {
+      d.action = Action::kComplete;
+      d.error = EIO;
+      Log(number, r, "crash", "power is off");
+      return d;
+    }
+    Plan p;
+    p.seq32 = r->seq32;
+    p.number = number;
+    int submit_error = 0;
+    bool crash = false;
+    for (RuleState& rs : rules_) {
+      const FaultRule& rule = rs.rule;
+      if ((rule.ops & bit) == 0) continue;
+      ++rs.seen;
+      bool hit = false;
+      switch (rule.trigger) {
+        case FaultTrigger::kAlways:
+          hit = rule.kind != FaultKind::kCrash;  // a bare crash is at destroy
+          break;
+        case FaultTrigger::kNth:
+          hit = rs.seen == rule.n;
+          break;
+        case FaultTrigger::kFromNth:
+          hit = rs.seen >= rule.n;
+          break;
+        case FaultTrigger::kOneIn:
+          hit = NextRandom(&rs.rng) % rule.n == 0;
+          break;
+      }
+      if (!hit) continue;
+      switch (rule.kind) {
+        case FaultKind::kCrash:
+          crash = true;
+          break;
+        case FaultKind::kSubmitError:
+          if (submit_error == 0) submit_error = rule.error;
+          break;
+        case FaultKind::kError:
+          if (p.error == 0) p.error = rule.error;
+          break;
+        case FaultKind::kShort:
+          if (p.orig_len == 0) p.orig_len = ShortLength(r);
+          break;
+        case FaultKind::kCorrupt:
+          p.corrupt = true;
+          break;
+        case FaultKind::kDelay:
+          p.hold = true;
+          p.delay = std::max<Clock::duration>(p.delay, rule.delay);
+          break;
+        case FaultKind::kReorder: {
+          p.hold = true;
+          auto us = static_cast<int64_t>(NextRandom(&rng_) %
+                                         static_cast<uint64_t>(rule.delay.count() + 1));
+          p.delay = std::max<Clock::duration>(p.delay, std::chrono::microseconds(us));
+          break;
+        }
+      }
+    }
+    if (crash) {
+      crashed_ = true;
+      d.action = Action::kComplete;
+      d.error = EIO;
+      Log(number, r, "crash", "power lost here");
+      return d;
+    }
+    if (submit_error != 0) {
+      bool transient = submit_error == EAGAIN || submit_error == EINTR;
+      d.action = transient ? Action::kRefuse : Action::kComplete;
+      d.error = submit_error;
+      Log(number, r, "submit", "%s (%s)", strerror(submit_error),
+          transient ? "refused, not taken" : "rejected, completes with it");
+      return d;
+    }
+    // To the host.
+    if (p.orig_len != 0) {
+      size_t shorter = p.orig_len;
+      p.orig_len = r->len;
+      r->len = shorter;
+      Log(number, r, "short", "host asked for %zu of %zu bytes", shorter, p.orig_len);
+    }
+    if (has_crash_ && op == Op::kWrite) p.undo = Snapshot(r);
+    if (has_crash_ && op == Op::kFlush) TagFlush(r, &p);
+    if (p.error != 0 || p.orig_len != 0 || p.corrupt || p.hold || p.undo != 0 || p.flush != 0) {
+      if (p.hold) {
+        Log(number, r, "delay", "completion held %lld us",
+            static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::microseconds>(p.delay).count()));
+      }
+      plans_[r] = p;
+    }
+    return d;
+  }
+
+  // Under mu_: r was decided for the host but the host did not take it.
+  void Undecide(Request* r) {
+    auto it = plans_.find(r);
+    if (it == plans_.end() || it->second.seq32 != r->seq32) return;
+    Plan p = it->second;
+    plans_.erase(it);
+    if (p.orig_len != 0) r->len = p.orig_len;
+    if (p.undo != 0) {
+      for (auto u = undo_.begin(); u != undo_.end(); ++u) {
+        if (u->id == p.undo) {
+          undo_.erase(u);
+          break;
+        }
+      }
+    }
+    if (p.flush != 0) SettleFlush(p, false);
+  }
+
+  // A length in [1, len) (a multiple of the direct-I/O block for O_DIRECT
+  // files), or 0 when none can be shorter.
+  size_t ShortLength(const Request* r) {
+    size_t len = r->len;
+    size_t unit = 1;
+#if defined(O_DIRECT) && !defined(_WIN32)
+    int fl = ::fcntl(r->file, F_GETFL);
+    faio_alignment al{};
+    if (fl >= 0 && (fl & O_DIRECT) != 0 && platform::FileAlignment(r->file, &al) == FAIO_OK) {
+      unit = std::max<size_t>(1, al.offset);
+    }
+#endif
+    size_t units = len / unit;
+    if (units < 2) return 0;
+    return unit * (1 + static_cast<size_t>(NextRandom(&rng_) % (units - 1)));
+  }
+
+  // Under mu_: the record of r's file (opening our own descriptor the first
+  // time), or null when r's descriptor is not a file we can stat.
+  FileRec* FileOf(const Request* r, uint64_t* dev, uint64_t* ino) {
+    struct stat st;
+    if (::fstat(r->file, &st) != 0) return nullptr;
+    *dev = static_cast<uint64_t>(st.st_dev);
+    *ino = static_cast<uint64_t>(st.st_ino);
+    auto [it, fresh] = files_.try_emplace({*dev, *ino});
+    if (fresh) {
+      FileRec& f = it->second;
+      f.durable_size = static_cast<int64_t>(st.st_size);
+      // Our own open file description without O_DIRECT, readable: the
+      // caller's may be write-only, direct, or closed before destroy.
+      char path[64];
+      snprintf(path, sizeof(path), "/proc/self/fd/%d", r->file);
+      f.fd = ::open(path, O_RDWR | O_CLOEXEC);
+      if (f.fd < 0) f.fd = ::fcntl(r->file, F_DUPFD_CLOEXEC, 0);
+    }
+    return &it->second;
+  }
+
+  // Under mu_: copies what write r is about to overwrite. Returns its id.
+  uint64_t Snapshot(Request* r) {
+    Undo u;
+    u.id = ++undo_ids_;
+    u.off = r->offset;
+    u.len = r->len;
+    FileRec* f = FileOf(r, &u.dev, &u.ino);
+    if (f != nullptr && f->fd >= 0) {
+      u.old.resize(u.len);
+      size_t got = 0;
+      while (got < u.len) {
+        ssize_t k = ::pread(f->fd, u.old.data() + got, u.len - got,
+                            static_cast<off_t>(u.off + static_cast<int64_t>(got)));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += static_cast<size_t>(k);
+      }
+      u.old.resize(got);
+      u.fd = f->fd;
+    }
+    undo_.push_back(std::move(u));
+    return undo_.back().id;
+  }
+
+  // Under mu_: flush r goes to the host; it covers every finished write of its
+  // file not yet covered.
+  void TagFlush(Request* r, Plan* p) {
+    FileRec* f = FileOf(r, &p->dev, &p->ino);
+    if (f == nullptr) return;
+    p->flush = ++flush_ids_;
+    struct stat st;
+    p->size = f->fd >= 0 && ::fstat(f->fd, &st) == 0 ? static_cast<int64_t>(st.st_size)
+                                                     : f->durable_size;
+    for (Undo& u : undo_) {
+      if (u.dev == p->dev && u.ino == p->ino && u.done && u.flush == 0) u.flush = p->flush;
+    }
+  }
+
+  // Under mu_: flush p finished (ok: successfully) or never reached the host.
+  void SettleFlush(const Plan& p, bool ok) {
+    if (ok) {
+      undo_.erase(std::remove_if(undo_.begin(), undo_.end(),
+                                 [&](const Undo& u) { return u.flush == p.flush; }),
+                  undo_.end());
+      auto it = files_.find({p.dev, p.ino});
+      if (it != files_.end()) it->second.durable_size = p.size;
+    } else {
+      for (Undo& u : undo_) {
+        if (u.flush == p.flush) u.flush = 0;
+      }
+    }
+  }
+
+  void MarkDone(uint64_t id) {
+    for (Undo& u : undo_) {
+      if (u.id == id) {
+        u.done = true;
+        return;
+      }
+    }
+  }
+
+  // Nothing in flight: undo every write no successful flush covered, newest
+  // first, and cut each file back to its durable size.
+  void PowerLoss() {
+    size_t undone = 0;
+    for (auto u = undo_.rbegin(); u != undo_.rend(); ++u) {
+      if (u->fd < 0) continue;
+      // The old bytes, then zeros where the file had ended (a hole reads so).
+      std::vector<unsigned char> data = u->old;
+      data.resize(u->len, 0);
+      size_t put = 0;
+      while (put < data.size()) {
+        ssize_t k = ::pwrite(u->fd, data.data() + put, data.size() - put,
+                             static_cast<off_t>(u->off + static_cast<int64_t>(put)));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        put += static_cast<size_t>(k);
+      }
+      ++undone;
+    }
+    for (auto& [key, f] : files_) {
+      struct stat st;
+      if (f.fd >= 0 && ::fstat(f.fd, &st) == 0 && st.st_size > f.durable_size) {
+        if (::ftruncate(f.fd, static_cast<off_t>(f.durable_size)) != 0 && log_) {
+          fprintf(stderr, "faio fault: power loss: ftruncate: %s\n", strerror(errno));
+        }
+      }
+    }
+    if (log_) fprintf(stderr, "faio fault: power loss: %zu unflushed writes undone\n", undone);
+    undo_.clear();
+  }
+
+  // Hands in the held completions that are due (waiting thread).
+  size_t ReleaseDue(Request** out, size_t max) {
+    if (rules_.empty()) return 0;
+    std::vector<Held> due;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (held_.empty()) return 0;
+      Clock::time_point now = Clock::now();
+      std::sort(held_.begin(), held_.end(),
+                [](const Held& a, const Held& b) { return a.due < b.due; });
+      size_t k = 0;
+      while (k < held_.size() && k < max && held_[k].due <= now) ++k;
+      due.assign(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(k));
+      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+    size_t n = 0;
+    for (const Held& h : due) {
+      if (ctx_->Deliver(h.r, h.seq32, h.status, h.host_error, h.bytes)) out[n++] = h.r;
+    }
+    return n;
+  }
+
+  Context* const ctx_;
+  std::unique_ptr<Backend> inner_;
+  const bool log_;
+  bool has_crash_ = false;
+  bool crash_at_destroy_ = false;
+  std::vector<RuleState> rules_;  // immutable but for counters (under mu_)
+
+  std::mutex mu_;
+  uint64_t rng_;                                 // guarded by mu_
+  uint64_t offered_ = 0;                         // guarded by mu_
+  bool crashed_ = false;                         // guarded by mu_
+  std::unordered_map<Request*, Plan> plans_;     // guarded by mu_
+  std::vector<Held> held_;                       // guarded by mu_
+  std::deque<Undo> undo_;                        // guarded by mu_, oldest first
+  std::map<std::pair<uint64_t, uint64_t>, FileRec> files_;  // guarded by mu_
+  uint64_t undo_ids_ = 0;                        // guarded by mu_
+  uint64_t flush_ids_ = 0;                       // guarded by mu_
+};
+
+// The inner backend when the spec names none: the first backend "auto" would
+// try that works here. FAIO_BACKEND is not consulted: it names the outer
+// backend (often this one), and inner= names the inner one.
+int CreateAutoInner(const BackendParams& p, std::unique_ptr<Backend>* out, Unavailable* why) {
+  faio_backend_info infos[16];
+  size_t count = 0;
+  int st = ListBackends(infos, 16, &count);
+  if (st != FAIO_OK) return st;
+  for (size_t i = 0; i < count && i < 16; ++i) {
+    if (!infos[i].automatic || !infos[i].available) continue;
+    Unavailable this_one;
+    if (CreateBackend(infos[i].name, p, out, &this_one) == FAIO_OK) return FAIO_OK;
+    why->reason += std::string(infos[i].name) + ": " + this_one.reason + "; ";
+  }
+  why->status = FAIO_E_NOT_SUPPORTED;
+  return FAIO_E_NOT_SUPPORTED;
+}
+
+}  // namespace
+
+bool ProbeFaultBackend(Unavailable* why) {
+  FaultSpec spec;
+  std::string error;
+  if (!ParseFaultSpec(getenv("FAIO_FAULTS"), &spec, &error)) {
+    why->status = FAIO_E_INVALID_PARAMETER;
+    why->reason = "FAIO_FAULTS: " + error;
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable* why) {
+  const char* text = p.faults != nullptr ? p.faults : getenv("FAIO_FAULTS");
+  FaultSpec spec;
+  std::string error;
+  if (!ParseFaultSpec(text, &spec, &error)) {
+    why->status = FAIO_E_INVALID_PARAMETER;
+    why->reason = error;
+    return nullptr;
+  }
+  BackendParams ip = p;
+  ip.faults = nullptr;
+  std::unique_ptr<Backend> inner;
+  Unavailable iwhy;
+  int st = spec.inner.empty() || spec.inner == "auto"
+               ? CreateAutoInner(ip, &inner, &iwhy)
+               : CreateBackend(spec.inner.c_str(), ip, &inner, &iwhy);
+  if (st != FAIO_OK) {
+    why->status = st == FAIO_E_INVALID_PARAMETER ? st : iwhy.status;
+    why->reason = "fault spec: inner backend '" + (spec.inner.empty() ? "auto" : spec.inner) +
+                  "': " +
+                  (st == FAIO_E_INVALID_PARAMETER ? std::string("no such backend") : iwhy.reason);
+    return nullptr;
+  }
+  auto b = std::unique_ptr<FaultBackend>(
+      new (std::nothrow) FaultBackend(p, std::move(spec), std::move(inner)));
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
+  }
+  return b;
+}
+
+}  // namespace faio::detail
