@@ -278,6 +278,8 @@ BenchSpec ParseBench(const BenchArgs& a) {
 int RunBench(const BenchArgs& args) {
   const BenchSpec spec = ParseBench(args);
   InstallInterruptHandler();
+  // A --plot file that cannot be written fails the run before it starts.
+  if (!spec.plot.empty()) WritePlot(spec.plot, spec, {}, JobResult());
 
   // Every job's context first, so that a bad backend fails before any file is
   // written. A flush (--fsync) takes one of the --iodepth slots, as in fio.
@@ -366,8 +368,7 @@ int RunBench(const BenchArgs& args) {
   return kExitOk;
 }
 
-Subcommand AddBench(CLI::App& parent) {
-  auto b = std::make_shared<BenchArgs>();
+BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> b) {
   CLI::App* bench = parent.add_subcommand(
       "bench",
       "Run a fio-like job through faio (fio's option names): reads, writes or a mix, random or "
@@ -445,6 +446,14 @@ Subcommand AddBench(CLI::App& parent) {
               b->given.emplace_back(name, value);
             }
             b->extras = bench->remaining();
+          }};
+}
+
+Subcommand AddBench(CLI::App& parent) {
+  auto b = std::make_shared<BenchArgs>();
+  BenchCommand cmd = DeclareBench(parent, b);
+  return {cmd.app, [b, finish = cmd.finish] {
+            finish();
             return RunBench(*b);
           }};
 }

@@ -9,7 +9,10 @@
 #ifndef FAIO_TOOLS_FAIO_BENCH_H_
 #define FAIO_TOOLS_FAIO_BENCH_H_
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +81,18 @@ struct BenchSpec {
   std::string plot;
   std::vector<std::pair<std::string, std::string>> given;
 };
+
+// BenchCommand is the `bench` subcommand as declared on a CLI11 app.
+struct BenchCommand {
+  CLI::App* app = nullptr;
+  // finish, called after parsing, fills args' *_given fields, `given` and
+  // `extras` from what was on the command line.
+  std::function<void()> finish;
+};
+
+// DeclareBench declares `bench` and its options on parent; the values land in
+// *args. Both `--opt value` and `--opt=value` are accepted.
+BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> args);
 
 // ParseBench validates args. Throws UsageError (exit code 2) naming the option
 // and the values it accepts.
