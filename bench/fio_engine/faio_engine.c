@@ -438,6 +438,7 @@ static int engine_getevents(struct thread_data *td, unsigned int min, unsigned i
                             const struct timespec *t) {
   struct engine_data *ed = td->io_ops_data;
   if (max > ed->depth) max = ed->depth;
+  if (max == 0) return 0;
   if (min > max) min = max;
 
   /* Requests a partial submit left behind go first: fio counts them in flight. */
