@@ -11,6 +11,7 @@
 #include "backend/fault/fault_backend.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,11 +276,16 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     *bytes = 0;
   }
 
-  template <typename... Args>
-  void Log(uint64_t number, const Request* r, const char* what, const char* fmt, Args... args) {
+#if defined(__GNUC__)
+  __attribute__((format(printf, 5, 6)))
+#endif
+  void Log(uint64_t number, const Request* r, const char* what, const char* fmt, ...) {
     if (!log_) return;
     char detail[160];
-    snprintf(detail, sizeof(detail), fmt, args...);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
     fprintf(stderr, "faio fault: request %llu (%s, %zu bytes at %lld): %s: %s\n",
             static_cast<unsigned long long>(number), OpName(r->op.load(std::memory_order_relaxed)),
             r->len, static_cast<long long>(r->offset), what, detail);
