@@ -344,16 +344,23 @@ class Tmpfs {
 
 // ---- ext4 on a loop device -----------------------------------------------------------
 
-// LoopExt4 makes an ext4 file system in a sparse image file in /var/tmp,
-// attaches it to a free loop device and mounts it on a fresh directory.
+// LoopExt4 makes an ext4 file system in a sparse image file (in /var/tmp by
+// default), attaches it to a free loop device and mounts it on a fresh
+// directory next to the image.
 class LoopExt4 {
  public:
   ~LoopExt4() { Stop(); }
 
-  std::string Start(size_t mib, const std::vector<std::string>& mkfs_args = {}) {
+  // Start makes a file system of `mib` MiB with mkfs.ext4 and mkfs_args, its
+  // image in image_dir (a sparse file: a small tmpfs there makes a thin
+  // device that runs out of space under the file system), and mounts it with
+  // mount_options.
+  std::string Start(size_t mib, const std::vector<std::string>& mkfs_args = {},
+                    const std::string& image_dir = "/var/tmp", std::string mount_options = "") {
     std::string why = NeedRoot();
     if (!why.empty()) return why;
-    dir_ = MakeTempDir("/var/tmp", "faio-loop");
+    mount_options_ = std::move(mount_options);
+    dir_ = MakeTempDir(image_dir, "faio-loop");
     if (dir_.empty()) return std::string("mkdtemp failed: ") + std::strerror(errno);
     image_ = dir_ + "/ext4.img";
     mnt_ = dir_ + "/mnt";
@@ -385,9 +392,9 @@ class LoopExt4 {
     return Mount();
   }
 
-  // Mount mounts the device (again); "" or why not.
-  std::string Mount(const char* options = "") {
-    if (mount(dev_.c_str(), mnt_.c_str(), "ext4", 0, options) != 0) {
+  // Mount mounts the device (again), with Start's options; "" or why not.
+  std::string Mount() {
+    if (mount(dev_.c_str(), mnt_.c_str(), "ext4", 0, mount_options_.c_str()) != 0) {
       return "mounting " + dev_ + " (ext4) failed: " + std::strerror(errno);
     }
     mounted_ = true;
@@ -426,7 +433,7 @@ class LoopExt4 {
     return access(("/sys/block/" + name + "/loop/backing_file").c_str(), F_OK) == 0;
   }
 
-  std::string dir_, image_, mnt_, dev_;
+  std::string dir_, image_, mnt_, dev_, mount_options_;
   int dev_fd_ = -1;
   bool mounted_ = false;
 };
