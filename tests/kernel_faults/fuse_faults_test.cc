@@ -210,6 +210,45 @@ TEST_P(FuseFaults, WriteErrnosMapToTheirStatuses) {
   EXPECT_TRUE(Backing("good") == data);
 }
 
+TEST_P(FuseFaults, WriteErrorAtAnOffsetAndAfterSomeWrites) {
+  // A device that fails past a given byte, and one whose third write fails:
+  // each failure lands on the request that met it, and only there.
+  MOUNT_OR_SKIP({"--rule", "op=write err=EIO from=65536 path=far", "--rule",
+                 "op=write err=EIO skip=2 times=1 path=third"});
+  int far = Open("far", O_RDWR | O_CREAT);
+  int third = Open("third", O_RDWR | O_CREAT);
+  ASSERT_GE(far, 0);
+  ASSERT_GE(third, 0);
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  faio_req* r = NewReq();
+  Bytes data = RandomBytes(kLen, 9);
+  struct Step {
+    int fd;
+    int64_t off;
+    int status;
+  };
+  const Step steps[] = {{far, 0, FAIO_OK},
+                        {far, 65536 - kLen, FAIO_OK},
+                        {far, 65536 - 4096, FAIO_E_IO},  // reaches past byte 65536
+                        {far, 1 << 20, FAIO_E_IO},
+                        {third, 0, FAIO_OK},
+                        {third, kLen, FAIO_OK},
+                        {third, 2 * kLen, FAIO_E_IO},
+                        {third, 2 * kLen, FAIO_OK}};  // the rule fired its one time
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    SCOPED_TRACE(i);
+    size_t n = 77;
+    ASSERT_ST(FAIO_OK,
+              faio_req_prepare_write(r, steps[i].fd, steps[i].off, data.data(), kLen, nullptr));
+    EXPECT_ST(steps[i].status, RunOne(ctx, r, &n));
+    EXPECT_EQ(faio_req_host_error(r), steps[i].status == FAIO_OK ? 0 : EIO);
+    EXPECT_EQ(n, steps[i].status == FAIO_OK ? kLen : 0u);
+  }
+  EXPECT_EQ(Backing("far").size(), 65536u);
+  EXPECT_EQ(Backing("third").size(), 3 * kLen);
+}
+
 TEST_P(FuseFaults, FlushErrorIsIoErrorOnThatFile) {
   MOUNT_OR_SKIP({"--rule", "op=fsync err=EIO path=bad"});
   int good = Open("good", O_RDWR | O_CREAT);
