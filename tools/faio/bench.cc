@@ -202,14 +202,12 @@ BenchSpec ParseBench(const BenchArgs& a) {
     }
     s.runtime_ns = NsOf(*runtime);
   }
-  if (a.ramp_time != "0") {
-    auto ramp = ParseDuration(a.ramp_time);
-    if (!ramp) {
-      throw UsageError(
-          fmt::format("--ramp_time '{}': not a duration (use e.g. 0, 2, 2s, 500ms)", a.ramp_time));
-    }
-    s.ramp_ns = NsOf(*ramp);
+  auto ramp = ParseDurationOrZero(a.ramp_time);
+  if (!ramp) {
+    throw UsageError(
+        fmt::format("--ramp_time '{}': not a duration (use e.g. 0, 2, 2s, 500ms)", a.ramp_time));
   }
+  s.ramp_ns = NsOf(*ramp);
   if (a.backend.empty())
     throw UsageError("--backend: empty name (use auto, io_uring, threads, ...)");
   s.backend = a.backend;

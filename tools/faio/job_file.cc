@@ -148,6 +148,9 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
         fmt::format("--size {}: larger than {} ({})", FormatBytes(size), path, FormatBytes(have)));
   }
   f.size_ = size_given ? size : have;
+  // Start cold, as fio does by default (invalidate=1): drop the file's cached
+  // pages (best effort; a block device's cache is left alone).
+  if (S_ISREG(st.st_mode)) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   return f;
 }
 

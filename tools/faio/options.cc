@@ -75,7 +75,9 @@ std::optional<uint64_t> ParseSize(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
-std::optional<double> ParseDuration(std::string_view text) {
+namespace {
+
+std::optional<double> ParseSeconds(std::string_view text, bool allow_zero) {
   std::string_view number, suffix;
   SplitNumber(text, &number, &suffix);
   if (number.empty() || number == ".") return std::nullopt;
@@ -98,8 +100,17 @@ std::optional<double> ParseDuration(std::string_view text) {
     return std::nullopt;
   }
   double seconds = v * scale;
-  if (!(seconds > 0) || !std::isfinite(seconds) || seconds > 366.0 * 86400) return std::nullopt;
+  if (!std::isfinite(seconds) || seconds > 366.0 * 86400) return std::nullopt;
+  if (!(seconds > 0) && !(allow_zero && seconds == 0)) return std::nullopt;
   return seconds;
+}
+
+}  // namespace
+
+std::optional<double> ParseDuration(std::string_view text) { return ParseSeconds(text, false); }
+
+std::optional<double> ParseDurationOrZero(std::string_view text) {
+  return ParseSeconds(text, true);
 }
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text, uint64_t min, uint64_t max) {

@@ -23,6 +23,9 @@ std::optional<uint64_t> ParseSize(std::string_view text);
 // "1.5". Empty on a malformed or non-positive value.
 std::optional<double> ParseDuration(std::string_view text);
 
+// ParseDurationOrZero is ParseDuration that also accepts zero ("0", "0s").
+std::optional<double> ParseDurationOrZero(std::string_view text);
+
 // ParseUnsigned parses a plain decimal integer in [min, max].
 std::optional<uint64_t> ParseUnsigned(std::string_view text, uint64_t min, uint64_t max);
 

@@ -135,6 +135,7 @@ TEST(BenchOptions, TheRestOfFiosVocabulary) {
   EXPECT_TRUE(saw_flag);
   // --iodepth_batch_complete_min 0 means 1, as in a wait.
   EXPECT_EQ(Parse({"--iodepth_batch_complete_min", "0"}).batch_complete_min, 1u);
+  EXPECT_EQ(Parse({"--ramp_time", "0s"}).ramp_ns, 0u);
 }
 
 TEST(BenchOptions, BadValuesNameTheOption) {
@@ -152,6 +153,7 @@ TEST(BenchOptions, BadValuesNameTheOption) {
   ExpectUsage({"--runtime", "0"}, "--runtime");
   ExpectUsage({"--runtime", "5 parsecs"}, "--runtime");
   ExpectUsage({"--ramp_time", "soon"}, "--ramp_time");
+  ExpectUsage({"--ramp_time", "-1"}, "--ramp_time");
   ExpectUsage({"--time_based=maybe"}, "--time_based");
   ExpectUsage({"--direct", "yes"}, "--direct");
   ExpectUsage({"--rw", "randomread"}, "--rw");
@@ -190,6 +192,11 @@ TEST(BenchOptions, SizesAndDurations) {
   EXPECT_EQ(ParseDuration("5"), 5.0);
   EXPECT_FALSE(ParseDuration("0"));
   EXPECT_FALSE(ParseDuration("-1"));
+  EXPECT_EQ(ParseDurationOrZero("0"), 0.0);
+  EXPECT_EQ(ParseDurationOrZero("0s"), 0.0);
+  EXPECT_EQ(ParseDurationOrZero("1.5"), 1.5);
+  EXPECT_FALSE(ParseDurationOrZero("-1"));
+  EXPECT_FALSE(ParseDurationOrZero("x"));
 }
 
 }  // namespace
