@@ -84,12 +84,15 @@ inline Bytes Pattern(size_t n, uint32_t tag) {
   return b;
 }
 
-// A context on the fault backend with spec (capacity 0).
+// A context on the fault backend with spec (capacity 0). Two workers for the
+// threads backend: the sweeps create hundreds of contexts, and sixteen
+// threads each make them slow under TSan.
 inline int FaultCtx(const char* spec, faio_ctx** out) {
   faio_ctx_options o;
   faio_ctx_options_init(&o);
   o.backend = "fault";
   o.faults = spec;
+  o.threads = 2;
   return faio_ctx_create_ex(out, &o);
 }
 

@@ -404,3 +404,30 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FaultKinds);
 
 }  // namespace
 }  // namespace faio_fault_test
+
+namespace faio_fault_test {
+namespace {
+
+// 'log' tells on stderr what was injected, naming the request.
+TEST(FaultLog, EachInjectedFaultIsLogged) {
+  faio_ctx* c = nullptr;
+  ASSERT_ST(FAIO_OK, FaultCtx("inner=threads,log,eio/write#2", &c));
+  TempFile f;
+  Bytes data = Pattern(1024, 3);
+  faio_req* r = nullptr;
+  ASSERT_ST(FAIO_OK, faio_req_create(&r));
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(r, f.fd(), 4096, data.data(), data.size(), nullptr));
+    EXPECT_ST(i == 0 ? FAIO_OK : FAIO_E_IO, RunOne(c, r).status);
+  }
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("faio fault: request 2 (write, 1024 bytes at 4096): error: "), std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("request 1 "), std::string::npos) << log;
+  EXPECT_ST(FAIO_OK, faio_req_destroy(r));
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
+}
+
+}  // namespace
+}  // namespace faio_fault_test

@@ -10,15 +10,18 @@
 // Context::Deliver.
 #include "backend/fault/fault_backend.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(_WIN32)
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -71,6 +74,90 @@ const char* OpName(Op op) {
   }
   return "none";
 }
+
+// ---- the host calls of the power-loss simulation and of short transfers ----
+// A file is known by a key (device, inode) and reached through a descriptor of
+// our own. Windows has none of this yet: 'crash' is refused there.
+#if !defined(_WIN32)
+constexpr bool kCanCrash = true;
+
+bool FileKey(faio_file f, uint64_t* dev, uint64_t* ino, int64_t* size) {
+  struct stat st;
+  if (::fstat(f, &st) != 0) return false;
+  *dev = static_cast<uint64_t>(st.st_dev);
+  *ino = static_cast<uint64_t>(st.st_ino);
+  *size = static_cast<int64_t>(st.st_size);
+  return true;
+}
+
+// A readable, writable descriptor of f's file without O_DIRECT that outlives
+// f: reopened through /proc/self/fd where there is one, else a duplicate.
+int OwnDescriptor(faio_file f) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", f);
+  int fd = ::open(path, O_RDWR | O_CLOEXEC);
+  return fd >= 0 ? fd : ::fcntl(f, F_DUPFD_CLOEXEC, 0);
+}
+
+void CloseOwn(int fd) { ::close(fd); }
+
+bool SizeOf(int fd, int64_t* size) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  *size = static_cast<int64_t>(st.st_size);
+  return true;
+}
+
+// Reads up to len bytes at off; returns how many (fewer at end of file).
+size_t ReadOld(int fd, unsigned char* buf, size_t len, int64_t off) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t k = ::pread(fd, buf + got, len - got, static_cast<off_t>(off + static_cast<int64_t>(got)));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += static_cast<size_t>(k);
+  }
+  return got;
+}
+
+bool WriteBack(int fd, const unsigned char* buf, size_t len, int64_t off) {
+  size_t put = 0;
+  while (put < len) {
+    ssize_t k = ::pwrite(fd, buf + put, len - put, static_cast<off_t>(off + static_cast<int64_t>(put)));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    put += static_cast<size_t>(k);
+  }
+  return true;
+}
+
+bool CutTo(int fd, int64_t size) { return ::ftruncate(fd, static_cast<off_t>(size)) == 0; }
+
+// The length unit of transfers on f: its direct-I/O block when f is open
+// with O_DIRECT, else 1.
+size_t TransferUnit(faio_file f) {
+#if defined(O_DIRECT)
+  int fl = ::fcntl(f, F_GETFL);
+  faio_alignment al{};
+  if (fl >= 0 && (fl & O_DIRECT) != 0 && platform::FileAlignment(f, &al) == FAIO_OK) {
+    return std::max<size_t>(1, al.offset);
+  }
+#else
+  (void)f;
+#endif
+  return 1;
+}
+#else
+constexpr bool kCanCrash = false;
+bool FileKey(faio_file, uint64_t*, uint64_t*, int64_t*) { return false; }
+int OwnDescriptor(faio_file) { return -1; }
+void CloseOwn(int) {}
+bool SizeOf(int, int64_t*) { return false; }
+size_t ReadOld(int, unsigned char*, size_t, int64_t) { return 0; }
+bool WriteBack(int, const unsigned char*, size_t, int64_t) { return false; }
+bool CutTo(int, int64_t) { return false; }
+size_t TransferUnit(faio_file) { return 1; }
+#endif
 
 struct RuleState {
   FaultRule rule;
@@ -149,7 +236,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     inner_.reset();  // nothing is in flight (destroy is refused while busy)
     if (crashed_ || crash_at_destroy_) PowerLoss();
     for (auto& [key, f] : files_) {
-      if (f.fd >= 0) ::close(f.fd);
+      if (f.fd >= 0) CloseOwn(f.fd);
     }
   }
 
@@ -254,7 +341,8 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
         size_t at = static_cast<size_t>(NextRandom(&rng_) % *bytes);
         static_cast<unsigned char*>(r->buf)[at] ^=
             static_cast<unsigned char>(1 + NextRandom(&rng_) % 255);
-        Log(p.number, r, "corrupt", "byte %zu of %zu changed", at, *bytes);
+        Log(p.number, r, "corrupt", "byte %llu of %llu changed", static_cast<unsigned long long>(at),
+            static_cast<unsigned long long>(*bytes));
       }
       if (p.error != 0) {
         Fail(status, host_error, bytes, p.error);
@@ -286,9 +374,9 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "faio fault: request %llu (%s, %zu bytes at %lld): %s: %s\n",
+    fprintf(stderr, "faio fault: request %llu (%s, %llu bytes at %lld): %s: %s\n",
             static_cast<unsigned long long>(number), OpName(r->op.load(std::memory_order_relaxed)),
-            r->len, static_cast<long long>(r->offset), what, detail);
+            static_cast<unsigned long long>(r->len), static_cast<long long>(r->offset), what, detail);
   }
 
   // Under mu_: the fate of r, offered to the host now. Every rule counts it.
@@ -377,7 +465,8 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       size_t shorter = p.orig_len;
       p.orig_len = r->len;
       r->len = shorter;
-      Log(number, r, "short", "host asked for %zu of %zu bytes", shorter, p.orig_len);
+      Log(number, r, "short", "host asked for %llu of %llu bytes",
+          static_cast<unsigned long long>(shorter), static_cast<unsigned long long>(p.orig_len));
     }
     if (has_crash_ && op == Op::kWrite) p.undo = Snapshot(r);
     if (has_crash_ && op == Op::kFlush) TagFlush(r, &p);
@@ -414,14 +503,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   // files), or 0 when none can be shorter.
   size_t ShortLength(const Request* r) {
     size_t len = r->len;
-    size_t unit = 1;
-#if defined(O_DIRECT) && !defined(_WIN32)
-    int fl = ::fcntl(r->file, F_GETFL);
-    faio_alignment al{};
-    if (fl >= 0 && (fl & O_DIRECT) != 0 && platform::FileAlignment(r->file, &al) == FAIO_OK) {
-      unit = std::max<size_t>(1, al.offset);
-    }
-#endif
+    size_t unit = TransferUnit(r->file);
     size_t units = len / unit;
     if (units < 2) return 0;
     return unit * (1 + static_cast<size_t>(NextRandom(&rng_) % (units - 1)));
@@ -430,20 +512,12 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   // Under mu_: the record of r's file (opening our own descriptor the first
   // time), or null when r's descriptor is not a file we can stat.
   FileRec* FileOf(const Request* r, uint64_t* dev, uint64_t* ino) {
-    struct stat st;
-    if (::fstat(r->file, &st) != 0) return nullptr;
-    *dev = static_cast<uint64_t>(st.st_dev);
-    *ino = static_cast<uint64_t>(st.st_ino);
+    int64_t size = 0;
+    if (!FileKey(r->file, dev, ino, &size)) return nullptr;
     auto [it, fresh] = files_.try_emplace({*dev, *ino});
     if (fresh) {
-      FileRec& f = it->second;
-      f.durable_size = static_cast<int64_t>(st.st_size);
-      // Our own open file description without O_DIRECT, readable: the
-      // caller's may be write-only, direct, or closed before destroy.
-      char path[64];
-      snprintf(path, sizeof(path), "/proc/self/fd/%d", r->file);
-      f.fd = ::open(path, O_RDWR | O_CLOEXEC);
-      if (f.fd < 0) f.fd = ::fcntl(r->file, F_DUPFD_CLOEXEC, 0);
+      it->second.durable_size = size;
+      it->second.fd = OwnDescriptor(r->file);
     }
     return &it->second;
   }
@@ -457,15 +531,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     FileRec* f = FileOf(r, &u.dev, &u.ino);
     if (f != nullptr && f->fd >= 0) {
       u.old.resize(u.len);
-      size_t got = 0;
-      while (got < u.len) {
-        ssize_t k = ::pread(f->fd, u.old.data() + got, u.len - got,
-                            static_cast<off_t>(u.off + static_cast<int64_t>(got)));
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        got += static_cast<size_t>(k);
-      }
-      u.old.resize(got);
+      u.old.resize(ReadOld(f->fd, u.old.data(), u.len, u.off));
       u.fd = f->fd;
     }
     undo_.push_back(std::move(u));
@@ -478,9 +544,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     FileRec* f = FileOf(r, &p->dev, &p->ino);
     if (f == nullptr) return;
     p->flush = ++flush_ids_;
-    struct stat st;
-    p->size = f->fd >= 0 && ::fstat(f->fd, &st) == 0 ? static_cast<int64_t>(st.st_size)
-                                                     : f->durable_size;
+    if (f->fd < 0 || !SizeOf(f->fd, &p->size)) p->size = f->durable_size;
     for (Undo& u : undo_) {
       if (u.dev == p->dev && u.ino == p->ino && u.done && u.flush == 0) u.flush = p->flush;
     }
@@ -519,25 +583,22 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       // The old bytes, then zeros where the file had ended (a hole reads so).
       std::vector<unsigned char> data = u->old;
       data.resize(u->len, 0);
-      size_t put = 0;
-      while (put < data.size()) {
-        ssize_t k = ::pwrite(u->fd, data.data() + put, data.size() - put,
-                             static_cast<off_t>(u->off + static_cast<int64_t>(put)));
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        put += static_cast<size_t>(k);
+      if (!WriteBack(u->fd, data.data(), data.size(), u->off) && log_) {
+        fprintf(stderr, "faio fault: power loss: cannot undo a write: %s\n", strerror(errno));
       }
       ++undone;
     }
     for (auto& [key, f] : files_) {
-      struct stat st;
-      if (f.fd >= 0 && ::fstat(f.fd, &st) == 0 && st.st_size > f.durable_size) {
-        if (::ftruncate(f.fd, static_cast<off_t>(f.durable_size)) != 0 && log_) {
-          fprintf(stderr, "faio fault: power loss: ftruncate: %s\n", strerror(errno));
-        }
+      int64_t size = 0;
+      if (f.fd >= 0 && SizeOf(f.fd, &size) && size > f.durable_size && !CutTo(f.fd, f.durable_size) &&
+          log_) {
+        fprintf(stderr, "faio fault: power loss: ftruncate: %s\n", strerror(errno));
       }
     }
-    if (log_) fprintf(stderr, "faio fault: power loss: %zu unflushed writes undone\n", undone);
+    if (log_) {
+      fprintf(stderr, "faio fault: power loss: %llu unflushed writes undone\n",
+              static_cast<unsigned long long>(undone));
+    }
     undo_.clear();
   }
 
@@ -621,6 +682,13 @@ std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable*
     why->status = FAIO_E_INVALID_PARAMETER;
     why->reason = error;
     return nullptr;
+  }
+  for (const FaultRule& rule : spec.rules) {
+    if (rule.kind == FaultKind::kCrash && !kCanCrash) {
+      why->status = FAIO_E_NOT_SUPPORTED;
+      why->reason = "fault spec: '" + rule.text + "': power loss is simulated on POSIX hosts only";
+      return nullptr;
+    }
   }
   BackendParams ip = p;
   ip.faults = nullptr;

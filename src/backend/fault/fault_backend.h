@@ -43,7 +43,9 @@
 //                trigger) loses power only at destroy. Writes are snapshot
 //                (the bytes they overwrite are copied) before they go to the
 //                host; the file is reopened through /proc/self/fd (or dup'ed),
-//                so closing it before the context is destroyed is fine.
+//                so closing it before the context is destroyed is fine. POSIX
+//                hosts only: elsewhere a spec with 'crash' is refused
+//                (FAIO_E_NOT_SUPPORTED).
 //
 // Threads: as every backend (backend.h). The decision of each request is taken
 // under the submit lock, in submission order, so a seed reproduces a run of a
