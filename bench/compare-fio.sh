@@ -24,6 +24,10 @@
 #
 # Both tools are driven by the same job options and report fio's JSON (faio
 # bench speaks fio's option names and JSON field names); jq reads the results.
+# Batching: fio's default iodepth_batch_submit is 1 (one io_uring_enter or
+# io_submit per request), faio bench's is 0 (everything ready in one call), and
+# on a VM every submit call costs a virtio notification: randread-qd32-sb1 runs
+# faio bench the way fio submits, to tell the two apart.
 # A run a tool refuses (an option it does not know, a backend not available
 # here) is reported with the tool's own message, and the rest goes on.
 #
@@ -63,6 +67,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JOBS=(
   "randread-qd1|4K random read, QD1, O_DIRECT|read|rw=randread bs=4096 iodepth=1 direct=1"
   "randread-qd32|4K random read, QD32, O_DIRECT|read|rw=randread bs=4096 iodepth=32 direct=1"
+  "randread-qd32-sb1|4K random read, QD32, O_DIRECT, one request per submit call|read|rw=randread bs=4096 iodepth=32 direct=1 iodepth_batch_submit=1"
   "randread-qd32-fixed|4K random read, QD32, O_DIRECT, registered buffers and files|read|rw=randread bs=4096 iodepth=32 direct=1 fixedbufs"
   "randwrite-qd32|4K random write, QD32, O_DIRECT|write|rw=randwrite bs=4096 iodepth=32 direct=1"
   "seqread-1m-qd8|1 MiB sequential read, QD8, O_DIRECT|read|rw=read bs=1048576 iodepth=8 direct=1"
