@@ -15,7 +15,30 @@
 #include <mutex>
 #include <new>
 
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#endif
+
 namespace faio::detail {
+
+#ifdef _WIN32
+// mingw-w64's std::mutex (winpthreads) has no constexpr constructor, which the
+// constinit tables need; an SRW lock is constant-initialized.
+class TableMutex {
+ public:
+  constexpr TableMutex() = default;
+  void lock() { AcquireSRWLockExclusive(&l_); }
+  void unlock() { ReleaseSRWLockExclusive(&l_); }
+
+ private:
+  SRWLOCK l_ = SRWLOCK_INIT;
+};
+#else
+using TableMutex = std::mutex;
+#endif
 
 static_assert(sizeof(void*) == 8, "faio handles need 64-bit pointers");
 
@@ -41,7 +64,7 @@ class HandleTable {
   // reused as it was left afterwards) and its handle, or nullptr when out of
   // memory or slots.
   Slot* Alloc(uint64_t* handle) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TableMutex> lock(mu_);
     uint32_t index;
     if (free_head_ != 0) {
       index = free_head_ - 1;
@@ -68,7 +91,7 @@ class HandleTable {
   // left as it is (the caller resets what it must).
   void Free(uint64_t handle) {
     uint32_t index = static_cast<uint32_t>(handle);
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<TableMutex> lock(mu_);
     Slot* s = SlotAt(index);
     s->gen.store(s->gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     s->next_free = free_head_;
@@ -105,7 +128,7 @@ class HandleTable {
     return &chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
   }
 
-  std::mutex mu_;
+  TableMutex mu_;
   uint32_t free_head_ = 0;  // index + 1 of the first free slot; 0: none
   uint32_t next_ = 0;
   std::atomic<Slot*> chunks_[kMaxChunks] = {};

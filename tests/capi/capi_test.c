@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 static int g_failures = 0;
 static const char* g_backend = "auto";
@@ -109,7 +111,51 @@ static size_t wait_all(faio_ctx* ctx, size_t n) {
   return got;
 }
 
-static int make_temp_file(void) {
+/* The host: a temporary file (deleted when closed) and a pipe whose reads stay
+ * in flight until written to. On Windows both are opened FILE_FLAG_OVERLAPPED
+ * (the iocp backend needs it) and the pipe is a named pipe. */
+#ifdef _WIN32
+#define BAD_FILE INVALID_HANDLE_VALUE
+
+static int file_ok(faio_file f) { return f != NULL && f != INVALID_HANDLE_VALUE; }
+static void close_file(faio_file f) { CloseHandle(f); }
+static const char* host_error_text(void) { return "see GetLastError"; }
+
+static faio_file make_temp_file(void) {
+  char dir[MAX_PATH + 1];
+  char path[MAX_PATH + 1];
+  DWORD n = GetTempPathA(sizeof dir, dir);
+  if (n == 0 || n > MAX_PATH || GetTempFileNameA(dir, "fai", 0, path) == 0) return BAD_FILE;
+  return CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL,
+                     CREATE_ALWAYS, FILE_FLAG_OVERLAPPED | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+}
+
+static int make_pipe(faio_file fds[2]) {
+  char name[96];
+  snprintf(name, sizeof name, "\\\\.\\pipe\\faio-capi-%lu", (unsigned long)GetCurrentProcessId());
+  fds[0] = CreateNamedPipeA(name, PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED, PIPE_TYPE_BYTE | PIPE_WAIT,
+                            1, 4096, 4096, 0, NULL);
+  if (fds[0] == INVALID_HANDLE_VALUE) return -1;
+  fds[1] = CreateFileA(name, GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+  if (fds[1] == INVALID_HANDLE_VALUE) {
+    CloseHandle(fds[0]);
+    return -1;
+  }
+  return 0;
+}
+
+static int pipe_write(faio_file w, const char* data, size_t len) {
+  DWORD n = 0;
+  return WriteFile(w, data, (DWORD)len, &n, NULL) && n == len;
+}
+#else
+#define BAD_FILE (-1)
+
+static int file_ok(faio_file f) { return f >= 0; }
+static void close_file(faio_file f) { close(f); }
+static const char* host_error_text(void) { return strerror(errno); }
+
+static faio_file make_temp_file(void) {
   char path[64];
   int fd;
   strcpy(path, "/var/tmp/faio-capi-XXXXXX");
@@ -122,8 +168,15 @@ static int make_temp_file(void) {
   return fd;
 }
 
+static int make_pipe(faio_file fds[2]) { return pipe(fds); }
+
+static int pipe_write(faio_file w, const char* data, size_t len) {
+  return write(w, data, len) == (ssize_t)len;
+}
+#endif
+
 /* round_trip writes NBLOCKS blocks through faio, reads them back, compares. */
-static void round_trip(faio_ctx* ctx, int fd) {
+static void round_trip(faio_ctx* ctx, faio_file fd) {
   static unsigned char wbuf[NBLOCKS][BLOCK];
   static unsigned char rbuf[NBLOCKS][BLOCK];
   faio_req* reqs[NBLOCKS + 1];
@@ -164,14 +217,14 @@ static void round_trip(faio_ctx* ctx, int fd) {
   for (i = 0; i <= NBLOCKS; i++) CHECK_STATUS(faio_req_destroy(reqs[i]), FAIO_OK);
 }
 
-static void misuse(faio_ctx* ctx, int fd) {
+static void misuse(faio_ctx* ctx, faio_file fd) {
   faio_req* r = NULL;
   faio_req* dead = NULL;
   faio_req* out[4];
   faio_req* batch[2];
   uint32_t count;
   char buf[16];
-  int fds[2];
+  faio_file fds[2];
 
   CHECK_STATUS(faio_req_create(NULL), FAIO_E_INVALID_PARAMETER);
   CHECK_STATUS(faio_req_create(&r), FAIO_OK);
@@ -213,7 +266,7 @@ static void misuse(faio_ctx* ctx, int fd) {
   CHECK(count == 0);
 
   /* A read of an empty pipe stays in flight: destroy → IN_PROGRESS / BUSY. */
-  if (pipe(fds) == 0) {
+  if (make_pipe(fds) == 0) {
     CHECK_STATUS(faio_req_prepare_read(r, fds[0], 0, buf, 4, NULL), FAIO_OK);
     CHECK_STATUS(faio_ctx_submit(ctx, &r, 1), FAIO_OK);
     CHECK_STATUS(faio_req_destroy(r), FAIO_E_IN_PROGRESS);
@@ -224,21 +277,21 @@ static void misuse(faio_ctx* ctx, int fd) {
     count = 99;
     CHECK_STATUS(faio_ctx_wait(ctx, 1, 5000, out, 4, &count), FAIO_E_INTERRUPTED);
     CHECK(count == 0);
-    CHECK(write(fds[1], "abcd", 4) == 4);
+    CHECK(pipe_write(fds[1], "abcd", 4));
     count = 0;
     CHECK_STATUS(faio_ctx_wait(ctx, 1, 5000, out, 4, &count), FAIO_OK);
     CHECK(count == 1 && out[0] == r);
-    close(fds[0]);
-    close(fds[1]);
+    close_file(fds[0]);
+    close_file(fds[1]);
   } else {
-    fprintf(stderr, "pipe: %s\n", strerror(errno));
+    fprintf(stderr, "pipe: %s\n", host_error_text());
     g_failures++;
   }
   CHECK_STATUS(faio_req_destroy(r), FAIO_OK);
   CHECK_STATUS(faio_req_destroy(r), FAIO_E_INVALID_HANDLE);
 }
 
-static void run_backend(const char* name, int fd) {
+static void run_backend(const char* name, faio_file fd) {
   faio_ctx_options opts = FAIO_CTX_OPTIONS_INIT;
   faio_ctx* ctx = NULL;
   int s;
@@ -263,7 +316,7 @@ int main(void) {
   size_t n = 0, i, ran = 0;
   faio_limits lim;
   faio_ctx* ctx = NULL;
-  int fd;
+  faio_file fd;
 
   test_strerror();
   CHECK_STATUS(faio_get_limits(NULL), FAIO_E_INVALID_PARAMETER);
@@ -273,8 +326,8 @@ int main(void) {
   CHECK_STATUS(faio_ctx_create(&ctx, 0, 2), FAIO_E_INVALID_PARAMETER);
 
   fd = make_temp_file();
-  if (fd < 0) {
-    fprintf(stderr, "mkstemp: %s\n", strerror(errno));
+  if (!file_ok(fd)) {
+    fprintf(stderr, "creating a temporary file: %s\n", host_error_text());
     return 1;
   }
   /* The automatic choice. */
@@ -294,7 +347,7 @@ int main(void) {
     run_backend(infos[i].name, fd);
     ran++;
   }
-  close(fd);
+  close_file(fd);
   CHECK(ran >= 1);
   if (g_failures != 0) {
     fprintf(stderr, "capi_test: %d check(s) failed\n", g_failures);

@@ -11,14 +11,28 @@
 // it closes the pipes' write ends (so held pipe reads finish with end of file),
 // reaps what is left, and destroys everything, so a failing test leaks nothing
 // into the next one.
+//
+// Hosts. Files are faio_file (a descriptor on POSIX hosts, a HANDLE on Windows);
+// the few host calls the tests make (temporary files, pipes, positional
+// transfers, the error codes a host answers) are wrapped below so that every
+// test compiles on both. On Windows files and the pipes' read ends are opened
+// with FILE_FLAG_OVERLAPPED (the iocp backend needs it; the threads backend
+// takes either), and a pipe is a named pipe.
 #ifndef FAIO_TESTS_CONFORMANCE_CONFORMANCE_H_
 #define FAIO_TESTS_CONFORMANCE_CONFORMANCE_H_
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+
+#ifdef _WIN32
+#include <malloc.h>
+#include <windows.h>
+#else
+#include <poll.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -192,11 +206,21 @@ class AlignedBuffer {
  public:
   AlignedBuffer(size_t size, size_t align) : size_(size) {
     if (align < sizeof(void*)) align = sizeof(void*);
+#ifdef _WIN32
+    p_ = static_cast<unsigned char*>(_aligned_malloc(size + align, align));
+#else
     void* p = nullptr;
     if (posix_memalign(&p, align, size + align) == 0) p_ = static_cast<unsigned char*>(p);
+#endif
     if (p_ != nullptr) std::memset(p_, 0, size + align);
   }
-  ~AlignedBuffer() { std::free(p_); }
+  ~AlignedBuffer() {
+#ifdef _WIN32
+    _aligned_free(p_);
+#else
+    std::free(p_);
+#endif
+  }
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
   unsigned char* data() const { return p_; }
@@ -207,8 +231,170 @@ class AlignedBuffer {
   size_t size_;
 };
 
+// ---- the host ------------------------------------------------------------------
+
+// What the host answers for a request on a file that is not open, and for a
+// transfer in the wrong direction (a read of a write-only file, a write of a
+// read-only one): POSIX says EBADF to both; Windows says ERROR_INVALID_HANDLE
+// and ERROR_ACCESS_DENIED.
+#ifdef _WIN32
+inline constexpr int kBadFileError = ERROR_INVALID_HANDLE;
+inline constexpr int kWrongDirectionStatus = FAIO_E_ACCESS_DENIED;
+inline constexpr int kWrongDirectionError = ERROR_ACCESS_DENIED;
+#else
+inline constexpr int kBadFileError = EBADF;
+inline constexpr int kWrongDirectionStatus = FAIO_E_BAD_FILE;
+inline constexpr int kWrongDirectionError = EBADF;
+#endif
+
+// kInvalidParameterError is the host's "invalid argument" (a misaligned direct
+// transfer): EINVAL, or ERROR_INVALID_PARAMETER.
+#ifdef _WIN32
+inline constexpr int kInvalidParameterError = ERROR_INVALID_PARAMETER;
+#else
+inline constexpr int kInvalidParameterError = EINVAL;
+#endif
+
+// RunningUnderWine: Windows binaries run by Wine, which differs from Windows in
+// ways a few tests must know (it does not enforce unbuffered-I/O alignment).
+inline bool RunningUnderWine() {
+#ifdef _WIN32
+  HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+  return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+#else
+  return false;
+#endif
+}
+
+// The host's last error (errno, or GetLastError on Windows) and its text.
+inline int LastError() {
+#ifdef _WIN32
+  return static_cast<int>(GetLastError());
+#else
+  return errno;
+#endif
+}
+inline std::string ErrorText(int err) {
+#ifdef _WIN32
+  return "Windows error " + std::to_string(err);
+#else
+  return std::strerror(err);
+#endif
+}
+
+// kInvalidFile is what opening a file returns on failure: -1, or
+// INVALID_HANDLE_VALUE on Windows.
+#ifdef _WIN32
+inline const faio_file kInvalidFile = INVALID_HANDLE_VALUE;
+#else
+inline constexpr faio_file kInvalidFile = -1;
+#endif
+
+inline bool IsOpen(faio_file f) {
+#ifdef _WIN32
+  return f != nullptr && f != INVALID_HANDLE_VALUE;
+#else
+  return f >= 0;
+#endif
+}
+
+inline void CloseFile(faio_file f) {
+  if (!IsOpen(f)) return;
+#ifdef _WIN32
+  CloseHandle(f);
+#else
+  close(f);
+#endif
+}
+
+// PRead/PWrite transfer once at off, as pread/pwrite: bytes moved, 0 at end of
+// file, -1 on failure (LastError() says why).
+inline int64_t PRead(faio_file f, void* buf, size_t len, int64_t off);
+inline int64_t PWrite(faio_file f, const void* buf, size_t len, int64_t off);
+
+#ifdef _WIN32
+// One transfer on a handle opened with or without FILE_FLAG_OVERLAPPED, waited
+// for on a private event (low bit set: never a packet to an I/O completion port).
+inline int64_t WinTransfer(bool write, HANDLE f, void* buf, size_t len, int64_t off) {
+  HANDLE ev = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  if (ev == nullptr) return -1;
+  OVERLAPPED ov = {};
+  ov.Offset = static_cast<DWORD>(static_cast<uint64_t>(off));
+  ov.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(off) >> 32);
+  ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<uintptr_t>(ev) | 1);
+  DWORD n = 0;
+  BOOL ok = write ? WriteFile(f, buf, static_cast<DWORD>(len), nullptr, &ov)
+                  : ReadFile(f, buf, static_cast<DWORD>(len), nullptr, &ov);
+  if (ok || GetLastError() == ERROR_IO_PENDING) ok = GetOverlappedResult(f, &ov, &n, TRUE);
+  DWORD err = ok ? 0 : GetLastError();
+  CloseHandle(ev);
+  if (ok) return static_cast<int64_t>(n);
+  if (!write && (err == ERROR_HANDLE_EOF || err == ERROR_BROKEN_PIPE)) return 0;
+  SetLastError(err);
+  return -1;
+}
+inline int64_t PRead(faio_file f, void* buf, size_t len, int64_t off) {
+  return WinTransfer(false, f, buf, len, off);
+}
+inline int64_t PWrite(faio_file f, const void* buf, size_t len, int64_t off) {
+  return WinTransfer(true, f, const_cast<void*>(buf), len, off);
+}
+#else
+inline int64_t PRead(faio_file f, void* buf, size_t len, int64_t off) {
+  return pread(f, buf, len, static_cast<off_t>(off));
+}
+inline int64_t PWrite(faio_file f, const void* buf, size_t len, int64_t off) {
+  return pwrite(f, buf, len, static_cast<off_t>(off));
+}
+#endif
+
+// FileSize is the size of an open file, or -1.
+inline int64_t FileSize(faio_file f) {
+#ifdef _WIN32
+  LARGE_INTEGER sz;
+  return GetFileSizeEx(f, &sz) ? sz.QuadPart : -1;
+#else
+  struct stat st;
+  return fstat(f, &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+#endif
+}
+
+// Truncate sets an open file's size; true on success.
+inline bool Truncate(faio_file f, int64_t size) {
+#ifdef _WIN32
+  FILE_END_OF_FILE_INFO eof = {};
+  eof.EndOfFile.QuadPart = size;
+  return SetFileInformationByHandle(f, FileEndOfFileInfo, &eof, sizeof eof) != 0;
+#else
+  return ftruncate(f, static_cast<off_t>(size)) == 0;
+#endif
+}
+
+// SetEnv/UnsetEnv change the process environment (FAIO_BACKEND).
+inline bool SetEnv(const char* name, const char* value) {
+#ifdef _WIN32
+  return _putenv_s(name, value) == 0;
+#else
+  return setenv(name, value, 1) == 0;
+#endif
+}
+inline void UnsetEnv(const char* name) {
+#ifdef _WIN32
+  (void)_putenv_s(name, "");
+#else
+  unsetenv(name);
+#endif
+}
+
 // ---- files ---------------------------------------------------------------------
 
+#ifdef _WIN32
+inline bool IsWritableDir(const std::string& dir) {
+  DWORD a = dir.empty() ? INVALID_FILE_ATTRIBUTES : GetFileAttributesA(dir.c_str());
+  return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY) != 0 &&
+         (a & FILE_ATTRIBUTE_READONLY) == 0;
+}
+#else
 inline bool IsTmpfs(const std::string& dir) {
   struct statfs sf;
   if (statfs(dir.c_str(), &sf) != 0) return true;
@@ -220,18 +406,33 @@ inline bool IsWritableDir(const std::string& dir) {
   return !dir.empty() && stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
          access(dir.c_str(), W_OK) == 0;
 }
+#endif
 
-// TempDir is where temporary files go: $FAIO_TEST_DIR, else /var/tmp, else /tmp.
+// TempDir is where temporary files go: $FAIO_TEST_DIR, else /var/tmp, else /tmp
+// (on Windows: $FAIO_TEST_DIR, else GetTempPath).
 inline std::string TempDir() {
   const char* env = std::getenv("FAIO_TEST_DIR");
+#ifdef _WIN32
+  if (env != nullptr && *env != '\0') return env;
+  char buf[MAX_PATH + 1];
+  DWORD n = GetTempPathA(sizeof buf, buf);
+  if (n == 0 || n > MAX_PATH) return ".";
+  std::string d(buf, n);
+  while (!d.empty() && (d.back() == '\\' || d.back() == '/')) d.pop_back();
+  return d;
+#else
   if (env != nullptr && IsWritableDir(env)) return env;
   if (IsWritableDir("/var/tmp")) return "/var/tmp";
   return "/tmp";
+#endif
 }
 
 // DirectIoDir is a writable directory on a file system that is not tmpfs (tmpfs
-// refuses O_DIRECT), or "" when there is none.
+// refuses O_DIRECT), or "" when there is none. On Windows: TempDir().
 inline std::string DirectIoDir() {
+#ifdef _WIN32
+  return TempDir();
+#else
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("FAIO_TEST_DIR")) candidates.emplace_back(env);
   candidates.emplace_back("/var/tmp");
@@ -242,68 +443,126 @@ inline std::string DirectIoDir() {
     if (IsWritableDir(d) && !IsTmpfs(d)) return d;
   }
   return "";
+#endif
 }
 
-// TempFile is a file created with mkstemp (opened O_RDWR) and unlinked when the
-// object dies; Open gives further descriptors of it with other flags.
+// Flags of TempFile::Open beyond O_RDONLY/O_WRONLY/O_RDWR: kOpenDirect asks for
+// direct (unbuffered) I/O: O_DIRECT, or FILE_FLAG_NO_BUFFERING on Windows.
+#ifdef _WIN32
+inline constexpr int kOpenDirect = 0x40000000;
+#elif defined(O_DIRECT)
+inline constexpr int kOpenDirect = O_DIRECT;
+#endif
+
+// TempFile is a new file in `dir` (opened read-write) deleted when the object
+// dies; Open gives further handles of it with other flags.
 class TempFile {
  public:
   explicit TempFile(const std::string& dir = TempDir()) {
+#ifdef _WIN32
+    char name[MAX_PATH + 1];
+    if (GetTempFileNameA(dir.c_str(), "fai", 0, name) == 0) return;
+    path_ = name;
+    fd_ = Open(O_RDWR);
+    if (!IsOpen(fd_)) DeleteFileA(path_.c_str());
+#else
     path_ = dir + "/faio-test-XXXXXX";
     fd_ = mkstemp(path_.data());
     if (fd_ >= 0) fds_.push_back(fd_);
+#endif
   }
   ~TempFile() {
-    for (int f : fds_) close(f);
-    if (fd_ >= 0) unlink(path_.c_str());
+    for (faio_file f : fds_) CloseFile(f);
+    if (IsOpen(fd_)) {
+#ifdef _WIN32
+      DeleteFileA(path_.c_str());
+#else
+      unlink(path_.c_str());
+#endif
+    }
   }
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
 
-  bool ok() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
+  bool ok() const { return IsOpen(fd_); }
+  faio_file fd() const { return fd_; }
   const std::string& path() const { return path_; }
 
-  // Open returns another descriptor of the file (closed with it), or -1.
-  int Open(int flags) {
+  // Open returns another handle of the file (closed with it), or an invalid
+  // one (IsOpen false). flags: O_RDONLY, O_WRONLY or O_RDWR, maybe kOpenDirect.
+  faio_file Open(int flags) {
+#ifdef _WIN32
+    DWORD access = GENERIC_READ | GENERIC_WRITE;
+    if ((flags & 3) == O_RDONLY) access = GENERIC_READ;
+    if ((flags & 3) == O_WRONLY) access = GENERIC_WRITE;
+    DWORD attrs = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED;
+    if ((flags & kOpenDirect) != 0) attrs |= FILE_FLAG_NO_BUFFERING | FILE_FLAG_WRITE_THROUGH;
+    HANDLE f = CreateFileA(path_.c_str(), access,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                           OPEN_EXISTING, attrs, nullptr);
+#else
     int f = open(path_.c_str(), flags | O_CLOEXEC);
-    if (f >= 0) fds_.push_back(f);
+#endif
+    if (IsOpen(f)) fds_.push_back(f);
     return f;
   }
-  bool Write(const Bytes& b, off_t off = 0) {
-    return pwrite(fd_, b.data(), b.size(), off) == static_cast<ssize_t>(b.size());
+  bool Write(const Bytes& b, int64_t off = 0) {
+    return PWrite(fd_, b.data(), b.size(), off) == static_cast<int64_t>(b.size());
   }
   Bytes ReadAll() const {
-    struct stat st;
-    if (fstat(fd_, &st) != 0) return {};
-    Bytes b(static_cast<size_t>(st.st_size));
+    int64_t size = FileSize(fd_);
+    if (size < 0) return {};
+    Bytes b(static_cast<size_t>(size));
     size_t got = 0;
     while (got < b.size()) {
-      ssize_t n = pread(fd_, b.data() + got, b.size() - got, static_cast<off_t>(got));
+      int64_t n = PRead(fd_, b.data() + got, b.size() - got, static_cast<int64_t>(got));
       if (n <= 0) break;
       got += static_cast<size_t>(n);
     }
     b.resize(got);
     return b;
   }
-  off_t Size() const {
-    struct stat st;
-    return fstat(fd_, &st) == 0 ? st.st_size : -1;
-  }
+  int64_t Size() const { return FileSize(fd_); }
 
  private:
   std::string path_;
-  int fd_ = -1;
-  std::vector<int> fds_;
+#ifdef _WIN32
+  faio_file fd_ = INVALID_HANDLE_VALUE;
+#else
+  faio_file fd_ = -1;
+#endif
+  std::vector<faio_file> fds_;
 };
 
 // Pipe: reads of an empty pipe stay in flight until bytes are fed (or the write
 // end closes), which is how tests hold requests in the kernel. The read end is
 // blocking (a backend must wait for data, not fail with EAGAIN); the write end
-// is non-blocking so a feeder never hangs.
+// is non-blocking so a feeder never hangs. On Windows it is a named pipe with
+// both ends overlapped; closing the writer ends held reads with
+// ERROR_BROKEN_PIPE, which the library reports as end of file.
 struct Pipe {
-  int r = -1;
-  int w = -1;
+#ifdef _WIN32
+  faio_file r = INVALID_HANDLE_VALUE;
+  faio_file w = INVALID_HANDLE_VALUE;
+  Pipe() {
+    static std::atomic<unsigned> counter{0};
+    std::string name = "\\\\.\\pipe\\faio-test-" + std::to_string(GetCurrentProcessId()) + "-" +
+                       std::to_string(counter.fetch_add(1));
+    r = CreateNamedPipeA(name.c_str(),
+                         PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                         PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1, 65536, 65536, 0,
+                         nullptr);
+    if (r == INVALID_HANDLE_VALUE) return;
+    w = CreateFileA(name.c_str(), GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
+                    nullptr);
+    if (w == INVALID_HANDLE_VALUE) {
+      CloseHandle(r);
+      r = INVALID_HANDLE_VALUE;
+    }
+  }
+#else
+  faio_file r = -1;
+  faio_file w = -1;
   Pipe() {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) == 0) {
@@ -312,27 +571,60 @@ struct Pipe {
       fcntl(w, F_SETFL, fcntl(w, F_GETFL) | O_NONBLOCK);
     }
   }
+#endif
   ~Pipe() {
     CloseWriter();
-    if (r >= 0) close(r);
+    CloseFile(r);
   }
   Pipe(const Pipe&) = delete;
   Pipe& operator=(const Pipe&) = delete;
+  bool ok() const { return IsOpen(r) && IsOpen(w); }
   // Feed writes n bytes (fewer if the pipe is full); returns how many went in.
   size_t Feed(size_t n) {
-    if (w < 0) return 0;
+    if (!IsOpen(w)) return 0;
     std::vector<char> b(n, 'p');
     size_t done = 0;
     while (done < n) {
+#ifdef _WIN32
+      // Far below the pipe's 64 KiB buffer in every test: never blocks.
+      int64_t k = PWrite(w, b.data() + done, n - done, 0);
+#else
       ssize_t k = write(w, b.data() + done, n - done);
+#endif
       if (k <= 0) break;
       done += static_cast<size_t>(k);
     }
     return done;
   }
+  // TakeOne reads one byte that is (or becomes within 2 s) in the pipe; false
+  // when none came.
+  bool TakeOne() {
+#ifdef _WIN32
+    Clock::time_point end = Clock::now() + std::chrono::seconds(2);
+    DWORD avail = 0;
+    while (PeekNamedPipe(r, nullptr, 0, nullptr, &avail, nullptr) && avail == 0 &&
+           Clock::now() < end) {
+      Sleep(1);
+    }
+    if (avail == 0) return false;
+#else
+    struct pollfd pfd = {r, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) != 1) return false;
+#endif
+    char c;
+#ifdef _WIN32
+    return PRead(r, &c, 1, 0) == 1;
+#else
+    return read(r, &c, 1) == 1;
+#endif
+  }
   void CloseWriter() {
-    if (w >= 0) close(w);
+    CloseFile(w);
+#ifdef _WIN32
+    w = INVALID_HANDLE_VALUE;
+#else
     w = -1;
+#endif
   }
 };
 
@@ -412,7 +704,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   Pipe* NewPipe() {
     pipes_.push_back(std::make_unique<Pipe>());
     Pipe* p = pipes_.back().get();
-    if (p->r < 0) ADD_FAILURE() << "pipe2 failed: " << std::strerror(errno);
+    if (!p->ok()) ADD_FAILURE() << "creating a pipe failed: " << ErrorText(LastError());
     return p;
   }
 
@@ -420,7 +712,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<TempFile> NewFile(size_t size = 64 * 1024) {
     auto f = std::make_unique<TempFile>();
     if (!f->ok()) {
-      ADD_FAILURE() << "mkstemp in " << TempDir() << " failed: " << std::strerror(errno);
+      ADD_FAILURE() << "creating a file in " << TempDir() << " failed: " << ErrorText(LastError());
       return f;
     }
     Bytes b(size);
@@ -430,12 +722,17 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   }
 
   // ClosedFd is a descriptor number that is not open (high enough that nothing
-  // the library opens meanwhile takes it).
-  static int ClosedFd() {
+  // the library opens meanwhile takes it). On Windows: a handle value far above
+  // any this process opens (handle values are small multiples of 4, reused).
+  static faio_file ClosedFd() {
+#ifdef _WIN32
+    return reinterpret_cast<HANDLE>(uintptr_t{0x3FFFFFFC});
+#else
     int fd = fcntl(0, F_DUPFD_CLOEXEC, 900);
     if (fd < 0) return 1000000;
     close(fd);
     return fd;
+#endif
   }
 
   static int Result(faio_req* r, size_t* n = nullptr) { return faio_req_result(r, n); }
@@ -483,7 +780,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 
   // PrepareReads prepares each request as a 64-byte read of fd at offset 64*i
   // into bufs (resized to fit), user value = index + 1.
-  static void PrepareReads(const std::vector<faio_req*>& reqs, int fd, std::vector<Bytes>* bufs,
+  static void PrepareReads(const std::vector<faio_req*>& reqs, faio_file fd, std::vector<Bytes>* bufs,
                            size_t len = 64) {
     bufs->resize(std::max(bufs->size(), reqs.size()));
     for (size_t i = 0; i < reqs.size(); i++) {

@@ -1,7 +1,5 @@
 // context_test.cc - the context's life (SPEC.md §2 "Context lifetime", §5) and the
 // process-wide queries (backends, limits, alignment, strerror, version).
-#include <sys/socket.h>
-
 #include "conformance.h"
 
 namespace faio_test {
@@ -207,7 +205,7 @@ TEST_P(Context, EmptyBackendNameIsInvalidParameter) {
 TEST_P(Context, EnvironmentVariableSelectsBackend) {
   const char* old = std::getenv("FAIO_BACKEND");
   std::string saved = old ? old : "";
-  ASSERT_EQ(setenv("FAIO_BACKEND", backend(), 1), 0);
+  ASSERT_TRUE(SetEnv("FAIO_BACKEND", backend()));
   faio_ctx* c = nullptr;
   int s = faio_ctx_create(&c, 4, 0);
   EXPECT_ST(FAIO_OK, s);
@@ -216,7 +214,7 @@ TEST_P(Context, EnvironmentVariableSelectsBackend) {
     EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
   }
   // An explicit backend in the options wins over the environment.
-  ASSERT_EQ(setenv("FAIO_BACKEND", "nosuch-backend", 1), 0);
+  ASSERT_TRUE(SetEnv("FAIO_BACKEND", "nosuch-backend"));
   faio_ctx_options o = Options(4);
   c = nullptr;
   s = faio_ctx_create_ex(&c, &o);
@@ -225,9 +223,9 @@ TEST_P(Context, EnvironmentVariableSelectsBackend) {
     EXPECT_ST(FAIO_OK, faio_ctx_destroy(c));
   }
   if (old) {
-    setenv("FAIO_BACKEND", saved.c_str(), 1);
+    SetEnv("FAIO_BACKEND", saved.c_str());
   } else {
-    unsetenv("FAIO_BACKEND");
+    UnsetEnv("FAIO_BACKEND");
   }
 }
 
@@ -236,8 +234,8 @@ TEST_P(Context, AssociateFile) {
   ASSERT_NE(c, nullptr);
   auto f = NewFile(4096);
   EXPECT_ST(FAIO_OK, faio_ctx_associate_file(c, f->fd()));
-  EXPECT_ST(FAIO_E_BAD_FILE, faio_ctx_associate_file(c, -1));
-  const int closed = ClosedFd();
+  EXPECT_ST(FAIO_E_BAD_FILE, faio_ctx_associate_file(c, kInvalidFile));
+  const faio_file closed = ClosedFd();
   EXPECT_ST(FAIO_E_BAD_FILE, faio_ctx_associate_file(c, closed));
   // Submits on the associated file work.
   faio_req* r = NewReq();
@@ -429,22 +427,22 @@ TEST(Library, EnvironmentNamingAMissingBackendIsNotSupported) {
   if (missing.empty()) GTEST_SKIP() << "every backend is available here";
   const char* old = std::getenv("FAIO_BACKEND");
   std::string saved = old ? old : "";
-  ASSERT_EQ(setenv("FAIO_BACKEND", missing.c_str(), 1), 0);
+  ASSERT_TRUE(SetEnv("FAIO_BACKEND", missing.c_str()));
   faio_ctx* c = nullptr;
   int s = faio_ctx_create(&c, 0, 0);
   EXPECT_ST(FAIO_E_NOT_SUPPORTED, s) << "FAIO_BACKEND=" << missing;
   if (s == FAIO_OK) (void)faio_ctx_destroy(c);
   faio_limits lim;
   EXPECT_ST(FAIO_E_NOT_SUPPORTED, faio_get_limits(&lim)) << "FAIO_BACKEND=" << missing;
-  ASSERT_EQ(setenv("FAIO_BACKEND", "auto", 1), 0);
+  ASSERT_TRUE(SetEnv("FAIO_BACKEND", "auto"));
   EXPECT_ST(FAIO_OK, faio_get_limits(&lim));
   s = faio_ctx_create(&c, 0, 0);
   EXPECT_ST(FAIO_OK, s) << "FAIO_BACKEND=auto";
   if (s == FAIO_OK) (void)faio_ctx_destroy(c);
   if (old) {
-    setenv("FAIO_BACKEND", saved.c_str(), 1);
+    SetEnv("FAIO_BACKEND", saved.c_str());
   } else {
-    unsetenv("FAIO_BACKEND");
+    UnsetEnv("FAIO_BACKEND");
   }
 }
 
@@ -462,7 +460,7 @@ TEST(Library, Limits) {
 TEST(Library, FileAlignment) {
   faio_alignment a;
   EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_file_alignment(0, nullptr));
-  EXPECT_ST(FAIO_E_BAD_FILE, faio_file_alignment(-1, &a));
+  EXPECT_ST(FAIO_E_BAD_FILE, faio_file_alignment(kInvalidFile, &a));
   std::string dir = DirectIoDir();
   if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
   TempFile f(dir);
@@ -477,12 +475,10 @@ TEST(Library, FileAlignment) {
   EXPECT_EQ(a.offset & (a.offset - 1), 0u);
   EXPECT_LE(a.offset, 65536u);
   // A pipe does no direct I/O.
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  s = faio_file_alignment(fds[0], &a);
+  Pipe p;
+  ASSERT_TRUE(p.ok());
+  s = faio_file_alignment(p.r, &a);
   EXPECT_TRUE(s == FAIO_E_NOT_SUPPORTED || s == FAIO_OK) << StatusName(s);
-  close(fds[0]);
-  close(fds[1]);
 }
 
 TEST(Library, StrerrorIsDistinctForEveryStatus) {

@@ -10,7 +10,7 @@ FAIO_INSTANTIATE(Request);
 
 // Every call taking a request answers INVALID_HANDLE (or its documented neutral
 // value) for a handle that is not a live request.
-void ExpectInvalidEverywhere(faio_ctx* ctx, faio_req* bad, int fd, const char* what) {
+void ExpectInvalidEverywhere(faio_ctx* ctx, faio_req* bad, faio_file fd, const char* what) {
   SCOPED_TRACE(what);
   char buf[16];
   size_t n = 77;
@@ -271,17 +271,17 @@ TEST_P(Request, FailedRequestResultAndHostError) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   auto f = NewFile();
-  int wronly = f->Open(O_WRONLY);
-  ASSERT_GE(wronly, 0);
+  faio_file wronly = f->Open(O_WRONLY);
+  ASSERT_TRUE(IsOpen(wronly));
   faio_req* r = NewReq();
   char buf[16];
   ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, wronly, 0, buf, sizeof buf, nullptr));
   ASSERT_ST(FAIO_OK, Submit1(ctx, r));
   ASSERT_EQ(Reap(ctx, 1).size(), 1u);
   size_t n = 77;
-  EXPECT_ST(FAIO_E_BAD_FILE, faio_req_result(r, &n));
+  EXPECT_ST(kWrongDirectionStatus, faio_req_result(r, &n));
   EXPECT_EQ(n, 0u) << "transferred is 0 for a failed request";
-  EXPECT_EQ(faio_req_host_error(r), EBADF);
+  EXPECT_EQ(faio_req_host_error(r), kWrongDirectionError);
   // Re-preparing clears the old outcome.
   ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f->fd(), 0, buf, sizeof buf, nullptr));
   EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(r, nullptr));

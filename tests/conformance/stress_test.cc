@@ -83,7 +83,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
   ASSERT_NE(ctx, nullptr);
   TempFile file;
   ASSERT_TRUE(file.ok());
-  ASSERT_EQ(ftruncate(file.fd(), kSubmitters * kRegion), 0);
+  ASSERT_TRUE(Truncate(file.fd(), kSubmitters * kRegion));
   Pipe* pipe = NewPipe();
 
   std::vector<std::unique_ptr<Slot>> slots;

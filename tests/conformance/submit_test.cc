@@ -247,11 +247,16 @@ TEST_P(Submit, BadDescriptorIsAcceptedAndCompletesWithBadFile) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   auto f = NewFile();
-  const int closed = ClosedFd();
+  const faio_file closed = ClosedFd();
+#ifdef _WIN32
+  const faio_file never_open = reinterpret_cast<HANDLE>(uintptr_t{0x3FFFFF00});
+#else
+  const faio_file never_open = 1 << 20;
+#endif
   std::vector<faio_req*> reqs = NewReqs(4);
   char b[4][32];
   ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[0], closed, 0, b[0], 32, nullptr));
-  ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[1], 1 << 20, 0, b[1], 32, nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[1], never_open, 0, b[1], 32, nullptr));
   ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[2], f->fd(), 0, b[2], 32, nullptr));
   ASSERT_ST(FAIO_OK, faio_req_prepare_flush(reqs[3], closed, nullptr));
   ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
@@ -259,7 +264,7 @@ TEST_P(Submit, BadDescriptorIsAcceptedAndCompletesWithBadFile) {
   for (int i : {0, 1, 3}) {
     size_t n = 77;
     EXPECT_ST(FAIO_E_BAD_FILE, faio_req_result(reqs[i], &n)) << "request " << i;
-    EXPECT_EQ(faio_req_host_error(reqs[i]), EBADF) << "request " << i;
+    EXPECT_EQ(faio_req_host_error(reqs[i]), kBadFileError) << "request " << i;
     EXPECT_EQ(n, 0u);
   }
   EXPECT_ST(FAIO_OK, faio_req_result(reqs[2], nullptr));

@@ -1,7 +1,9 @@
 // wakeup_test.cc - faio_ctx_wakeup (SPEC.md §2 "Wakeup"): a blocked waiter
 // returns INTERRUPTED promptly, a wakeup with no waiter is remembered, several
 // count as one, and none is lost or invented when wakeup races with wait.
+#ifndef _WIN32
 #include <signal.h>
+#endif
 
 #include "conformance.h"
 
@@ -275,6 +277,9 @@ TEST_P(Wakeup, StormFromManyThreadsLeavesAtMostOnePending) {
   EXPECT_ST(FAIO_E_TIMEOUT, faio_ctx_wait(ctx, 1, 0, out, 2, &count)) << "at most one pending";
 }
 
+#ifndef _WIN32
+// POSIX signals (faio.h promises async-signal safety on io_uring only; Windows
+// has no signal handlers to wake from).
 faio_ctx* g_signal_ctx = nullptr;
 void WakeFromSignal(int) { (void)faio_ctx_wakeup(g_signal_ctx); }
 
@@ -299,6 +304,7 @@ TEST_P(Wakeup, FromASignalHandler) {
   sigaction(SIGUSR1, &old, nullptr);
   g_signal_ctx = nullptr;
 }
+#endif  // _WIN32
 
 }  // namespace
 }  // namespace faio_test
