@@ -93,6 +93,7 @@ void BenchJob::Setup(faio::Context ctx, int fd, uint64_t file_size, size_t align
     reqs_.push_back(std::move(r).value());
   }
   pending_.reserve(depth);
+  pending_slot_.reserve(depth);
   reaped_.assign(depth, nullptr);
   start_ns_.assign(depth, 0);
   issue_ns_.assign(depth, 0);
@@ -158,6 +159,7 @@ bool BenchJob::Prepare(uint32_t slot, uint64_t now) {
   dir_[slot] = write ? kDirWrite : kDirRead;
   issued_bytes_ += spec_.bs;
   pending_.push_back(r);
+  pending_slot_.push_back(slot);
   return true;
 }
 
@@ -219,6 +221,7 @@ void BenchJob::RunLoop() {
     start_ns_[slot] = t;
     dir_[slot] = kDirSync;
     pending_.push_back(f);
+    pending_slot_.push_back(slot);
   };
 
   while (true) {
@@ -234,8 +237,7 @@ void BenchJob::RunLoop() {
       int run_dir = -1;
       uint64_t run_val = 0, run_len = 0;
       for (size_t i = done; i < done + took; ++i) {
-        uint32_t slot =
-            static_cast<uint32_t>(reinterpret_cast<uintptr_t>(faio_req_user(pending_[i])));
+        const uint32_t slot = pending_slot_[i];
         issue_ns_[slot] = issued;
         int d = dir_[slot];
         if (d == kDirSync) continue;
@@ -258,6 +260,8 @@ void BenchJob::RunLoop() {
       stopping = true;
     }
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done));
+    pending_slot_.erase(pending_slot_.begin(),
+                        pending_slot_.begin() + static_cast<ptrdiff_t>(done));
     if (inflight == 0) break;
 
     // 2. Reap.

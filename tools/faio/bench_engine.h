@@ -65,8 +65,9 @@ class BenchJob {
   // until the context is destroyed): mem_ is declared first, destroyed last.
   AlignedBuffer mem_;
   faio::Context ctx_;
-  std::vector<faio::Request> reqs_;  // one per slot (--iodepth)
-  std::vector<faio_req*> pending_;   // prepared, not yet submitted
+  std::vector<faio::Request> reqs_;     // one per slot (--iodepth)
+  std::vector<faio_req*> pending_;      // prepared, not yet submitted
+  std::vector<uint32_t> pending_slot_;  // their slots
   std::vector<faio_req*> reaped_;
   std::vector<uint64_t> start_ns_;  // per slot: when its batch started being prepared
   std::vector<uint64_t> issue_ns_;  // per slot: when the submit call that took it returned
