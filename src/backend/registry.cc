@@ -109,8 +109,12 @@ int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Back
     *out = e->create(p, why);
     if (*out == nullptr) {
       // A named backend that cannot run here is "not supported", whatever the
-      // probe's own error; the reason says which.
-      return why->status == FAIO_E_NO_MEMORY ? FAIO_E_NO_MEMORY : FAIO_E_NOT_SUPPORTED;
+      // probe's own error, unless it ran out of something that may come back
+      // (memory, kernel slots such as fs.aio-max-nr): then the caller may retry.
+      // The reason says which.
+      return why->status == FAIO_E_NO_MEMORY || why->status == FAIO_E_INSUFFICIENT_RESOURCES
+                 ? why->status
+                 : FAIO_E_NOT_SUPPORTED;
     }
     return FAIO_OK;
   }
