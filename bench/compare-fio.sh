@@ -17,9 +17,10 @@
 # JSON, which both fio and faio bench take from getrusage(RUSAGE_THREAD) of the
 # job's thread: the CPU of helper threads (glibc's POSIX AIO threads, faio's
 # thread pool) is not in it. "proc" is the user+system CPU time of the whole
-# process tree (bash's `time`), over the I/Os scaled to the ramp as well
-# (I/Os × (ramp + runtime) / runtime): it counts every thread, and also start-up.
-# Neither counts the kernel's io_uring workers (io-wq).
+# process tree (bash's `time`) less the tool's start-up and exit (measured once
+# on a 4 KiB job), over the I/Os scaled to the ramp as well
+# (I/Os × (ramp + runtime) / runtime): it counts every thread. Neither counts
+# the kernel's io_uring workers (io-wq).
 # Then it checks faio's targets and says by how much each is met or missed.
 #
 # Both tools are driven by the same job options and report fio's JSON (faio
@@ -238,13 +239,15 @@ read -r -d '' METRICS_JQ <<'EOF' || true
 EOF
 
 failures=0
-# record JOB LABEL KIND BACKEND ROUND LATDIR JSON ERR RC CPU_SECONDS: one result line.
+# record JOB LABEL KIND BACKEND ROUND LATDIR JSON ERR RC CPU_SECONDS BASE_SECONDS:
+# one result line.
 record() {
-  local job=$1 label=$2 kind=$3 backend=$4 round=$5 lat=$6 json=$7 err=$8 rc=$9 cpu=${10} m reason
+  local job=$1 label=$2 kind=$3 backend=$4 round=$5 lat=$6 json=$7 err=$8 rc=$9 cpu=${10}
+  local base=${11} m reason
   if ((rc == 0)) && m=$(jq -ce --arg lat "$lat" --argjson cpu "${cpu:-null}" \
-    --argjson runtime "$runtime" --argjson ramp "$ramp" \
+    --argjson base "${base:-0}" --argjson runtime "$runtime" --argjson ramp "$ramp" \
     "($METRICS_JQ)"' | . + {proc_us: (if $cpu == null or .ios == 0 then null
-                                 else $cpu / (.ios * ($ramp + $runtime) / $runtime) * 1e6 end)}' \
+         else ([$cpu - $base, 0] | max) / (.ios * ($ramp + $runtime) / $runtime) * 1e6 end)}' \
     "$json" 2>/dev/null) &&
     [[ $(jq -r '.error' <<<"$m") == 0 && $(jq -r '.ios' <<<"$m") != 0 ]]; then
     jq -cn --arg job "$job" --arg engine "$label" --arg kind "$kind" --arg backend "$backend" \
@@ -317,7 +320,7 @@ run_fio() { # JOB LABEL KIND BACKEND ROUND LAT OPTS ENGINE-ARGS...
   { time fio --output-format=json --output="$base.json" --name="$job" "${common_fio[@]}" \
     "$@" "${jargs[@]}" >"$base.out" 2>"$base.err"; } 2>"$base.time" || rc=$?
   record "$job" "$label" "$kind" "$backend" "$round" "$lat" "$base.json" "$base.err" "$rc" \
-    "$(cpu_seconds "$base.time")"
+    "$(cpu_seconds "$base.time")" "$fio_startup_cpu"
 }
 
 run_faio() { # JOB BACKEND ROUND LAT OPTS
@@ -328,7 +331,7 @@ run_faio() { # JOB BACKEND ROUND LAT OPTS
   { time "$faio" bench --name "$job" "${common_faio[@]}" --backend "$backend" \
     --output-format json "${jargs[@]}" >"$base.json" 2>"$base.err"; } 2>"$base.time" || rc=$?
   record "$job" "$label" faio "$backend" "$round" "$lat" "$base.json" "$base.err" "$rc" \
-    "$(cpu_seconds "$base.time")"
+    "$(cpu_seconds "$base.time")" "$faio_startup_cpu"
 }
 
 IFS=',' read -ra FIO_ENGINES <<<"$fio_engines"
@@ -347,9 +350,30 @@ if [[ -x $faio ]] && ! "$faio" bench --help 2>&1 | grep -q -- '--name'; then
     { time "$faio" bench "${common_faio[@]}" --backend "$backend" --output-format json \
       "${jargs[@]}" >"$base.json" 2>"$base.err"; } 2>"$base.time" || rc=$?
     record "$job" "$label" faio "$backend" "$round" "$lat" "$base.json" "$base.err" "$rc" \
-      "$(cpu_seconds "$base.time")"
+      "$(cpu_seconds "$base.time")" "$faio_startup_cpu"
   }
 fi
+
+# Start-up and exit CPU of each tool: a 4 KiB read, median of 3, taken off the
+# "proc" figures (fio forks a job process and sets up shared memory: a few
+# tenths of a second of CPU on a small VM).
+startup_cpu() { # COMMAND...
+  local i t
+  for i in 1 2 3; do
+    { time "$@" >/dev/null 2>&1; } 2>"$raw/startup.time" || true
+    cpu_seconds "$raw/startup.time"
+    echo
+  done | sort -n | sed -n 2p
+}
+fio_startup_cpu=$(startup_cpu fio --name=startup --filename="$file" --size=4096 --bs=4096 \
+  --rw=read --ioengine=psync --output-format=json)
+faio_startup_cpu=0
+if [[ -x $faio ]]; then
+  faio_startup_cpu=$(startup_cpu "$faio" bench --filename "$file" --size 4096 --bs 4096 \
+    --rw read --time_based=0 --output-format json)
+fi
+[[ $fio_startup_cpu =~ ^[0-9.]+$ ]] || fio_startup_cpu=0
+[[ $faio_startup_cpu =~ ^[0-9.]+$ ]] || faio_startup_cpu=0
 
 nruns=0
 for j in "${selected[@]}"; do
@@ -411,7 +435,8 @@ echo "Medians of $rounds round(s) of ${runtime} s (after ${ramp} s ramp) per run
 echo "IOPS and bandwidth count reads and writes; clat is the completion latency of the"
 echo "job's main direction. CPU per I/O in microseconds: 'job' from the tool's JSON (the job"
 echo "thread's getrusage, as fio reports it: helper threads not counted), 'proc' for the whole"
-echo "process tree (every thread, and start-up) over the I/Os scaled to ramp + runtime."
+echo "process tree (every thread) less start-up and exit (fio ${fio_startup_cpu} s, faio bench"
+echo "${faio_startup_cpu} s of CPU, measured on a 4 KiB job), over the I/Os scaled to ramp + runtime."
 echo "Ratios are faio / fio: above 1 is better for IOPS, below 1 is better for clat and CPU."
 echo "fio psync is synchronous: it runs at QD1 whatever the job's iodepth."
 
