@@ -135,9 +135,9 @@ TEST(Cp, HolesStayHoles) {
   ScratchDir dir;
   ASSERT_TRUE(dir.ok());
   std::string src = dir / "src";
-  const uint64_t size = 16u << 20;
+  const uint64_t size = 8u << 20;
   testing::WriteAt(src, 0, RandomBytes(4096, 1));
-  testing::WriteAt(src, 5u << 20, RandomBytes(100000, 2));
+  testing::WriteAt(src, 5u << 20, RandomBytes(100000, 2));  // 5 MiB: a 1 MiB block boundary
   testing::WriteAt(src, size - 10, RandomBytes(10, 3));
   ASSERT_EQ(FileSize(src), size);
   ASSERT_LT(AllocatedBytes(src), 1u << 20) << "the scratch file system does not keep holes";
@@ -150,6 +150,7 @@ TEST(Cp, HolesStayHoles) {
     CopyOptions o = Options(src, dst);
     o.direct = d;
     o.verify = true;
+    o.iodepth = 4;  // fewer buffers: quicker under the sanitizers
     CopyResult r = CopyFile(o);
     EXPECT_EQ(r.size, size);
     EXPECT_EQ(r.extents, 3u);
@@ -166,10 +167,11 @@ TEST(Cp, HolesStayHoles) {
   // A file that is all hole.
   std::string hole = dir / "hole", dst = dir / "hole.copy";
   testing::WriteFile(hole, {});
-  ASSERT_EQ(truncate(hole.c_str(), 8 << 20), 0);
+  ASSERT_EQ(truncate(hole.c_str(), 4 << 20), 0);
   CopyResult r = CopyFile(Options(hole, dst));
   EXPECT_EQ(r.data_bytes, 0u);
-  EXPECT_EQ(FileSize(dst), 8u << 20);
+  EXPECT_EQ(r.extents, 0u);
+  EXPECT_EQ(FileSize(dst), 4u << 20);
   EXPECT_EQ(AllocatedBytes(dst), 0u);
   EXPECT_EQ(FirstDifference(hole, dst), std::nullopt);
 }
