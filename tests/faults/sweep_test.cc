@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,11 @@ struct SweepParam {
   Kind kind;
   bool persistent;
 };
+
+// For gtest's (and ctest's) test listing.
+void PrintTo(const SweepParam& p, std::ostream* os) {
+  *os << KindName(p.kind) << (p.persistent ? "+" : "") << " on " << p.inner;
+}
 
 std::string ParamName(const ::testing::TestParamInfo<SweepParam>& info) {
   std::string k = KindName(info.param.kind);
