@@ -38,6 +38,8 @@ cmake -S "$root" -B "$build" \
   -DCMAKE_BUILD_TYPE=Release -DFAIO_WERROR=ON -DFAIO_BUILD_TESTS=ON >/dev/null
 echo "== build"
 cmake --build "$build" -j"$jobs"
+built=$(date +%s)
+echo "   built after $(( built - start )) s"
 
 echo "== wine"
 WINEPREFIX=$(mktemp -d /tmp/faio-wine.XXXXXX)
@@ -51,7 +53,7 @@ trap cleanup EXIT
 setsid wineserver -p </dev/null >/dev/null 2>&1 &
 setsid -w wineboot -i </dev/null >/dev/null 2>&1 || true
 setsid -w wine cmd /c exit </dev/null >/dev/null 2>&1 || true
-echo "   prefix $WINEPREFIX ready after $(( $(date +%s) - start )) s"
+echo "   prefix $WINEPREFIX ready after $(( $(date +%s) - built )) s"
 
 echo "== ctest"
 status=0

@@ -497,9 +497,9 @@ class TempFile {
     if ((flags & 3) == O_WRONLY) access = GENERIC_WRITE;
     DWORD attrs = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED;
     if ((flags & kOpenDirect) != 0) attrs |= FILE_FLAG_NO_BUFFERING | FILE_FLAG_WRITE_THROUGH;
-    HANDLE f = CreateFileA(path_.c_str(), access,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                           OPEN_EXISTING, attrs, nullptr);
+    HANDLE f =
+        CreateFileA(path_.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    nullptr, OPEN_EXISTING, attrs, nullptr);
 #else
     int f = open(path_.c_str(), flags | O_CLOEXEC);
 #endif
@@ -548,10 +548,9 @@ struct Pipe {
     static std::atomic<unsigned> counter{0};
     std::string name = "\\\\.\\pipe\\faio-test-" + std::to_string(GetCurrentProcessId()) + "-" +
                        std::to_string(counter.fetch_add(1));
-    r = CreateNamedPipeA(name.c_str(),
-                         PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                         PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1, 65536, 65536, 0,
-                         nullptr);
+    r = CreateNamedPipeA(
+        name.c_str(), PIPE_ACCESS_INBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+        PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1, 65536, 65536, 0, nullptr);
     if (r == INVALID_HANDLE_VALUE) return;
     w = CreateFileA(name.c_str(), GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED,
                     nullptr);
@@ -780,8 +779,8 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 
   // PrepareReads prepares each request as a 64-byte read of fd at offset 64*i
   // into bufs (resized to fit), user value = index + 1.
-  static void PrepareReads(const std::vector<faio_req*>& reqs, faio_file fd, std::vector<Bytes>* bufs,
-                           size_t len = 64) {
+  static void PrepareReads(const std::vector<faio_req*>& reqs, faio_file fd,
+                           std::vector<Bytes>* bufs, size_t len = 64) {
     bufs->resize(std::max(bufs->size(), reqs.size()));
     for (size_t i = 0; i < reqs.size(); i++) {
       (*bufs)[i].resize(len);

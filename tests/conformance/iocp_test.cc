@@ -96,8 +96,8 @@ TEST_F(Iocp, OneFileInTwoContexts) {
       faio_req* r = NewReq();
       Bytes back(1000);
       size_t n = 0;
-      ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f.fd(), 100 * round, back.data(), back.size(),
-                                               nullptr));
+      ASSERT_ST(FAIO_OK,
+                faio_req_prepare_read(r, f.fd(), 100 * round, back.data(), back.size(), nullptr));
       ASSERT_ST(FAIO_OK, RunOne(c, r, &n));
       ASSERT_EQ(n, back.size());
       EXPECT_TRUE(std::equal(back.begin(), back.end(), d.begin() + 100 * round));

@@ -42,10 +42,10 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
-#include <windows.h>
-#include <winternl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <windows.h>
+#include <winternl.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -252,7 +252,8 @@ class IocpBackend final : public Backend {
           } else {
             // Round up, so a wait never ends just before its deadline.
             auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-            timeout = ms >= static_cast<long long>(INFINITE) ? INFINITE - 1 : static_cast<DWORD>(ms);
+            timeout =
+                ms >= static_cast<long long>(INFINITE) ? INFINITE - 1 : static_cast<DWORD>(ms);
           }
         }
       }
@@ -374,8 +375,8 @@ class IocpBackend final : public Backend {
         info.status = FAIO_E_NOT_SUPPORTED;
       } else {
         info.mode = Mode::kPort;
-        info.skip_on_success =
-            use_skip_ && SetFileCompletionNotificationModes(h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
+        info.skip_on_success = use_skip_ && SetFileCompletionNotificationModes(
+                                                h, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
       }
       Remember(h, info);
       return info;
@@ -615,7 +616,7 @@ class IocpBackend final : public Backend {
   std::condition_variable flush_cv_;
   IoOp* q_head_ = nullptr;  // guarded by flush_mu_
   IoOp* q_tail_ = nullptr;  // guarded by flush_mu_
-  bool stop_ = false;     // guarded by flush_mu_
+  bool stop_ = false;       // guarded by flush_mu_
 };
 
 }  // namespace
