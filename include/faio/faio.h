@@ -261,7 +261,8 @@ FAIO_API int faio_ctx_create(faio_ctx **out, uint32_t capacity, uint32_t flags);
  * A named backend that is unavailable fails with FAIO_E_NOT_SUPPORTED, never
  * falling back; one that exists but ran out of memory or kernel slots (e.g.
  * fs.aio-max-nr) fails with FAIO_E_NO_MEMORY or FAIO_E_INSUFFICIENT_RESOURCES,
- * which may pass. opts->size smaller than the first version of the struct, or an
+ * which may pass; a malformed opts->faults spec for the "fault" backend fails
+ * with FAIO_E_INVALID_PARAMETER. opts->size smaller than the first version of the struct, or an
  * unknown backend name → FAIO_E_INVALID_PARAMETER. */
 FAIO_API int faio_ctx_create_ex(faio_ctx **out, const faio_ctx_options *opts);
 

@@ -110,9 +110,10 @@ int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Back
     if (*out == nullptr) {
       // A named backend that cannot run here is "not supported", whatever the
       // probe's own error, unless it ran out of something that may come back
-      // (memory, kernel slots such as fs.aio-max-nr): then the caller may retry.
-      // The reason says which.
-      return why->status == FAIO_E_NO_MEMORY || why->status == FAIO_E_INSUFFICIENT_RESOURCES
+      // (memory, kernel slots such as fs.aio-max-nr: the caller may retry) or
+      // was given bad options (the fault backend's spec). The reason says which.
+      return why->status == FAIO_E_NO_MEMORY || why->status == FAIO_E_INSUFFICIENT_RESOURCES ||
+                     why->status == FAIO_E_INVALID_PARAMETER
                  ? why->status
                  : FAIO_E_NOT_SUPPORTED;
     }

@@ -136,11 +136,8 @@ TEST(FaultSpec, BadSpecsNameTheItem) {
 TEST(FaultSpec, BadSpecFailsContextCreation) {
   faio_ctx* c = nullptr;
   int st = FaultCtx("eio#0", &c);
-  // A bad spec is the caller's error (FAIO_E_INVALID_PARAMETER) once the
-  // registry passes that status through; until then the named backend's
-  // failure reads as FAIO_E_NOT_SUPPORTED. Either way no context exists.
-  EXPECT_TRUE(st == FAIO_E_INVALID_PARAMETER || st == FAIO_E_NOT_SUPPORTED)
-      << faio_status_name(st);
+  // A bad spec is the caller's error, not a missing backend.
+  EXPECT_EQ(st, FAIO_E_INVALID_PARAMETER) << faio_status_name(st);
   EXPECT_EQ(c, nullptr);
   c = nullptr;
   EXPECT_NE(FaultCtx("inner=nosuch", &c), FAIO_OK);

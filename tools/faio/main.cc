@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end here with 0; every malformed command line
+    // (unknown option, missing argument, ...) is a usage error, exit 2.
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
   }
 
   for (const Subcommand& sub : subs) {
