@@ -73,8 +73,20 @@ struct Failures {
   }
 };
 
+// EnvCount reads a positive whole number from the environment, else `fallback`.
+size_t EnvCount(const char* name, size_t fallback, size_t max) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  unsigned long n = std::strtoul(v, &end, 10);
+  return *end == '\0' && n > 0 && n <= max ? static_cast<size_t>(n) : fallback;
+}
+
+// Runs for FAIO_STRESS_SECONDS (default 2) with FAIO_STRESS_SUBMITTERS (default 4)
+// submitter threads; a longer soak is the same test with larger values.
 TEST_P(Stress, SubmitWaitWakeupCancel) {
-  constexpr size_t kSubmitters = 4;
+  const size_t kSubmitters = EnvCount("FAIO_STRESS_SUBMITTERS", 4, 64);
+  const size_t seconds = EnvCount("FAIO_STRESS_SECONDS", 2, 24 * 3600);
   constexpr size_t kSlotsPer = 64;
   constexpr size_t kRegion = 1 << 20;
   faio_ctx_options o = Options(128, FAIO_CTX_WAIT_WITHOUT_PENDING);
@@ -260,7 +272,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     }
   });
 
-  SleepMs(2000);
+  SleepMs(static_cast<int>(seconds * 1000));
   stop_submit = true;
   for (size_t t = 0; t < kSubmitters; t++) {
     Clock::time_point t0 = Clock::now();
