@@ -3,8 +3,9 @@
 #
 # On Debian/Ubuntu it installs the packages of scripts/debian-packages.txt that
 # are missing (as root directly, else through sudo when there is one), then
-# configures and builds everything (library, faio tool, benchmarks, tests) into
-# build/ next to this script's parent. Run it again at any time: it only
+# fetches and configures fio's source for the fio engine (scripts/fio-source.sh),
+# and configures and builds everything (library, faio tool, benchmarks, fio
+# engine, tests) into build/ next to this script's parent. Run it again at any time: it only
 # installs what is missing and rebuilds what changed.
 #   BUILD_TYPE=Debug scripts/bootstrap.sh     (default: Release)
 #   extra cmake arguments: scripts/bootstrap.sh -DFAIO_WERROR=ON
@@ -39,6 +40,18 @@ else
     "scripts/debian-packages.txt yourself. Building anyway." >&2
 fi
 
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "$@"
+# The fio engine (bench/fio_engine) is built against the configured source of the
+# installed fio; fetching it needs apt's deb-src entry (added as root). Without it
+# the engine and its test are left out, and the build says so.
+fio_args=()
+mkdir -p "$root/build"
+if fio_src=$("$root/scripts/fio-source.sh" "$root/build/fio-src" 2>"$root/build/fio-source.log"); then
+  fio_args=(-DFAIO_FIO_SOURCE_DIR="$fio_src")
+else
+  echo "bootstrap: fio's source is not available (see build/fio-source.log);" \
+    "building without the fio engine" >&2
+fi
+
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${fio_args[@]}" "$@"
 cmake --build "$root/build" -j"$(nproc 2>/dev/null || echo 2)"
 echo "bootstrap: built into $root/build (tool: $root/build/tools/faio/faio)"
