@@ -37,11 +37,6 @@ constexpr uint64_t kMaxBufferBytes = uint64_t{4} << 30;  // iodepth * bs per job
 constexpr uint32_t kMaxIodepth = 65536;
 constexpr uint32_t kMaxJobs = 1024;
 
-// Every backend name SPEC.md knows, so that a known-but-absent one gets a better
-// message than "unknown".
-constexpr std::array<std::string_view, 6> kKnownBackends = {"io_uring", "linux_aio", "posix_aio",
-                                                            "kqueue",   "threads",   "iocp"};
-
 bool ParseBool(const std::string& option, const std::string& v) {
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
@@ -53,30 +48,8 @@ uint64_t NsOf(double seconds) { return static_cast<uint64_t>(seconds * 1e9 + 0.5
 // CreateContext opens a job's context, turning the library's status into a
 // message that names the option (or FAIO_BACKEND) at fault.
 faio::Context CreateContext(const BenchSpec& spec, uint32_t capacity) {
-  std::vector<faio_backend_info> backends = Backends();
   bool is_auto = spec.backend == "auto";
-  const char* env = std::getenv("FAIO_BACKEND");
-  std::string wanted = is_auto && env != nullptr && *env != '\0' ? env : spec.backend;
-  std::string who =
-      is_auto ? fmt::format("FAIO_BACKEND={}", wanted) : fmt::format("--backend {}", wanted);
-  if (wanted != "auto") {
-    auto it = std::find_if(backends.begin(), backends.end(), [&](const faio_backend_info& b) {
-      return b.name != nullptr && wanted == b.name;
-    });
-    if (it == backends.end()) {
-      bool known =
-          std::find(kKnownBackends.begin(), kKnownBackends.end(), wanted) != kKnownBackends.end();
-      throw UsageError(fmt::format("{}: {} (compiled in: {}; or auto)", who,
-                                   known ? "not compiled into this faio" : "unknown backend",
-                                   BackendNames(backends)));
-    }
-    if (!it->available) {
-      throw ToolError(
-          kExitFailure,
-          fmt::format("{}: unavailable here: {}", who,
-                      it->reason[0] != '\0' ? it->reason : StatusText(it->status, it->host_error)));
-    }
-  }
+  std::string who = CheckBackend(spec.backend);
   faio::Options opts;
   opts.capacity = capacity;
   // --registerfiles: faio_ctx_associate_file (BenchJob::Setup) then makes the

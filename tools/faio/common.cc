@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <string_view>
 
 namespace faio::tool {
 namespace {
@@ -48,6 +51,36 @@ std::string BackendNames(const std::vector<faio_backend_info>& backends) {
     names += b.name != nullptr ? b.name : "?";
   }
   return names.empty() ? "none" : names;
+}
+
+std::string CheckBackend(const std::string& backend) {
+  // Every backend name the library knows, so that a known-but-absent one gets a
+  // better message than "unknown".
+  static constexpr std::string_view kKnown[] = {"io_uring", "linux_aio", "posix_aio", "kqueue",
+                                                "threads",  "iocp",      "fault"};
+  std::vector<faio_backend_info> backends = Backends();
+  bool is_auto = backend == "auto";
+  const char* env = std::getenv("FAIO_BACKEND");
+  std::string wanted = is_auto && env != nullptr && *env != '\0' ? env : backend;
+  std::string who =
+      is_auto ? fmt::format("FAIO_BACKEND={}", wanted) : fmt::format("--backend {}", wanted);
+  if (wanted == "auto") return who;
+  auto it = std::find_if(backends.begin(), backends.end(), [&](const faio_backend_info& b) {
+    return b.name != nullptr && wanted == b.name;
+  });
+  if (it == backends.end()) {
+    bool known = std::find(std::begin(kKnown), std::end(kKnown), wanted) != std::end(kKnown);
+    throw UsageError(fmt::format("{}: {} (compiled in: {}; or auto)", who,
+                                 known ? "not compiled into this faio" : "unknown backend",
+                                 BackendNames(backends)));
+  }
+  if (!it->available) {
+    throw ToolError(
+        kExitFailure,
+        fmt::format("{}: unavailable here: {}", who,
+                    it->reason[0] != '\0' ? it->reason : StatusText(it->status, it->host_error)));
+  }
+  return who;
 }
 
 std::string VersionString() {

@@ -45,6 +45,14 @@ std::vector<faio_backend_info> Backends();
 // BackendNames is "io_uring, threads" for the compiled-in backends.
 std::string BackendNames(const std::vector<faio_backend_info>& backends);
 
+// CheckBackend checks a --backend value before any context is made: "auto"
+// (then FAIO_BACKEND, when set, is checked the same way) or the name of a
+// compiled-in backend that is available here. Throws UsageError for an unknown
+// or not-compiled-in name, ToolError for an unavailable one (with the probe's
+// reason). Returns how messages should name the choice: "--backend io_uring",
+// "FAIO_BACKEND=threads" or "FAIO_BACKEND=auto".
+std::string CheckBackend(const std::string& backend);
+
 // VersionString is the library's version ("0.1.0") as reported at run time.
 std::string VersionString();
 

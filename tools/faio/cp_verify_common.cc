@@ -19,11 +19,6 @@
 namespace faio::tool {
 namespace {
 
-// Every backend name faio knows of, so that a known-but-absent one gets a better
-// message than "unknown".
-constexpr std::array<std::string_view, 7> kKnownBackends = {
-    "io_uring", "linux_aio", "posix_aio", "kqueue", "threads", "iocp", "fault"};
-
 void* SlotUser(uint32_t slot) { return reinterpret_cast<void*>(static_cast<uintptr_t>(slot)); }
 
 uint32_t UserSlot(faio_req* r) {
@@ -46,30 +41,8 @@ DirectMode ParseDirect(const std::string& text, bool allow_auto) {
 
 faio::Context OpenContext(const std::string& backend, uint32_t capacity) {
   if (backend.empty()) throw UsageError("--backend: empty name (use auto, io_uring, threads, ...)");
-  std::vector<faio_backend_info> backends = Backends();
   bool is_auto = backend == "auto";
-  const char* env = std::getenv("FAIO_BACKEND");
-  std::string wanted = is_auto && env != nullptr && *env != '\0' ? env : backend;
-  std::string who =
-      is_auto ? fmt::format("FAIO_BACKEND={}", wanted) : fmt::format("--backend {}", wanted);
-  if (wanted != "auto") {
-    auto it = std::find_if(backends.begin(), backends.end(), [&](const faio_backend_info& b) {
-      return b.name != nullptr && wanted == b.name;
-    });
-    if (it == backends.end()) {
-      bool known =
-          std::find(kKnownBackends.begin(), kKnownBackends.end(), wanted) != kKnownBackends.end();
-      throw UsageError(fmt::format("{}: {} (compiled in: {}; or auto)", who,
-                                   known ? "not compiled into this faio" : "unknown backend",
-                                   BackendNames(backends)));
-    }
-    if (!it->available) {
-      throw ToolError(
-          kExitFailure,
-          fmt::format("{}: unavailable here: {}", who,
-                      it->reason[0] != '\0' ? it->reason : StatusText(it->status, it->host_error)));
-    }
-  }
+  std::string who = CheckBackend(backend);
   faio::Options opts;
   opts.capacity = capacity;
   opts.backend = is_auto ? nullptr : backend.c_str();
