@@ -44,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -624,6 +625,25 @@ struct Pipe {
 #else
     w = -1;
 #endif
+  }
+};
+
+// FreeList is a stress-test submitter's stock of slots that are not in flight;
+// any thread may Put one back, the submitter Takes up to n at a time.
+template <typename Slot>
+struct FreeList {
+  std::mutex mu;
+  std::vector<Slot*> slots;
+  void Put(Slot* s) {
+    std::lock_guard<std::mutex> lock(mu);
+    slots.push_back(s);
+  }
+  std::vector<Slot*> Take(size_t n) {
+    std::lock_guard<std::mutex> lock(mu);
+    n = std::min(n, slots.size());
+    std::vector<Slot*> out(slots.end() - static_cast<ptrdiff_t>(n), slots.end());
+    slots.resize(slots.size() - n);
+    return out;
   }
 };
 

@@ -43,23 +43,6 @@ struct Slot {
   Bytes buf = Bytes(512);
 };
 
-// FreeList is a submitter's stock of requests that are not in flight.
-struct FreeList {
-  std::mutex mu;
-  std::vector<Slot*> slots;
-  void Put(Slot* s) {
-    std::lock_guard<std::mutex> lock(mu);
-    slots.push_back(s);
-  }
-  std::vector<Slot*> Take(size_t n) {
-    std::lock_guard<std::mutex> lock(mu);
-    n = std::min(n, slots.size());
-    std::vector<Slot*> out(slots.end() - static_cast<ptrdiff_t>(n), slots.end());
-    slots.resize(slots.size() - n);
-    return out;
-  }
-};
-
 // Failures counts problems seen on worker threads, reporting the first few.
 struct Failures {
   std::atomic<int> n{0};
@@ -99,7 +82,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
   Pipe* pipe = NewPipe();
 
   std::vector<std::unique_ptr<Slot>> slots;
-  std::vector<FreeList> free_lists(kSubmitters);
+  std::vector<FreeList<Slot>> free_lists(kSubmitters);
   for (size_t t = 0; t < kSubmitters; t++) {
     for (size_t i = 0; i < kSlotsPer; i++) {
       auto s = std::make_unique<Slot>();

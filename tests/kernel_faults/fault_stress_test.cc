@@ -34,22 +34,6 @@ struct Slot {
   Bytes buf = Bytes(512);
 };
 
-struct FreeList {
-  std::mutex mu;
-  std::vector<Slot*> slots;
-  void Put(Slot* s) {
-    std::lock_guard<std::mutex> lock(mu);
-    slots.push_back(s);
-  }
-  std::vector<Slot*> Take(size_t n) {
-    std::lock_guard<std::mutex> lock(mu);
-    n = std::min(n, slots.size());
-    std::vector<Slot*> out(slots.end() - static_cast<ptrdiff_t>(n), slots.end());
-    slots.resize(slots.size() - n);
-    return out;
-  }
-};
-
 struct Failures {
   std::atomic<int> n{0};
   std::mutex mu;
@@ -115,7 +99,7 @@ TEST_P(FaultStress, EveryRequestOnceWithItsFilesOutcome) {
   ASSERT_NE(ctx, nullptr);
 
   std::vector<std::unique_ptr<Slot>> slots;
-  std::vector<FreeList> free_lists(submitters);
+  std::vector<FreeList<Slot>> free_lists(submitters);
   for (size_t t = 0; t < submitters; t++) {
     for (size_t i = 0; i < kSlotsPer; i++) {
       auto s = std::make_unique<Slot>();
