@@ -4,7 +4,6 @@
 #include "bench.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -25,6 +24,7 @@
 #include "bench_report.h"
 #include "bench_stats.h"
 #include "common.h"
+#include "host.h"
 #include "job_file.h"
 #include "options.h"
 #include "subcommand.h"
@@ -85,7 +85,7 @@ size_t Alignment(const BenchSpec& spec, const JobFile& file) {
   }
   if (!spec.direct) return alignment;
   faio_alignment al{};
-  int st = faio_file_alignment(file.fd(), &al);
+  int st = faio_file_alignment(file.file(), &al);
   if (st == FAIO_OK) {
     if (al.memory > alignment) alignment = al.memory;
     if (al.offset > 1 && spec.bs % al.offset != 0) {
@@ -280,12 +280,12 @@ int RunBench(const BenchArgs& args) {
   std::vector<std::unique_ptr<BenchJob>> jobs;
   for (uint32_t i = 0; i < spec.numjobs; ++i) {
     jobs.push_back(std::make_unique<BenchJob>(spec, i));
-    jobs.back()->Setup(std::move(ctxs[i]), file.fd(), file.size(), alignment);
+    jobs.back()->Setup(std::move(ctxs[i]), file.file(), file.size(), alignment);
   }
   info.fixedbufs = jobs[0]->fixedbufs_note();
   info.registerfiles = jobs[0]->registerfiles_note();
 
-  const bool show_progress = !spec.json && isatty(STDOUT_FILENO) == 1;
+  const bool show_progress = !spec.json && StdoutIsTerminal();
   if (!spec.json) {
     PrintHeader(spec, info);
     std::fflush(stdout);

@@ -14,9 +14,9 @@
 #include "bench_engine.h"
 
 #include <fmt/format.h>
-#include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -58,9 +58,10 @@ void FillPattern(std::byte* p, size_t n, uint64_t seed) {
 }  // namespace
 
 uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+  // CLOCK_MONOTONIC through the vDSO on Linux, QueryPerformanceCounter on Windows.
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 BenchJob::BenchJob(const BenchSpec& spec, uint32_t index)
@@ -72,7 +73,7 @@ BenchJob::~BenchJob() {
   if (leak_buffers_) (void)mem_.release();
 }
 
-void BenchJob::Setup(faio::Context ctx, int fd, uint64_t file_size, size_t alignment) {
+void BenchJob::Setup(faio::Context ctx, faio_file file, uint64_t file_size, size_t alignment) {
   const uint32_t depth = spec_.iodepth;
   const size_t area = static_cast<size_t>(depth) * spec_.bs;
   mem_ = AllocAligned(alignment, area);
@@ -82,7 +83,7 @@ void BenchJob::Setup(faio::Context ctx, int fd, uint64_t file_size, size_t align
   }
   FillPattern(mem_.get(), area, 0x9E3779B97F4A7C15ULL * (index_ + 1));
   ctx_ = std::move(ctx);
-  fd_ = fd;
+  file_ = file;
   blocks_ = file_size / spec_.bs;
 
   for (uint32_t i = 0; i < depth; ++i) {
@@ -101,7 +102,7 @@ void BenchJob::Setup(faio::Context ctx, int fd, uint64_t file_size, size_t align
 
   const char* backend = ctx_.Backend() != nullptr ? ctx_.Backend() : "?";
   if (spec_.registerfiles) {
-    int st = faio_ctx_associate_file(ctx_.native(), fd_);
+    int st = faio_ctx_associate_file(ctx_.native(), file_);
     if (st != FAIO_OK) {
       throw ToolError(kExitFailure,
                       fmt::format("--registerfiles: faio_ctx_associate_file: {}", StatusText(st)));
@@ -124,8 +125,10 @@ void BenchJob::Setup(faio::Context ctx, int fd, uint64_t file_size, size_t align
   }
   std::random_device rd;
   rng_ = ((uint64_t{rd()} << 32) ^ rd() ^ (uint64_t{index_} << 48)) | 1;
-  // Without --time_based a job stops issuing once --size bytes went out.
-  size_limit_ = spec_.time_based ? kNoLimit : spec_.size;
+  // Without --time_based a job stops issuing once --size bytes went out; with
+  // an existing --filename and no --size, once the file's size went out (fio's
+  // size= defaults to the file's size).
+  size_limit_ = spec_.time_based ? kNoLimit : spec_.size_given ? spec_.size : file_size;
 }
 
 // Prepare makes slot ready for its next transfer and queues it; false when the
@@ -149,8 +152,8 @@ bool BenchJob::Prepare(uint32_t slot, uint64_t now) {
   std::byte* buf = mem_.get() + static_cast<size_t>(slot) * spec_.bs;
   faio_req* r = reqs_[slot].native();
   void* user = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
-  int st = write ? faio_req_prepare_write(r, fd_, off, buf, spec_.bs, user)
-                 : faio_req_prepare_read(r, fd_, off, buf, spec_.bs, user);
+  int st = write ? faio_req_prepare_write(r, file_, off, buf, spec_.bs, user)
+                 : faio_req_prepare_read(r, file_, off, buf, spec_.bs, user);
   if (st != FAIO_OK) {
     NoteError(fmt::format("faio_req_prepare_{}: {}", write ? "write" : "read", StatusText(st)), 0);
     return false;
@@ -211,7 +214,7 @@ void BenchJob::RunLoop() {
   // of the --iodepth, and several may be in flight).
   auto prepare_flush = [&](uint32_t slot, uint64_t t) {
     faio_req* f = reqs_[slot].native();
-    int st = faio_req_prepare_flush(f, fd_, reinterpret_cast<void*>(uintptr_t{slot}));
+    int st = faio_req_prepare_flush(f, file_, reinterpret_cast<void*>(uintptr_t{slot}));
     if (st != FAIO_OK) {
       NoteError("faio_req_prepare_flush: " + StatusText(st), 0);
       stopping = true;

@@ -29,7 +29,7 @@ struct LiveCounters {
   std::atomic<bool> done{false};
 };
 
-// NowNs reads CLOCK_MONOTONIC in nanoseconds.
+// NowNs reads the monotonic clock (std::chrono::steady_clock) in nanoseconds.
 uint64_t NowNs();
 
 class BenchJob {
@@ -42,7 +42,7 @@ class BenchJob {
   // Setup takes the job's context and file, allocates the buffers (aligned to
   // `alignment`) and the requests, and applies --registerfiles and --fixedbufs.
   // Throws ToolError. The file descriptor must outlive the job.
-  void Setup(faio::Context ctx, int fd, uint64_t file_size, size_t alignment);
+  void Setup(faio::Context ctx, faio_file file, uint64_t file_size, size_t alignment);
 
   // Run runs the job to its end (time, --size, an error, or an interrupt) and
   // fills result(). Never throws.
@@ -72,7 +72,7 @@ class BenchJob {
   std::vector<uint64_t> start_ns_;  // per slot: when its batch started being prepared
   std::vector<uint64_t> issue_ns_;  // per slot: when the submit call that took it returned
   std::vector<uint8_t> dir_;        // per slot: kDirRead, kDirWrite, or a flush
-  int fd_ = -1;
+  faio_file file_{};
   uint64_t blocks_ = 0;  // whole --bs blocks in the file
   uint64_t seq_block_ = 0;
   uint64_t rng_ = 0;

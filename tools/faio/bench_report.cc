@@ -2,13 +2,13 @@
 #include "bench_report.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "common.h"
+#include "host.h"
 #include "options.h"
 
 namespace faio::tool {
@@ -149,11 +149,11 @@ void PrintNormal(const BenchSpec& spec, const ReportInfo& info,
                  const std::vector<std::unique_ptr<JobResult>>& jobs) {
   char when[64] = "";
   std::tm tm{};
-  if (localtime_r(&info.started, &tm) != nullptr) std::strftime(when, sizeof when, "%c", &tm);
+  if (LocalTime(info.started, &tm)) std::strftime(when, sizeof when, "%c", &tm);
   fmt::print("\n");
   for (const JobResult* e : entries) {
     fmt::print("{}: (groupid=0, jobs={}): err={:2}: pid={}: {}\n", spec.name, e->jobs,
-               e->failed() ? e->error : 0, getpid(), when);
+               e->failed() ? e->error : 0, ProcessId(), when);
     PrintDirection("read", e->dir[kDirRead], e->runtime_ns);
     PrintDirection("write", e->dir[kDirWrite], e->runtime_ns);
     if (e->sync.ios != 0 || e->sync.errors != 0) {
@@ -204,8 +204,12 @@ Json BenchJson(const BenchSpec& spec, const ReportInfo& info,
   root["timestamp_ms"] = static_cast<int64_t>(info.started) * 1000;
   char when[64] = "";
   std::tm tm{};
-  if (localtime_r(&info.started, &tm) != nullptr) {
-    std::strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", &tm);
+  if (LocalTime(info.started, &tm)) {
+    // fio's ctime() layout; %d with its leading zero blanked, as %e is not
+    // portable (the Windows C library lacks it).
+    if (std::strftime(when, sizeof when, "%a %b %d %H:%M:%S %Y", &tm) > 8 && when[8] == '0') {
+      when[8] = ' ';
+    }
   }
   root["time"] = when;
   Json jobs = Json::array();

@@ -1,20 +1,9 @@
 // bench_stats.cc - see bench_stats.h.
 #include "bench_stats.h"
 
-#include <sys/resource.h>
-#include <sys/time.h>
-
 #include <algorithm>
 
 namespace faio::tool {
-namespace {
-
-double Seconds(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
-}  // namespace
-
 void DirStats::Merge(const DirStats& o) {
   ios += o.ios;
   bytes += o.bytes;
@@ -31,17 +20,7 @@ void SyncStats::Merge(const SyncStats& o) {
   lat.Merge(o.lat);
 }
 
-CpuUsage CpuUsage::Now() {
-  CpuUsage u;
-  struct rusage ru {};
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return u;
-  u.usr_s = Seconds(ru.ru_utime);
-  u.sys_s = Seconds(ru.ru_stime);
-  u.ctx = static_cast<uint64_t>(ru.ru_nvcsw + ru.ru_nivcsw);
-  u.majf = static_cast<uint64_t>(ru.ru_majflt);
-  u.minf = static_cast<uint64_t>(ru.ru_minflt);
-  return u;
-}
+// CpuUsage::Now is the host's: host_posix.cc, host_windows.cc.
 
 CpuUsage CpuUsage::operator-(const CpuUsage& start) const {
   CpuUsage d;

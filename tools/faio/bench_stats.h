@@ -44,7 +44,8 @@ struct SyncStats {
   void Merge(const SyncStats& o);
 };
 
-// CpuUsage is a getrusage() reading, or a difference of two.
+// CpuUsage is a reading of the CPU time used (getrusage(), GetThreadTimes()), or
+// a difference of two.
 struct CpuUsage {
   double usr_s = 0;   // user CPU seconds
   double sys_s = 0;   // system CPU seconds
@@ -52,7 +53,8 @@ struct CpuUsage {
   uint64_t majf = 0;  // major page faults
   uint64_t minf = 0;  // minor page faults
 
-  // Now reads the calling thread's usage (RUSAGE_THREAD).
+  // Now reads the calling thread's usage (RUSAGE_THREAD; GetThreadTimes on
+  // Windows, where ctx, majf and minf read 0). In host_*.cc.
   static CpuUsage Now();
   CpuUsage operator-(const CpuUsage& start) const;
   void Add(const CpuUsage& o);

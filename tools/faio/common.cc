@@ -2,25 +2,16 @@
 #include "common.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <iterator>
 #include <string_view>
 
+#include "host.h"
+
 namespace faio::tool {
 namespace {
-
-// Set by the signal handler, read by every job thread: a lock-free atomic is
-// both async-signal-safe and race-free across threads.
-std::atomic<int> g_interrupted{0};
-static_assert(std::atomic<int>::is_always_lock_free);
-
-void OnInterrupt(int) { g_interrupted.store(1, std::memory_order_relaxed); }
 
 const char* StatusName(int status) { return faio_status_name(status); }
 
@@ -29,7 +20,7 @@ const char* StatusName(int status) { return faio_status_name(status); }
 std::string StatusText(int status, int host_error) {
   std::string text = fmt::format("{} ({})", faio_strerror(status), StatusName(status));
   if (host_error != 0) {
-    text += fmt::format(", errno {}: {}", host_error, std::strerror(host_error));
+    text += ", " + HostErrorText(host_error);
   }
   return text;
 }
@@ -86,26 +77,6 @@ std::string CheckBackend(const std::string& backend) {
 std::string VersionString() {
   int v = faio_version();
   return fmt::format("{}.{}.{}", v / 10000, v / 100 % 100, v % 100);
-}
-
-void InstallInterruptHandler() {
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnInterrupt;
-  sigemptyset(&sa.sa_mask);
-  // No SA_RESTART: a blocking call returns EINTR and the loop looks at the flag.
-  // SA_RESETHAND: a second Ctrl-C ends the process at once.
-  sa.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-bool Interrupted() { return g_interrupted.load(std::memory_order_relaxed) != 0; }
-
-AlignedBuffer AllocAligned(size_t alignment, size_t size) {
-  void* p = nullptr;
-  if (posix_memalign(&p, alignment, size) != 0) return nullptr;
-  return AlignedBuffer(static_cast<std::byte*>(p));
 }
 
 size_t SubmitBatch(faio_ctx* ctx, faio_req** reqs, size_t n, int* status) {

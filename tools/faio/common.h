@@ -56,19 +56,23 @@ std::string CheckBackend(const std::string& backend);
 // VersionString is the library's version ("0.1.0") as reported at run time.
 std::string VersionString();
 
-// InstallInterruptHandler makes SIGINT and SIGTERM set a flag that Interrupted()
-// reports, once; a second signal gets the default action (the process ends).
+// InstallInterruptHandler makes SIGINT and SIGTERM (Ctrl-C, Ctrl-Break and the
+// console closing on Windows) set a flag that Interrupted() reports, once; a
+// second one gets the default action (the process ends). In host_*.cc.
 void InstallInterruptHandler();
 bool Interrupted();
 
-// AlignedBuffer is memory from AllocAligned, released with free().
+// FreeAligned (host.h) releases what AllocAligned returned.
+void FreeAligned(void* p);
+
+// AlignedBuffer is memory from AllocAligned.
 struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+  void operator()(void* p) const { FreeAligned(p); }
 };
 using AlignedBuffer = std::unique_ptr<std::byte, FreeDeleter>;
 
 // AllocAligned returns `size` bytes aligned to `alignment` (a power of two, at
-// least sizeof(void*)), or null when out of memory.
+// least sizeof(void*)), or null when out of memory. In host_*.cc.
 AlignedBuffer AllocAligned(size_t alignment, size_t size);
 
 // SubmitBatch submits reqs[0..n) to ctx and returns how many the context took.

@@ -5,16 +5,9 @@
 
 #include "subcommand.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/magic.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <faio/faio.hpp>
 #include <vector>
 
@@ -22,42 +15,6 @@
 
 namespace faio::tool {
 namespace {
-
-// FsName names the common Linux file systems (statfs f_type), for the report.
-std::string FsName(int fd) {
-  struct statfs sfs;
-  if (fstatfs(fd, &sfs) != 0) return "unknown";
-  switch (static_cast<unsigned long>(sfs.f_type)) {
-    case EXT4_SUPER_MAGIC:
-      return "ext2/3/4";
-    case XFS_SUPER_MAGIC:
-      return "xfs";
-    case BTRFS_SUPER_MAGIC:
-      return "btrfs";
-    case TMPFS_MAGIC:
-      return "tmpfs";
-    case OVERLAYFS_SUPER_MAGIC:
-      return "overlayfs";
-    case NFS_SUPER_MAGIC:
-      return "nfs";
-    case 0xF2F52010UL:
-      return "f2fs";
-    case 0x2FC12FC1UL:
-      return "zfs";
-    case 0x62656572UL:
-      return "sysfs";
-    case 0x9fa0UL:
-      return "proc";
-    case 0x6a656a63UL:
-      return "fakeowner";
-    case 0x65735546UL:
-      return "fuse";
-    case BDEVFS_MAGIC:
-      return "bdev";
-    default:
-      return fmt::format("type {:#x}", static_cast<unsigned long>(sfs.f_type));
-  }
-}
 
 std::string Bytes(uint32_t n) { return n <= 1 ? "any" : fmt::format("{} bytes", n); }
 
@@ -103,64 +60,25 @@ void PrintAutoAndLimits() {
   }
 }
 
-// ProbeDirect prints the direct-I/O alignment of `fd` and whether the file
-// system takes O_DIRECT at all (`direct_ok`, `direct_errno`).
-void PrintAlignment(const std::string& what, int fd, bool direct_ok, int direct_errno) {
+}  // namespace
+
+void PrintAlignment(const std::string& what, const std::string& fs_name, faio_file f,
+                    const char* direct_flag, const std::string& direct_refusal) {
   faio_alignment al{};
-  int st = faio_file_alignment(fd, &al);
-  fmt::print("direct I/O on {} ({}):\n", what, FsName(fd));
+  int st = faio_file_alignment(f, &al);
+  fmt::print("direct I/O on {} ({}):\n", what, fs_name);
   if (st == FAIO_OK) {
     fmt::print("  alignment: memory {}, offset and length {}\n", Bytes(al.memory),
                Bytes(al.offset));
   } else {
     fmt::print("  alignment: not known: {}\n", StatusText(st));
   }
-  if (direct_ok) {
-    fmt::print("  O_DIRECT: accepted\n");
+  if (direct_refusal.empty()) {
+    fmt::print("  {}: accepted\n", direct_flag);
   } else {
-    fmt::print("  O_DIRECT: refused: {} (errno {})\n", std::strerror(direct_errno), direct_errno);
+    fmt::print("  {}: refused: {}\n", direct_flag, direct_refusal);
   }
 }
-
-int ProbePath(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    int e = errno;
-    throw ToolError(kExitFailure, fmt::format("{}: {}", path, std::strerror(e)));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    std::string templ = path + "/.faio-info.XXXXXX";
-    std::vector<char> name(templ.begin(), templ.end());
-    name.push_back('\0');
-    int fd = mkostemp(name.data(), O_CLOEXEC);
-    if (fd < 0) {
-      int e = errno;
-      fmt::print("direct I/O on {}: cannot create a probe file there: {}\n", path,
-                 std::strerror(e));
-      return kExitFailure;
-    }
-    unlink(name.data());  // the probe lives only as long as its descriptor
-    int fl = fcntl(fd, F_GETFL);
-    bool direct_ok = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
-    int direct_errno = direct_ok ? 0 : errno;
-    PrintAlignment(fmt::format("{} (probe file, removed)", path), fd, direct_ok, direct_errno);
-    close(fd);
-    return kExitOk;
-  }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    throw ToolError(kExitFailure, fmt::format("{}: cannot open: {}", path, std::strerror(e)));
-  }
-  int dfd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  int direct_errno = dfd < 0 ? errno : 0;
-  if (dfd >= 0) close(dfd);
-  PrintAlignment(path, fd, dfd >= 0, direct_errno);
-  close(fd);
-  return kExitOk;
-}
-
-}  // namespace
 
 int RunInfo(const std::string& path) {
   fmt::print("faio {} (headers {}.{}.{})\n", VersionString(), FAIO_VERSION_MAJOR,

@@ -1,16 +1,9 @@
-// job_file.cc - see job_file.h.
+// job_file.cc - see job_file.h: the host-neutral part (moving, laying out).
 #include "job_file.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -25,8 +18,6 @@ namespace {
 constexpr size_t kLayoutChunk = size_t{1} << 20;  // bytes per layout write
 constexpr uint32_t kLayoutDepth = 8;              // layout writes in flight at most
 constexpr size_t kStampBlock = 4096;              // each 4 KiB block carries its offset
-
-std::string Errno(int e) { return fmt::format("{} (errno {})", std::strerror(e), e); }
 
 // Fill writes the layout pattern for file offset `off` into buf[0..len): each
 // 4 KiB block starts with its own offset (so a later verify can tell blocks
@@ -46,7 +37,10 @@ void Fill(std::byte* buf, size_t len, uint64_t off) {
 }  // namespace
 
 JobFile::JobFile(JobFile&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
+    : file_(o.file_),
+      first_(o.first_),
+      open_(std::exchange(o.open_, false)),
+      first_open_(std::exchange(o.first_open_, false)),
       path_(std::move(o.path_)),
       size_(o.size_),
       temporary_(o.temporary_),
@@ -54,8 +48,11 @@ JobFile::JobFile(JobFile&& o) noexcept
 
 JobFile& JobFile::operator=(JobFile&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
+    Close();
+    file_ = o.file_;
+    first_ = o.first_;
+    open_ = std::exchange(o.open_, false);
+    first_open_ = std::exchange(o.first_open_, false);
     path_ = std::move(o.path_);
     size_ = o.size_;
     temporary_ = o.temporary_;
@@ -64,125 +61,11 @@ JobFile& JobFile::operator=(JobFile&& o) noexcept {
   return *this;
 }
 
-JobFile::~JobFile() {
-  if (fd_ >= 0) close(fd_);
-}
-
-JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t depth) {
-  const char* env = std::getenv("TMPDIR");
-  std::string dir = env != nullptr && *env != '\0' ? env : "/var/tmp";
-  std::string templ = dir + "/faio-bench.XXXXXX";
-  std::vector<char> name(templ.begin(), templ.end());
-  name.push_back('\0');
-  int fd = mkostemp(name.data(), O_CLOEXEC);
-  if (fd < 0) {
-    throw ToolError(kExitFailure,
-                    fmt::format("cannot create a temporary file in {}: {} (set TMPDIR to a "
-                                "writable directory, or use --filename)",
-                                dir, Errno(errno)));
-  }
-  JobFile f;
-  f.fd_ = fd;
-  f.path_ = name.data();
-  f.size_ = size;
-  f.temporary_ = true;
-  f.created_ = true;
-  unlink(name.data());  // see job_file.h: the descriptor keeps the blocks alive
-  f.LayOut(ctx, depth);
-  return f;
-}
-
-JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
-                      bool direct, uint32_t depth, bool writable) {
-  JobFile f;
-  f.path_ = path;
-  int flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
-  int fd = open(path.c_str(), flags);
-  if (fd < 0 && errno == ENOENT) {
-    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      throw ToolError(kExitFailure,
-                      fmt::format("--filename {}: cannot create: {}", path, Errno(errno)));
-    }
-    f.fd_ = fd;
-    f.size_ = size;
-    f.created_ = true;
-    // On stderr: stdout may be a JSON document.
-    fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
-    try {
-      f.LayOut(ctx, depth);
-    } catch (...) {
-      unlink(path.c_str());  // do not leave a half-written file behind
-      throw;
-    }
-    return f;
-  }
-  if (fd < 0) {
-    int e = errno;
-    if (e == EINVAL && direct) {
-      throw UsageError(
-          fmt::format("--direct 1: the file system of {} does not support "
-                      "O_DIRECT; use --direct 0",
-                      path));
-    }
-    throw ToolError(kExitFailure, fmt::format("--filename {}: cannot open: {}", path, Errno(e)));
-  }
-  f.fd_ = fd;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    throw ToolError(kExitFailure, fmt::format("--filename {}: {}", path, Errno(errno)));
-  }
-  uint64_t have = 0;
-  if (S_ISREG(st.st_mode)) {
-    have = static_cast<uint64_t>(st.st_size);
-  } else if (S_ISBLK(st.st_mode)) {
-    if (ioctl(fd, BLKGETSIZE64, &have) != 0) {
-      throw ToolError(kExitFailure, fmt::format("--filename {}: cannot read the device size: {}",
-                                                path, Errno(errno)));
-    }
-  } else {
-    throw UsageError(fmt::format("--filename {}: not a regular file or a block device", path));
-  }
-  if (size_given && size > have) {
-    throw UsageError(
-        fmt::format("--size {}: larger than {} ({})", FormatBytes(size), path, FormatBytes(have)));
-  }
-  f.size_ = size_given ? size : have;
-  // Start cold, as fio does by default (invalidate=1): drop the file's cached
-  // pages (best effort; a block device's cache is left alone).
-  if (S_ISREG(st.st_mode)) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  return f;
-}
-
-void JobFile::EnableDirect() {
-  int fl = fcntl(fd_, F_GETFL);
-  if (fl < 0) throw ToolError(kExitFailure, fmt::format("fcntl: {}", Errno(errno)));
-  if ((fl & O_DIRECT) != 0) return;
-  if (fcntl(fd_, F_SETFL, fl | O_DIRECT) != 0) {
-    int e = errno;
-    std::string where = path_;
-    if (temporary_) {
-      auto slash = where.rfind('/');
-      where = slash == std::string::npos ? std::string(".") : where.substr(0, slash);
-    }
-    if (e == EINVAL) {
-      throw UsageError(
-          fmt::format("--direct 1: the file system of {} does not support O_DIRECT (tmpfs?); use "
-                      "--direct 0, or --filename / TMPDIR on another file system",
-                      where));
-    }
-    throw ToolError(kExitFailure,
-                    fmt::format("--direct 1: cannot set O_DIRECT on {}: {}", where, Errno(e)));
-  }
-}
+JobFile::~JobFile() { Close(); }
 
 void JobFile::LayOut(faio::Context& ctx, uint32_t depth) {
   // Reserve the blocks first so that a full disk is reported before any writing.
-  int e = posix_fallocate(fd_, 0, static_cast<off_t>(size_));
-  if (e == ENOSPC || e == EFBIG) {
-    throw ToolError(kExitFailure, fmt::format("no room for --size {} next to {}: {}",
-                                              FormatBytes(size_), path_, Errno(e)));
-  }
+  Reserve();
 
   depth = std::clamp<uint32_t>(depth, 1, kLayoutDepth);
   AlignedBuffer mem = AllocAligned(4096, depth * kLayoutChunk);
@@ -213,7 +96,7 @@ void JobFile::LayOut(faio::Context& ctx, uint32_t depth) {
       std::byte* buf = mem.get() + slot * kLayoutChunk;
       Fill(buf, len, next);
       faio::Status s = reqs[slot].PrepareWrite(
-          fd_, static_cast<int64_t>(next), std::span<const std::byte>(buf, len),
+          file_, static_cast<int64_t>(next), std::span<const std::byte>(buf, len),
           reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
       if (s != faio::Status::kOk) {
         error = "faio_req_prepare_write: " + StatusText(static_cast<int>(s));
@@ -275,7 +158,7 @@ void JobFile::LayOut(faio::Context& ctx, uint32_t depth) {
   // Make the data durable through faio too, then drop it from the page cache so
   // that the read job starts cold (fio's invalidate=1).
   faio::Request& flush = reqs[0];
-  faio::Status s = flush.PrepareFlush(fd_);
+  faio::Status s = flush.PrepareFlush(file_);
   if (s == faio::Status::kOk) s = ctx.Submit(flush);
   if (s != faio::Status::kOk) {
     throw ToolError(kExitFailure, fmt::format("laying out {}: flush: {}", path_,
@@ -288,7 +171,7 @@ void JobFile::LayOut(faio::Context& ctx, uint32_t depth) {
     throw ToolError(kExitFailure, fmt::format("laying out {}: flush failed: {}", path_,
                                               StatusText(st, flush.HostError())));
   }
-  posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+  DropCache();
 }
 
 }  // namespace faio::tool

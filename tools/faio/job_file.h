@@ -4,16 +4,22 @@
 #define FAIO_TOOLS_FAIO_JOB_FILE_H_
 
 #include <cstdint>
+#include <faio/faio.h>
 #include <faio/faio.hpp>
 #include <string>
 
 namespace faio::tool {
 
-// JobFile owns the descriptor of the job's file.
+// JobFile owns the descriptor (POSIX) or handle (Windows, opened with
+// FILE_FLAG_OVERLAPPED) of the job's file.
 //
-// A temporary file is unlinked as soon as it is created: its blocks live only as
-// long as the descriptor, so the file is gone when the tool exits by any path
-// (normal end, error, SIGINT, even SIGKILL) and no cleanup code has to run.
+// A temporary file is unlinked as soon as it is created (on Windows: opened with
+// FILE_FLAG_DELETE_ON_CLOSE): its blocks live only as long as the descriptor, so
+// the file is gone when the tool exits by any path (normal end, error, SIGINT,
+// even SIGKILL) and no cleanup code has to run.
+//
+// Opening, reserving and closing are the host's (job_file_posix.cc,
+// job_file_windows.cc); laying out the data through faio is shared (job_file.cc).
 class JobFile {
  public:
   JobFile() = default;
@@ -23,16 +29,18 @@ class JobFile {
   JobFile& operator=(const JobFile&) = delete;
   ~JobFile();
 
-  int fd() const { return fd_; }
+  faio_file file() const { return file_; }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   bool temporary() const { return temporary_; }
   bool created() const { return created_; }
 
-  // CreateTemporary creates a file of `size` bytes in $TMPDIR (or /var/tmp),
+  // CreateTemporary creates a file of `size` bytes in $TMPDIR (or /var/tmp; on
+  // Windows $TMPDIR or else GetTempPath's directory),
   // unlinks it at once, and fills it with non-zero data written through ctx with
   // up to `depth` writes in flight. Then it is flushed (through ctx) and its pages
-  // dropped from the page cache, as fio does before a read job.
+  // dropped from the page cache, as fio does before a read job (POSIX only:
+  // Windows has no call for that; use --direct 1 to read past the cache).
   static JobFile CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t depth);
 
   // Open opens `path` for reading (and writing, when `writable`). A missing
@@ -44,13 +52,24 @@ class JobFile {
                       bool direct, uint32_t depth, bool writable = false);
 
   // EnableDirect switches the descriptor to O_DIRECT (a no-op when it already is).
-  // Throws a ToolError naming --direct when the file system refuses.
+  // On Windows the file is opened again with FILE_FLAG_NO_BUFFERING (the first
+  // handle stays open until the JobFile goes). Throws a ToolError naming --direct
+  // when the file system refuses.
   void EnableDirect();
 
  private:
   void LayOut(faio::Context& ctx, uint32_t depth);
+  // The host's parts of LayOut: Reserve allocates size_ bytes up front (throws
+  // ToolError on a full disk), DropCache evicts the file's cached pages (best
+  // effort). Close closes what is open.
+  void Reserve();
+  void DropCache();
+  void Close();
 
-  int fd_ = -1;
+  faio_file file_{};
+  faio_file first_{};  // Windows: the buffered handle EnableDirect replaced
+  bool open_ = false;
+  bool first_open_ = false;
   std::string path_;
   uint64_t size_ = 0;
   bool temporary_ = false;

@@ -1,4 +1,5 @@
-// main.cc - the faio command-line tool: info, bench, cp, verify.
+// main.cc - the faio command-line tool: info, bench, cp, verify (cp and verify on
+// POSIX hosts only, see tools/CMakeLists.txt).
 //
 // It uses faio's public API only (<faio/faio.hpp>, <faio/faio.h>), like any
 // other program would. Each subcommand registers itself (subcommand.h).
@@ -18,7 +19,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", VersionString());
   app.require_subcommand(1);
 
-  std::vector<Subcommand> subs = {AddInfo(app), AddBench(app), AddCp(app), AddVerify(app)};
+  std::vector<Subcommand> subs = {AddInfo(app), AddBench(app)};
+#if FAIO_TOOL_HAVE_CP_VERIFY
+  subs.push_back(AddCp(app));
+  subs.push_back(AddVerify(app));
+#endif
 
   try {
     app.parse(argc, argv);

@@ -19,8 +19,8 @@ struct Subcommand {
 
 Subcommand AddInfo(CLI::App& parent);    // info.cc
 Subcommand AddBench(CLI::App& parent);   // bench.cc
-Subcommand AddCp(CLI::App& parent);      // cp.cc
-Subcommand AddVerify(CLI::App& parent);  // verify.cc
+Subcommand AddCp(CLI::App& parent);      // cp.cc (POSIX hosts)
+Subcommand AddVerify(CLI::App& parent);  // verify.cc (POSIX hosts)
 
 }  // namespace faio::tool
 
