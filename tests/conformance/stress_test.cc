@@ -255,7 +255,14 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     }
   });
 
+  // The test is about interleavings, not speed: on a loaded machine (or under
+  // Wine) two seconds may not give enough of them, so it runs on, up to 30 s
+  // more, until the floors asserted below are reached.
   SleepMs(static_cast<int>(seconds * 1000));
+  for (Clock::time_point t0 = Clock::now();
+       (n_submitted.load() <= 1000 || n_interrupted.load() == 0) && MsSince(t0) < 30000;) {
+    SleepMs(10);
+  }
   stop_submit = true;
   for (size_t t = 0; t < kSubmitters; t++) {
     Clock::time_point t0 = Clock::now();
