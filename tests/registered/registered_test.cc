@@ -82,7 +82,7 @@ TEST_P(Registered, BuffersInsideAcrossAndOutsideMoveTheSameData) {
   if (Native()) {
     ASSERT_ST(FAIO_OK, st) << "io_uring must take fixed buffers";
   } else if (ExpectedRegistration() != kEither) {
-    ASSERT_ST(ExpectedRegistration(), st) << "no backend registers buffers on this host";
+    ASSERT_ST(ExpectedRegistration(), st) << "only io_uring registers buffers";
   } else if (st != FAIO_OK) {
     ASSERT_ST(FAIO_E_NOT_SUPPORTED, st);
   }
