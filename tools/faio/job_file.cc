@@ -63,6 +63,26 @@ JobFile& JobFile::operator=(JobFile&& o) noexcept {
 
 JobFile::~JobFile() { Close(); }
 
+JobFile JobFile::Created(faio::Context& ctx, faio_file file, const std::string& path,
+                         uint64_t size, uint32_t depth) {
+  JobFile f;
+  f.file_ = file;
+  f.open_ = true;
+  f.path_ = path;
+  f.size_ = size;
+  f.created_ = true;
+  // On stderr: stdout may be a JSON document.
+  fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
+  try {
+    f.LayOut(ctx, depth);
+  } catch (...) {
+    f.Close();
+    Remove(path);  // do not leave a half-written file behind
+    throw;
+  }
+  return f;
+}
+
 void JobFile::LayOut(faio::Context& ctx, uint32_t depth) {
   // Reserve the blocks first so that a full disk is reported before any writing.
   Reserve();

@@ -62,19 +62,7 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
       throw ToolError(kExitFailure,
                       fmt::format("--filename {}: cannot create: {}", path, Errno(errno)));
     }
-    f.file_ = fd;
-    f.open_ = true;
-    f.size_ = size;
-    f.created_ = true;
-    // On stderr: stdout may be a JSON document.
-    fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
-    try {
-      f.LayOut(ctx, depth);
-    } catch (...) {
-      unlink(path.c_str());  // do not leave a half-written file behind
-      throw;
-    }
-    return f;
+    return Created(ctx, fd, path, size, depth);
   }
   if (fd < 0) {
     int e = errno;
@@ -143,6 +131,8 @@ void JobFile::Reserve() {
                                               FormatBytes(size_), path_, Errno(e)));
   }
 }
+
+void JobFile::Remove(const std::string& path) { unlink(path.c_str()); }
 
 void JobFile::DropCache() { posix_fadvise(file_, 0, 0, POSIX_FADV_DONTNEED); }
 

@@ -87,19 +87,7 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
       throw ToolError(kExitFailure, fmt::format("--filename {}: cannot create: {}", path,
                                                 LastErrorText()));
     }
-    f.file_ = h;
-    f.open_ = true;
-    f.size_ = size;
-    f.created_ = true;
-    fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
-    try {
-      f.LayOut(ctx, depth);
-    } catch (...) {
-      f.Close();
-      DeleteFileW(wpath.c_str());  // do not leave a half-written file behind
-      throw;
-    }
-    return f;
+    return Created(ctx, h, path, size, depth);
   }
   if (h == INVALID_HANDLE_VALUE) {
     throw ToolError(kExitFailure, fmt::format("--filename {}: cannot open: {}", path, LastErrorText()));
@@ -159,6 +147,8 @@ void JobFile::Reserve() {
                                 FormatBytes(size_), path_, HostErrorText(static_cast<int>(e))));
   }
 }
+
+void JobFile::Remove(const std::string& path) { DeleteFileW(Wide(path).c_str()); }
 
 // Windows has no call that evicts one file's pages from the cache manager; a
 // read job starts warm unless --direct 1 (FILE_FLAG_NO_BUFFERING) is given.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -332,6 +333,28 @@ TEST_F(BenchRun, AFileThatCannotBeCreatedIsReported) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("--filename"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f));
+}
+
+// A file bench creates and cannot lay out is removed again: here the file-size
+// limit (RLIMIT_FSIZE, with SIGXFSZ ignored; both inherited by the child) makes
+// the space reservation fail with EFBIG.
+TEST_F(BenchRun, AFileThatCannotBeLaidOutIsRemoved) {
+  const fs::path f = dir_ / "data";
+  struct rlimit saved {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit small = saved;
+  small.rlim_cur = 1 << 20;
+  struct sigaction ign {}, old_act {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ign, &old_act), 0);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  pid_t pid = Spawn({"--filename", f.string(), "--size", "8M", "--rw", "write"});
+  setrlimit(RLIMIT_FSIZE, &saved);
+  sigaction(SIGXFSZ, &old_act, nullptr);
+  Result r = Finish(pid);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("no room for --size 8"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(f)) << "the half-made file was left behind";
 }
 
 TEST_F(BenchRun, BadPlotPathFailsWithItsName) {
