@@ -271,6 +271,37 @@ TEST(Verify, EveryBackendAndDirectIo) {
   }
 }
 
+// A read that fails (EIO from the fault backend: the 1st read, which is the
+// whole 256 KiB chunk, and the 4th, which is block 2 when the chunk is re-read
+// block by block at --iodepth 1) makes that block, and only it, "unreadable".
+TEST(Verify, AFailedReadMarksOnlyItsBlockUnreadable) {
+  bool have_fault = false;
+  for (const faio_backend_info& b : Backends()) {
+    have_fault = have_fault || (b.available && std::string(b.name) == "fault");
+  }
+  if (!have_fault) GTEST_SKIP() << "the fault backend is not compiled in";
+  ScratchDir dir;
+  ASSERT_TRUE(dir.ok());
+  VerifyConfig c = Config(dir / "f");
+  c.backend = "threads";
+  ASSERT_EQ(RunVerify(c).BadCount(), 0u);
+  c.backend = "fault";
+  c.verify_only = true;
+  c.iodepth = 1;
+  ASSERT_EQ(setenv("FAIO_FAULTS", "inner=threads,eio/read#1,eio/read#4", 1), 0);
+  VerifyReport r = RunVerify(c);
+  unsetenv("FAIO_FAULTS");
+  EXPECT_EQ(r.blocks, kBlocks);
+  EXPECT_EQ(r.BadCount(), 1u);
+  EXPECT_EQ(Count(r, BlockKind::kUnreadable), 1u);
+  std::map<uint64_t, BlockKind> want = {{2 * kBs, BlockKind::kUnreadable}};
+  EXPECT_EQ(Kinds(r), want);
+  ASSERT_EQ(r.bad.count(2 * kBs), 1u);
+  const std::string& detail = r.bad.at(2 * kBs).detail;
+  EXPECT_NE(detail.find("the read failed"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("FAIO_E_IO"), std::string::npos) << detail;
+}
+
 TEST(Verify, UsageErrorsAndTroubleExitWith2) {
   ScratchDir dir;
   ASSERT_TRUE(dir.ok());
