@@ -180,13 +180,28 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     });
   }
 
+  // Diagnostics for a waiter that does not come back: the phase the test is in
+  // (the waiter's current call began in), when that call began, and the
+  // longest call that did return (each asks for at most 20 ms).
+  const Clock::time_point test_start = Clock::now();
+  std::atomic<int> phase{0};  // index into kPhases
+  static constexpr const char* kPhases[] = {"running", "stopping the submitters", "draining",
+                                            "joining the waiter"};
+  std::atomic<int64_t> call_began_ms{-1};  // since test_start; -1: not in a call
+  std::atomic<int> call_began_phase{0};
+  std::atomic<int64_t> longest_call_ms{0};
   std::atomic<bool> stop_wait{false};
   std::atomic<bool> waiter_done{false};
   std::thread waiter([&] {
     std::vector<faio_req*> out(32);
     while (!stop_wait.load()) {
       uint32_t count = 0;
+      call_began_phase = phase.load();
+      call_began_ms = MsSince(test_start);
       int st = faio_ctx_wait(ctx, 1, 20, out.data(), out.size(), &count);
+      int64_t took = MsSince(test_start) - call_began_ms.load();
+      call_began_ms = -1;
+      if (took > longest_call_ms.load()) longest_call_ms = took;
       if (st == FAIO_E_INTERRUPTED) n_interrupted++;
       if (st != FAIO_OK && st != FAIO_E_TIMEOUT && st != FAIO_E_INTERRUPTED) {
         fail.Report("wait returned ", StatusName(st));
@@ -264,6 +279,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     SleepMs(10);
   }
   stop_submit = true;
+  phase = 1;
   for (size_t t = 0; t < kSubmitters; t++) {
     Clock::time_point t0 = Clock::now();
     while (!submitter_done[t].load() && MsSince(t0) < 20000) SleepMs(1);
@@ -273,6 +289,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     }
   }
   stop_others = true;
+  phase = 2;
   JoinOrDie(waker, waker_done, std::chrono::seconds(20), "the waker");
   JoinOrDie(canceller, canceller_done, std::chrono::seconds(20), "the canceller");
   // Drain: feed the held pipe reads until everything came back.
@@ -282,7 +299,22 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     SleepMs(5);
   }
   stop_wait = true;
-  JoinOrDie(waiter, waiter_done, std::chrono::seconds(20), "the waiter (faio_ctx_wait)");
+  phase = 3;
+  for (Clock::time_point t1 = Clock::now(); !waiter_done.load() && MsSince(t1) < 20000;) SleepMs(1);
+  if (!waiter_done.load()) {
+    int64_t began = call_began_ms.load();
+    std::fprintf(stderr,
+                 "FATAL: the waiter (faio_ctx_wait) is stuck (no return within 20 s): its "
+                 "current call began %lld ms ago (%s); the longest call that returned took "
+                 "%lld ms; submitted %lld, reaped %lld, cancelled %lld\n",
+                 static_cast<long long>(began < 0 ? -1 : MsSince(test_start) - began),
+                 kPhases[call_began_phase.load()], static_cast<long long>(longest_call_ms.load()),
+                 static_cast<long long>(n_submitted.load()), static_cast<long long>(n_reaped.load()),
+                 static_cast<long long>(n_cancelled.load()));
+    std::fflush(stderr);
+    std::_Exit(3);
+  }
+  waiter.join();
   stop_feed = true;
   feeder.join();
   may_exit = true;
@@ -293,12 +325,14 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
   RecordProperty("cancelled", std::to_string(n_cancelled.load()));
   RecordProperty("partial_submits", std::to_string(n_partial.load()));
   RecordProperty("interrupted_waits", std::to_string(n_interrupted.load()));
+  RecordProperty("longest_wait_call_ms", std::to_string(longest_call_ms.load()));
   std::printf(
       "[ stress   ] %s: submitted %lld, reaped %lld, cancelled %lld, partial %lld, "
-      "interrupted %lld\n",
+      "interrupted %lld, longest wait call %lld ms\n",
       backend(), static_cast<long long>(n_submitted.load()),
       static_cast<long long>(n_reaped.load()), static_cast<long long>(n_cancelled.load()),
-      static_cast<long long>(n_partial.load()), static_cast<long long>(n_interrupted.load()));
+      static_cast<long long>(n_partial.load()), static_cast<long long>(n_interrupted.load()),
+      static_cast<long long>(longest_call_ms.load()));
   EXPECT_EQ(fail.n.load(), 0);
   EXPECT_EQ(n_reaped.load() + n_cancelled.load(), n_submitted.load())
       << "requests lost or returned twice";
