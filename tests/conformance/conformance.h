@@ -158,6 +158,16 @@ inline int64_t MsSince(Clock::time_point t0) {
 
 inline void SleepMs(int ms) { std::this_thread::sleep_for(milliseconds(ms)); }
 
+// Pause sleeps for about `us`. On Windows a sleep_for below 1 ms returns at
+// once (mingw's winpthreads rounds it down to Sleep(0)), which turns a paced
+// loop into a busy spin: there it sleeps 1 ms instead.
+inline void Pause(std::chrono::microseconds us) {
+#ifdef _WIN32
+  if (us < milliseconds(1)) us = milliseconds(1);
+#endif
+  std::this_thread::sleep_for(us);
+}
+
 // RunWithDeadline runs f on a thread and ends the process if it has not returned
 // after `limit`: a hang is reported as such instead of as a ctest timeout.
 template <typename F>

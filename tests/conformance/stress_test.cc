@@ -119,7 +119,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
       while (!stop_submit.load()) {
         std::vector<Slot*> batch = free_lists[t].Take(1 + rng() % 8);
         if (batch.empty()) {
-          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          Pause(std::chrono::microseconds(100));
           continue;
         }
         std::vector<faio_req*> reqs;
@@ -170,7 +170,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
             free_lists[t].Put(batch[i]);
           }
         }
-        if (k < reqs.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (k < reqs.size()) Pause(std::chrono::microseconds(200));
       }
       submitter_done[t] = true;
       // Stay alive until everything came back: a submitter's exit must not
@@ -239,7 +239,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     while (!stop_others.load()) {
       int st = faio_ctx_wakeup(ctx);
       if (st != FAIO_OK) fail.Report("wakeup returned ", StatusName(st));
-      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      Pause(std::chrono::microseconds(300));
     }
     waker_done = true;
   });
@@ -257,7 +257,7 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
       } else if (st != FAIO_E_NOT_SUBMITTED && st != FAIO_E_IN_PROGRESS && st != FAIO_E_COMPLETED) {
         fail.Report("cancel returned ", StatusName(st));
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      Pause(std::chrono::microseconds(50));
     }
     canceller_done = true;
   });
@@ -298,6 +298,11 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
   while (n_reaped.load() + n_cancelled.load() < n_submitted.load() && MsSince(t0) < 10000) {
     SleepMs(5);
   }
+  // Nothing is left to read the pipe: stop feeding it now. (On Windows the
+  // feeder's write blocks once the pipe's buffer is full, and the join below
+  // would never return.)
+  stop_feed = true;
+  feeder.join();
   stop_wait = true;
   phase = 3;
   for (Clock::time_point t1 = Clock::now(); !waiter_done.load() && MsSince(t1) < 20000;) SleepMs(1);
@@ -315,8 +320,6 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
     std::_Exit(3);
   }
   waiter.join();
-  stop_feed = true;
-  feeder.join();
   may_exit = true;
   for (std::thread& t : submitters) t.join();
 
