@@ -64,20 +64,21 @@ JobFile& JobFile::operator=(JobFile&& o) noexcept {
 JobFile::~JobFile() { Close(); }
 
 JobFile JobFile::Created(faio::Context& ctx, faio_file file, const std::string& path,
-                         uint64_t size, uint32_t depth) {
+                         uint64_t size, uint32_t depth, bool temporary) {
   JobFile f;
   f.file_ = file;
   f.open_ = true;
   f.path_ = path;
   f.size_ = size;
+  f.temporary_ = temporary;
   f.created_ = true;
   // On stderr: stdout may be a JSON document.
-  fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
+  if (!temporary) fmt::print(stderr, "faio bench: laying out {} ({})\n", path, FormatBytes(size));
   try {
     f.LayOut(ctx, depth);
   } catch (...) {
-    f.Close();
-    Remove(path);  // do not leave a half-written file behind
+    f.Close();  // a temporary file goes with its descriptor
+    if (!temporary) Remove(path);  // do not leave a half-written file behind
     throw;
   }
   return f;

@@ -38,16 +38,8 @@ JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t dep
                                 "writable directory, or use --filename)",
                                 dir, Errno(errno)));
   }
-  JobFile f;
-  f.file_ = fd;
-  f.open_ = true;
-  f.path_ = name.data();
-  f.size_ = size;
-  f.temporary_ = true;
-  f.created_ = true;
   unlink(name.data());  // see job_file.h: the descriptor keeps the blocks alive
-  f.LayOut(ctx, depth);
-  return f;
+  return Created(ctx, fd, name.data(), size, depth, /*temporary=*/true);
 }
 
 JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
@@ -62,7 +54,7 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
       throw ToolError(kExitFailure,
                       fmt::format("--filename {}: cannot create: {}", path, Errno(errno)));
     }
-    return Created(ctx, fd, path, size, depth);
+    return Created(ctx, fd, path, size, depth, /*temporary=*/false);
   }
   if (fd < 0) {
     int e = errno;

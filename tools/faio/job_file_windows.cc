@@ -61,15 +61,7 @@ JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t dep
                                 "writable directory, or use --filename)",
                                 dir, HostErrorText(static_cast<int>(e))));
   }
-  JobFile f;
-  f.file_ = h;
-  f.open_ = true;
-  f.path_ = name;
-  f.size_ = size;
-  f.temporary_ = true;
-  f.created_ = true;
-  f.LayOut(ctx, depth);
-  return f;
+  return Created(ctx, h, name, size, depth, /*temporary=*/true);  // FILE_FLAG_DELETE_ON_CLOSE
 }
 
 JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size, bool size_given,
@@ -87,7 +79,7 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
       throw ToolError(kExitFailure, fmt::format("--filename {}: cannot create: {}", path,
                                                 LastErrorText()));
     }
-    return Created(ctx, h, path, size, depth);
+    return Created(ctx, h, path, size, depth, /*temporary=*/false);
   }
   if (h == INVALID_HANDLE_VALUE) {
     throw ToolError(kExitFailure, fmt::format("--filename {}: cannot open: {}", path, LastErrorText()));

@@ -335,9 +335,9 @@ TEST_F(BenchRun, AFileThatCannotBeCreatedIsReported) {
   EXPECT_FALSE(fs::exists(f));
 }
 
-// A file bench creates and cannot lay out is removed again: here the file-size
-// limit (RLIMIT_FSIZE, with SIGXFSZ ignored; both inherited by the child) makes
-// the space reservation fail with EFBIG.
+// A file bench creates and cannot lay out is removed again, and a temporary one
+// is gone too: here the file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored;
+// both inherited by the child) makes the space reservation fail with EFBIG.
 TEST_F(BenchRun, AFileThatCannotBeLaidOutIsRemoved) {
   const fs::path f = dir_ / "data";
   struct rlimit saved {};
@@ -348,13 +348,17 @@ TEST_F(BenchRun, AFileThatCannotBeLaidOutIsRemoved) {
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGXFSZ, &ign, &old_act), 0);
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
-  pid_t pid = Spawn({"--filename", f.string(), "--size", "8M", "--rw", "write"});
+  // One after the other: the runs share the stdout/stderr capture files.
+  Result r = Finish(Spawn({"--filename", f.string(), "--size", "8M", "--rw", "write"}));
+  Result t = Finish(Spawn({"--size", "8M", "--rw", "write"}));  // a temporary file
   setrlimit(RLIMIT_FSIZE, &saved);
   sigaction(SIGXFSZ, &old_act, nullptr);
-  Result r = Finish(pid);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("no room for --size 8"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f)) << "the half-made file was left behind";
+  EXPECT_EQ(t.code, 1) << t.err;
+  EXPECT_NE(t.err.find("no room for --size 8"), std::string::npos) << t.err;
+  EXPECT_TRUE(TmpIsEmpty());
 }
 
 TEST_F(BenchRun, BadPlotPathFailsWithItsName) {
