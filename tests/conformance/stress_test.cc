@@ -314,7 +314,8 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
                  "%lld ms; submitted %lld, reaped %lld, cancelled %lld\n",
                  static_cast<long long>(began < 0 ? -1 : MsSince(test_start) - began),
                  kPhases[call_began_phase.load()], static_cast<long long>(longest_call_ms.load()),
-                 static_cast<long long>(n_submitted.load()), static_cast<long long>(n_reaped.load()),
+                 static_cast<long long>(n_submitted.load()),
+                 static_cast<long long>(n_reaped.load()),
                  static_cast<long long>(n_cancelled.load()));
     std::fflush(stderr);
     std::_Exit(3);

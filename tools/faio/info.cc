@@ -1,17 +1,15 @@
 // info.cc - see info.h.
 #include "info.h"
 
-#include <memory>
-
-#include "subcommand.h"
-
 #include <fmt/format.h>
 
 #include <cstdlib>
 #include <faio/faio.hpp>
+#include <memory>
 #include <vector>
 
 #include "common.h"
+#include "subcommand.h"
 
 namespace faio::tool {
 namespace {

@@ -40,11 +40,9 @@ int ProbePath(const std::string& path) {
     // A probe file, unbuffered and overlapped as faio bench opens its files;
     // FILE_FLAG_DELETE_ON_CLOSE removes it whatever happens.
     std::string name = fmt::format("{}\\.faio-info.{}", path, ProcessId());
-    HANDLE h = CreateFileW(Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr,
-                           CREATE_NEW,
-                           FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED |
-                               FILE_FLAG_NO_BUFFERING,
-                           nullptr);
+    HANDLE h = CreateFileW(
+        Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
+        FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING, nullptr);
     std::string refusal;
     if (h == INVALID_HANDLE_VALUE) {
       refusal = LastErrorText();

@@ -63,8 +63,8 @@ JobFile& JobFile::operator=(JobFile&& o) noexcept {
 
 JobFile::~JobFile() { Close(); }
 
-JobFile JobFile::Created(faio::Context& ctx, faio_file file, const std::string& path,
-                         uint64_t size, uint32_t depth, bool temporary) {
+JobFile JobFile::Created(faio::Context& ctx, faio_file file, const std::string& path, uint64_t size,
+                         uint32_t depth, bool temporary) {
   JobFile f;
   f.file_ = file;
   f.open_ = true;
@@ -77,7 +77,7 @@ JobFile JobFile::Created(faio::Context& ctx, faio_file file, const std::string& 
   try {
     f.LayOut(ctx, depth);
   } catch (...) {
-    f.Close();  // a temporary file goes with its descriptor
+    f.Close();                     // a temporary file goes with its descriptor
     if (!temporary) Remove(path);  // do not leave a half-written file behind
     throw;
   }

@@ -3,8 +3,9 @@
 #ifndef FAIO_TOOLS_FAIO_JOB_FILE_H_
 #define FAIO_TOOLS_FAIO_JOB_FILE_H_
 
-#include <cstdint>
 #include <faio/faio.h>
+
+#include <cstdint>
 #include <faio/faio.hpp>
 #include <string>
 
@@ -62,8 +63,8 @@ class JobFile {
   // Created takes a file just created (by Open, or a temporary one already
   // unlinked or delete-on-close) and lays it out; on failure the file is closed,
   // and removed unless temporary, before the error goes on.
-  static JobFile Created(faio::Context& ctx, faio_file file, const std::string& path,
-                         uint64_t size, uint32_t depth, bool temporary);
+  static JobFile Created(faio::Context& ctx, faio_file file, const std::string& path, uint64_t size,
+                         uint32_t depth, bool temporary);
   static void Remove(const std::string& path);  // the host's unlink
   // The host's parts of LayOut: Reserve allocates size_ bytes up front (throws
   // ToolError on a full disk), DropCache evicts the file's cached pages (best

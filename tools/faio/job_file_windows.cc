@@ -49,9 +49,9 @@ JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t dep
   DWORD e = ERROR_SUCCESS;
   for (unsigned attempt = 0; attempt < 100 && h == INVALID_HANDLE_VALUE; ++attempt) {
     name = fmt::format("{}\\faio-bench.{}.{}.{}", dir, ProcessId(), GetTickCount(), attempt);
-    h = CreateFileW(Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr,
-                    CREATE_NEW, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE |
-                    FILE_FLAG_OVERLAPPED, nullptr);
+    h = CreateFileW(
+        Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
+        FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED, nullptr);
     e = GetLastError();
     if (h == INVALID_HANDLE_VALUE && e != ERROR_FILE_EXISTS && e != ERROR_ALREADY_EXISTS) break;
   }
@@ -76,13 +76,14 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
     h = CreateFileW(wpath.c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
                     FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
     if (h == INVALID_HANDLE_VALUE) {
-      throw ToolError(kExitFailure, fmt::format("--filename {}: cannot create: {}", path,
-                                                LastErrorText()));
+      throw ToolError(kExitFailure,
+                      fmt::format("--filename {}: cannot create: {}", path, LastErrorText()));
     }
     return Created(ctx, h, path, size, depth, /*temporary=*/false);
   }
   if (h == INVALID_HANDLE_VALUE) {
-    throw ToolError(kExitFailure, fmt::format("--filename {}: cannot open: {}", path, LastErrorText()));
+    throw ToolError(kExitFailure,
+                    fmt::format("--filename {}: cannot open: {}", path, LastErrorText()));
   }
   f.file_ = h;
   f.open_ = true;

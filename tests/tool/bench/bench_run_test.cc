@@ -344,7 +344,8 @@ TEST_F(BenchRun, AFileThatCannotBeLaidOutIsRemoved) {
   ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
   struct rlimit small = saved;
   small.rlim_cur = 1 << 20;
-  struct sigaction ign {}, old_act {};
+  struct sigaction ign {
+  }, old_act{};
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGXFSZ, &ign, &old_act), 0);
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
