@@ -40,6 +40,12 @@ std::string HostErrorText(int host_error);
 std::wstring Wide(const std::string& s);
 std::string Narrow(const std::wstring& w);
 std::string LastErrorText();
+// OpenShared is CreateFileW(Wide(path), access, FILE_SHARE_READ | WRITE |
+// DELETE, disposition, flags): every file the tool opens lets the others (and
+// a second handle of its own) in. INVALID_HANDLE_VALUE and GetLastError() on
+// failure. (void* is HANDLE; this header does not include windows.h.)
+void* OpenShared(const std::string& path, unsigned long access, unsigned long disposition,
+                 unsigned long flags);
 #endif
 
 }  // namespace faio::tool

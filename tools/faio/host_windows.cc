@@ -93,6 +93,13 @@ std::string Narrow(const std::wstring& w) {
 
 std::string LastErrorText() { return HostErrorText(static_cast<int>(GetLastError())); }
 
+void* OpenShared(const std::string& path, unsigned long access, unsigned long disposition,
+                 unsigned long flags) {
+  return CreateFileW(Wide(path).c_str(), access,
+                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, disposition,
+                     flags, nullptr);
+}
+
 // Windows reports user and kernel time per thread (GetThreadTimes); context
 // switches and page faults per thread are not available through a documented
 // call, so they read 0.

@@ -15,8 +15,6 @@
 namespace faio::tool {
 namespace {
 
-constexpr DWORD kShareAll = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
-
 // FsName is the volume's file system ("NTFS", "FAT32"...).
 std::string FsName(HANDLE h) {
   wchar_t fs[MAX_PATH + 1] = L"";
@@ -40,14 +38,14 @@ int ProbePath(const std::string& path) {
     // A probe file, unbuffered and overlapped as faio bench opens its files;
     // FILE_FLAG_DELETE_ON_CLOSE removes it whatever happens.
     std::string name = fmt::format("{}\\.faio-info.{}", path, ProcessId());
-    HANDLE h = CreateFileW(
-        Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
-        FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING, nullptr);
+    HANDLE h =
+        OpenShared(name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW,
+                   FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING);
     std::string refusal;
     if (h == INVALID_HANDLE_VALUE) {
       refusal = LastErrorText();
-      h = CreateFileW(Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr,
-                      CREATE_NEW, FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED, nullptr);
+      h = OpenShared(name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW,
+                     FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED);
     }
     if (h == INVALID_HANDLE_VALUE) {
       fmt::print("direct I/O on {}: cannot create a probe file there: {}\n", path, LastErrorText());
@@ -58,13 +56,12 @@ int ProbePath(const std::string& path) {
     CloseHandle(h);
     return kExitOk;
   }
-  HANDLE h = CreateFileW(wpath.c_str(), GENERIC_READ, kShareAll, nullptr, OPEN_EXISTING,
-                         FILE_FLAG_OVERLAPPED, nullptr);
+  HANDLE h = OpenShared(path, GENERIC_READ, OPEN_EXISTING, FILE_FLAG_OVERLAPPED);
   if (h == INVALID_HANDLE_VALUE) {
     throw ToolError(kExitFailure, fmt::format("{}: cannot open: {}", path, LastErrorText()));
   }
-  HANDLE dh = CreateFileW(wpath.c_str(), GENERIC_READ, kShareAll, nullptr, OPEN_EXISTING,
-                          FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING, nullptr);
+  HANDLE dh =
+      OpenShared(path, GENERIC_READ, OPEN_EXISTING, FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING);
   std::string refusal = dh == INVALID_HANDLE_VALUE ? LastErrorText() : std::string();
   if (dh != INVALID_HANDLE_VALUE) CloseHandle(dh);
   PrintAlignment(path, FsName(h), h, "FILE_FLAG_NO_BUFFERING", refusal);

@@ -41,6 +41,7 @@ JobFile::JobFile(JobFile&& o) noexcept
       first_(o.first_),
       open_(std::exchange(o.open_, false)),
       first_open_(std::exchange(o.first_open_, false)),
+      direct_(o.direct_),
       path_(std::move(o.path_)),
       size_(o.size_),
       temporary_(o.temporary_),
@@ -53,6 +54,7 @@ JobFile& JobFile::operator=(JobFile&& o) noexcept {
     first_ = o.first_;
     open_ = std::exchange(o.open_, false);
     first_open_ = std::exchange(o.first_open_, false);
+    direct_ = o.direct_;
     path_ = std::move(o.path_);
     size_ = o.size_;
     temporary_ = o.temporary_;

@@ -77,6 +77,7 @@ class JobFile {
   faio_file first_{};  // Windows: the buffered handle EnableDirect replaced
   bool open_ = false;
   bool first_open_ = false;
+  bool direct_ = false;  // Windows: file_ is unbuffered (FILE_FLAG_NO_BUFFERING)
   std::string path_;
   uint64_t size_ = 0;
   bool temporary_ = false;

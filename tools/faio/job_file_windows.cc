@@ -22,8 +22,6 @@
 namespace faio::tool {
 namespace {
 
-constexpr DWORD kShareAll = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
-
 bool IsDiskFull(DWORD e) { return e == ERROR_DISK_FULL || e == ERROR_HANDLE_DISK_FULL; }
 
 // TempDir is $TMPDIR when set (as on POSIX), else GetTempPath's directory.
@@ -49,9 +47,8 @@ JobFile JobFile::CreateTemporary(faio::Context& ctx, uint64_t size, uint32_t dep
   DWORD e = ERROR_SUCCESS;
   for (unsigned attempt = 0; attempt < 100 && h == INVALID_HANDLE_VALUE; ++attempt) {
     name = fmt::format("{}\\faio-bench.{}.{}.{}", dir, ProcessId(), GetTickCount(), attempt);
-    h = CreateFileW(
-        Wide(name).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
-        FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED, nullptr);
+    h = OpenShared(name, GENERIC_READ | GENERIC_WRITE, CREATE_NEW,
+                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_DELETE_ON_CLOSE | FILE_FLAG_OVERLAPPED);
     e = GetLastError();
     if (h == INVALID_HANDLE_VALUE && e != ERROR_FILE_EXISTS && e != ERROR_ALREADY_EXISTS) break;
   }
@@ -68,13 +65,12 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
                       bool direct, uint32_t depth, bool writable) {
   JobFile f;
   f.path_ = path;
-  const std::wstring wpath = Wide(path);
   DWORD access = GENERIC_READ | (writable ? GENERIC_WRITE : 0);
   DWORD flags = FILE_FLAG_OVERLAPPED | (direct ? FILE_FLAG_NO_BUFFERING : 0);
-  HANDLE h = CreateFileW(wpath.c_str(), access, kShareAll, nullptr, OPEN_EXISTING, flags, nullptr);
+  HANDLE h = OpenShared(path, access, OPEN_EXISTING, flags);
   if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND) {
-    h = CreateFileW(wpath.c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr, CREATE_NEW,
-                    FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, nullptr);
+    h = OpenShared(path, GENERIC_READ | GENERIC_WRITE, CREATE_NEW,
+                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED);
     if (h == INVALID_HANDLE_VALUE) {
       throw ToolError(kExitFailure,
                       fmt::format("--filename {}: cannot create: {}", path, LastErrorText()));
@@ -87,6 +83,7 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
   }
   f.file_ = h;
   f.open_ = true;
+  f.direct_ = direct;
   uint64_t have = 0;
   LARGE_INTEGER li;
   GET_LENGTH_INFORMATION gli;
@@ -111,14 +108,14 @@ JobFile JobFile::Open(faio::Context& ctx, const std::string& path, uint64_t size
 }
 
 void JobFile::EnableDirect() {
-  if (first_open_) return;  // already reopened unbuffered
+  if (direct_) return;  // opened, or already reopened, unbuffered
   // Open the same file again, unbuffered. The share modes let both handles
   // coexist; a temporary file stays until the last handle closes.
-  HANDLE h = CreateFileW(Wide(path_).c_str(), GENERIC_READ | GENERIC_WRITE, kShareAll, nullptr,
-                         OPEN_EXISTING, FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING, nullptr);
+  HANDLE h = OpenShared(path_, GENERIC_READ | GENERIC_WRITE, OPEN_EXISTING,
+                        FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING);
   if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
-    h = CreateFileW(Wide(path_).c_str(), GENERIC_READ, kShareAll, nullptr, OPEN_EXISTING,
-                    FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING, nullptr);
+    h = OpenShared(path_, GENERIC_READ, OPEN_EXISTING,
+                   FILE_FLAG_OVERLAPPED | FILE_FLAG_NO_BUFFERING);
   }
   if (h == INVALID_HANDLE_VALUE) {
     throw ToolError(kExitFailure, fmt::format("--direct 1: cannot open {} unbuffered: {}", path_,
@@ -127,6 +124,7 @@ void JobFile::EnableDirect() {
   first_ = file_;
   first_open_ = true;
   file_ = h;
+  direct_ = true;
 }
 
 void JobFile::Reserve() {
