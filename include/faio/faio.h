@@ -324,19 +324,28 @@ FAIO_API int faio_ctx_submit(faio_ctx *ctx, faio_req **reqs, size_t count);
  * FAIO_E_INVALID_PARAMETER; min > size → FAIO_E_OUT_OF_RANGE; min 0 means 1.
  * Nothing submitted and no FAIO_CTX_WAIT_WITHOUT_PENDING → FAIO_E_NO_REQUEST at
  * once; without that flag min is capped at the number of requests in flight, so a
- * wait never blocks for completions that cannot come. Returns 0 once at least min
- * were reaped, FAIO_E_TIMEOUT when timeout_ms passed first (FAIO_WAIT_INDEFINITE:
- * never), FAIO_E_INTERRUPTED when woken by faio_ctx_wakeup (also if a wakeup is
- * pending when it would return), FAIO_E_BUSY when another thread is waiting.
- * In every case the requests in out are completed and no longer counted.
- * Blocks. */
+ * wait never blocks for completions that cannot come.
+ * Completions are handed out only with 0 (success): every other status comes
+ * with *count 0. Returns 0 once at least min were reaped, and also when the
+ * timeout passed or a wakeup arrived after some (fewer than min) were reaped:
+ * then *count < min. FAIO_E_TIMEOUT: timeout_ms passed with nothing reaped
+ * (FAIO_WAIT_INDEFINITE: never). FAIO_E_INTERRUPTED: a wakeup with nothing
+ * reaped. A wait that begins with a wakeup pending returns FAIO_E_INTERRUPTED at
+ * once and reaps nothing (completions already available stay for the next wait);
+ * a wakeup that ends a wait holding completions stays pending, so the next wait
+ * returns FAIO_E_INTERRUPTED at once. FAIO_E_BUSY when another thread is waiting.
+ * The requests in out are completed and no longer counted. Blocks.
+ * See docs/contract.md, Wait. */
 FAIO_API int faio_ctx_wait(faio_ctx *ctx, size_t min, uint32_t timeout_ms, faio_req **out,
                            size_t size, uint32_t *count);
 
-/* faio_ctx_wakeup makes the thread waiting on ctx return FAIO_E_INTERRUPTED
- * promptly; with no waiter, the next wait returns it at once. Several wakeups
- * before a wait count as one. Any thread, never blocks; async-signal-safe on the
- * io_uring backend. Returns 0 or FAIO_E_INVALID_HANDLE. */
+/* faio_ctx_wakeup makes the thread waiting on ctx return promptly: with
+ * FAIO_E_INTERRUPTED if it has reaped nothing, else with 0 and its completions,
+ * the wakeup then staying pending for the next wait. With no waiter, the next
+ * wait returns FAIO_E_INTERRUPTED at once. Several wakeups before a wait count
+ * as one; every wakeup is seen as FAIO_E_INTERRUPTED by some wait. Any thread,
+ * never blocks; async-signal-safe on the io_uring backend. Returns 0 or
+ * FAIO_E_INVALID_HANDLE. See docs/contract.md, Wakeup. */
 FAIO_API int faio_ctx_wakeup(faio_ctx *ctx);
 
 /* faio_ctx_clear_error acknowledges a failed flush of f: later flushes of f

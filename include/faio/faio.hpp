@@ -61,7 +61,7 @@ class [[nodiscard]] Result {
   Result(Status s, T v) noexcept : status_(s), value_(std::move(v)) {}
   bool ok() const noexcept { return status_ == Status::kOk; }
   Status status() const noexcept { return status_; }
-  // value() is the value; meaningful when ok() (and for WaitResult-like uses, always).
+  // value() is the value when ok(); otherwise a value-initialized T.
   T& value() & noexcept { return value_; }
   T&& value() && noexcept { return std::move(value_); }
   const T& value() const& noexcept { return value_; }
@@ -154,7 +154,8 @@ struct Options {
   const char* backend = nullptr;  // nullptr/"auto": automatic (or FAIO_BACKEND)
 };
 
-// WaitOutcome: how many completions a wait wrote into the caller's array.
+// WaitOutcome: how many completions a successful wait wrote into the caller's
+// array.
 struct WaitOutcome {
   size_t count = 0;
 };
@@ -209,8 +210,10 @@ class Context {
     return static_cast<Status>(faio_ctx_submit(h_, &h, 1));
   }
 
-  // Wait reaps at least `min` completions into `out` (no allocation); the count is
-  // meaningful for every status. See faio_ctx_wait.
+  // Wait reaps at least `min` completions into `out` (no allocation); see
+  // faio_ctx_wait. Completions come only with kOk (possibly fewer than `min`,
+  // when the timeout or a wakeup ended the wait after some were reaped); every
+  // other status carries a count of 0 (docs/contract.md, Wait).
   [[nodiscard]] Result<WaitOutcome> Wait(size_t min, std::span<faio_req*> out,
                                          Millis timeout = kIndefinite) noexcept {
     uint32_t n = 0;
@@ -219,7 +222,8 @@ class Context {
                       ? FAIO_WAIT_INDEFINITE
                       : static_cast<uint32_t>(timeout.count());
     int s = faio_ctx_wait(h_, min, ms, out.data(), out.size(), &n);
-    return Result<WaitOutcome>(static_cast<Status>(s), WaitOutcome{n});
+    if (s != FAIO_OK) return Result<WaitOutcome>(static_cast<Status>(s));
+    return Result<WaitOutcome>(Status::kOk, WaitOutcome{n});
   }
 
   // Wakeup interrupts the waiter (or the next wait). Any thread; never blocks.

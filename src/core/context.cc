@@ -419,6 +419,14 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
     waiting_.store(false, std::memory_order_release);
     return FAIO_E_NO_REQUEST;
   }
+  // A wait that begins with a wakeup pending reports it before it reaps
+  // anything: completions already available stay for the next wait
+  // (docs/contract.md, Wakeup). So a stream of completions cannot starve a
+  // wakeup.
+  if (wakeup_pending_.exchange(false, std::memory_order_acq_rel)) {
+    waiting_.store(false, std::memory_order_release);
+    return FAIO_E_INTERRUPTED;
+  }
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
   const Clock::time_point deadline =
       indefinite ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -433,6 +441,10 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
     return std::min(min, can_come);
   };
 
+  // Completions are handed out only with success (docs/contract.md, Wait): a
+  // wait that holds reaped completions returns FAIO_OK with them, whatever
+  // ended it (the minimum, the deadline or a wakeup, which then stays pending
+  // for the next wait); TIMEOUT and INTERRUPTED come only with nothing reaped.
   size_t n = 0;
   int status;
   for (;;) {
@@ -453,21 +465,24 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
     ApplyReleases();
     if (drain_due_.exchange(false, std::memory_order_acq_rel)) DrainFlushes();
     if (n >= effective_min(n)) {
-      status = FAIO_OK;
+      // Met (n == 0 here only when every counted request was cancelled).
+      status = n == 0 ? FAIO_E_NO_REQUEST : FAIO_OK;
       break;
     }
     if (wakeup_pending_.load(std::memory_order_acquire)) {
-      status = FAIO_E_INTERRUPTED;
+      if (n > 0) {
+        status = FAIO_OK;  // the wakeup stays pending for the next wait
+      } else {
+        wakeup_pending_.exchange(false, std::memory_order_acq_rel);
+        status = FAIO_E_INTERRUPTED;
+      }
       break;
     }
     if (!indefinite && Clock::now() >= deadline) {
-      status = FAIO_E_TIMEOUT;
+      status = n > 0 ? FAIO_OK : FAIO_E_TIMEOUT;
       break;
     }
   }
-  // A wakeup pending at return is consumed here, even when the minimum was met.
-  if (wakeup_pending_.exchange(false, std::memory_order_acq_rel)) status = FAIO_E_INTERRUPTED;
-  if (status == FAIO_OK && n == 0) status = FAIO_E_NO_REQUEST;  // all were cancelled
   *count = static_cast<uint32_t>(n);
   waiting_.store(false, std::memory_order_release);
   return status;

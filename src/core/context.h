@@ -6,10 +6,14 @@
 // and gives back what the host did not take. Debug builds also keep submitted_,
 // reaped_ and cancelled_ and check inflight == submitted - reaped - cancelled.
 //
-// Wakeups. faio_ctx_wakeup sets `wakeup_pending_` and kicks the backend; the
-// wait loop consumes the flag after every return from the backend, so a wakeup
-// that lands before the waiter blocks is seen (the backend's kick is sticky)
-// and several wakeups coalesce into one interrupted wait.
+// Wakeups. faio_ctx_wakeup sets `wakeup_pending_` and kicks the backend (the
+// kick is sticky, so a wakeup that lands before the waiter blocks is seen).
+// Completions are handed out only with success (docs/contract.md, Wait and
+// Wakeup): a wait that begins with the flag set consumes it and returns
+// INTERRUPTED before reaping; a wait the flag ends consumes it and returns
+// INTERRUPTED only when it reaped nothing, and otherwise returns success with
+// what it reaped and leaves the flag for the next wait. Several wakeups
+// coalesce into one interrupted wait, and none is lost.
 #ifndef FAIO_SRC_CORE_CONTEXT_H_
 #define FAIO_SRC_CORE_CONTEXT_H_
 

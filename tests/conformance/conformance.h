@@ -772,7 +772,8 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   // Reap waits until n requests came back, the context has none (NO_REQUEST) or
   // `limit` passed, and returns what came back, in order. It never reaps more
   // than n. INTERRUPTED and TIMEOUT are tolerated (the loop goes on); any other
-  // failure is a test failure.
+  // failure, or a completion handed out beside a failure status, is a test
+  // failure.
   std::vector<faio_req*> Reap(faio_ctx* c, size_t n, milliseconds limit = milliseconds(10000),
                               size_t batch = 64) {
     std::vector<faio_req*> got;
@@ -787,6 +788,10 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
       if (count > size) {
         ADD_FAILURE() << "wait returned count " << count << " > size " << size;
         count = static_cast<uint32_t>(size);
+      }
+      if (s != FAIO_OK && count != 0) {
+        ADD_FAILURE() << "wait returned " << count << " completions with " << StatusName(s)
+                      << " (completions come only with success)";
       }
       got.insert(got.end(), out.begin(), out.begin() + count);
       if (s == FAIO_OK || s == FAIO_E_TIMEOUT || s == FAIO_E_INTERRUPTED) continue;

@@ -1,6 +1,7 @@
-// wakeup_test.cc - faio_ctx_wakeup (SPEC.md §2 "Wakeup"): a blocked waiter
+// wakeup_test.cc - faio_ctx_wakeup (docs/contract.md, Wakeup): a blocked waiter
 // returns INTERRUPTED promptly, a wakeup with no waiter is remembered, several
-// count as one, and none is lost or invented when wakeup races with wait.
+// count as one, none is lost or invented when wakeup races with wait, and a
+// wakeup never costs a completion: completions come only with success.
 #ifndef _WIN32
 #include <signal.h>
 #endif
@@ -65,6 +66,10 @@ class BlockedWaiter {
   uint32_t count_ = 0;
   Clock::time_point returned_at_;
 };
+
+// How soon a woken wait must return: prompt, but with room for a loaded
+// 2-core machine under sanitizers.
+constexpr int64_t kPromptMs = 500;
 
 class Wakeup : public BackendTest {};
 FAIO_INSTANTIATE(Wakeup);
@@ -146,7 +151,9 @@ TEST_P(Wakeup, SeveralWakeupsCountAsOne) {
   EXPECT_EQ(count, 0u);
 }
 
-TEST_P(Wakeup, PendingWakeupWithMinMetStillInterrupts) {
+// A wait that begins with a wakeup pending reports it before it reaps: count 0,
+// the finished requests stay in progress, and the next wait returns them.
+TEST_P(Wakeup, PendingWakeupInterruptsBeforeReaping) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   auto f = NewFile();
@@ -156,19 +163,30 @@ TEST_P(Wakeup, PendingWakeupWithMinMetStillInterrupts) {
   ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
   SleepMs(50);  // both finished in the kernel
   ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
-  faio_req* out[4] = {};
+  faio_req* const sentinel = reinterpret_cast<faio_req*>(uintptr_t{0xbad0});
+  faio_req* out[4] = {sentinel, sentinel, sentinel, sentinel};
   uint32_t count = 99;
+  Clock::time_point t0 = Clock::now();
   EXPECT_ST(FAIO_E_INTERRUPTED, faio_ctx_wait(ctx, 2, 5000, out, 4, &count));
-  EXPECT_EQ(count, 2u) << "the completions already available come with the interrupt";
-  std::vector<faio_req*> got(out, out + std::min<uint32_t>(count, 4));
-  std::vector<faio_req*> rest = Reap(ctx, 2 - std::min<size_t>(got.size(), 2));
-  got.insert(got.end(), rest.begin(), rest.end());
-  EXPECT_TRUE(SameSet(got, reqs));
+  EXPECT_LT(MsSince(t0), 500) << "a pending wakeup is reported at once";
+  EXPECT_EQ(count, 0u) << "no completion is handed out beside a failure status";
+  for (faio_req* o : out) EXPECT_EQ(o, sentinel) << "the output array was written";
+  for (faio_req* r : reqs) {
+    EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(r, nullptr)) << "reaped by an interrupted wait";
+  }
+  // The next wait returns both, with success.
+  count = 0;
+  ASSERT_ST(FAIO_OK, faio_ctx_wait(ctx, 2, 5000, out, 4, &count));
+  ASSERT_EQ(count, 2u);
+  EXPECT_TRUE(SameSet(std::vector<faio_req*>(out, out + 2), reqs));
   for (faio_req* r : reqs) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
   ExpectNoneCounted(ctx);
 }
 
-TEST_P(Wakeup, InterruptedWaitKeepsTheCompletionsItReaped) {
+// A wakeup into a wait that already holds a completion: the wait returns success
+// with it at once (fewer than its minimum), the wakeup stays pending, and the
+// next wait returns INTERRUPTED at once with nothing.
+TEST_P(Wakeup, WakeupIntoAPartialReapReturnsItThenInterrupts) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   auto f = NewFile();
@@ -179,22 +197,154 @@ TEST_P(Wakeup, InterruptedWaitKeepsTheCompletionsItReaped) {
   char pb[4];
   ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[1], p->r, 0, pb, sizeof pb, nullptr));
   ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), 2));
+  SleepMs(50);  // the file read is done before the waiter starts
   BlockedWaiter w(ctx, 2, 20000);
-  SleepMs(100);  // the file read is done; the waiter waits for the pipe read
+  SleepMs(100);  // the waiter holds the file read and blocks for the pipe read
+  ASSERT_FALSE(w.done()) << "returned without its minimum, before any wakeup";
+  Clock::time_point woken = Clock::now();
+  ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
+  w.Join();
+  EXPECT_ST(FAIO_OK, w.status()) << "a wait holding completions returns them with success";
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(w.returned_at() - woken).count(),
+            kPromptMs) << "the wakeup was not prompt";
+  ASSERT_EQ(w.count(), 1u);
+  EXPECT_EQ(w.returned()[0], reqs[0]);
+  size_t n = 0;
+  EXPECT_ST(FAIO_OK, faio_req_result(reqs[0], &n)) << "returned means completed";
+  EXPECT_EQ(n, 64u);
+  EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(reqs[1], nullptr));
+  // The wakeup stayed pending: the next wait reports it at once, with nothing.
+  faio_req* out[4];
+  uint32_t count = 99;
+  Clock::time_point t0 = Clock::now();
+  EXPECT_ST(FAIO_E_INTERRUPTED, faio_ctx_wait(ctx, 1, 5000, out, 4, &count));
+  EXPECT_LT(MsSince(t0), kPromptMs);
+  EXPECT_EQ(count, 0u);
+  // And it was consumed: the one after that waits for the pipe read.
+  count = 99;
+  EXPECT_ST(FAIO_E_TIMEOUT, faio_ctx_wait(ctx, 1, 20, out, 4, &count));
+  EXPECT_EQ(count, 0u);
+  p->Feed(sizeof pb);
+  EXPECT_TRUE(SameSet(Reap(ctx, 1), {reqs[1]}));
+  ExpectNoneCounted(ctx);
+}
+
+// A wakeup into a wait that holds nothing: INTERRUPTED, count 0, consumed.
+TEST_P(Wakeup, WakeupIntoAnEmptyWaitInterruptsAndIsConsumed) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  faio_req* held = NewReq();
+  char pb[4];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(held, p->r, 0, pb, sizeof pb, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(ctx, held));
+  BlockedWaiter w(ctx, 1, 20000);
+  ASSERT_TRUE(w.WaitUntilBlocked());
   ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
   w.Join();
   EXPECT_ST(FAIO_E_INTERRUPTED, w.status());
-  std::vector<faio_req*> got = w.returned();
-  EXPECT_LE(got.size(), 1u);
-  for (faio_req* r : got) {
-    EXPECT_EQ(r, reqs[0]);
-    EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr)) << "returned means completed";
-  }
+  EXPECT_EQ(w.count(), 0u);
+  faio_req* out[2];
+  uint32_t count = 99;
+  EXPECT_ST(FAIO_E_TIMEOUT, faio_ctx_wait(ctx, 1, 20, out, 2, &count)) << "not consumed";
+  EXPECT_EQ(count, 0u);
   p->Feed(sizeof pb);
-  std::vector<faio_req*> rest = Reap(ctx, 2 - got.size());
-  got.insert(got.end(), rest.begin(), rest.end());
-  EXPECT_TRUE(SameSet(got, reqs)) << "each request comes back exactly once";
-  ExpectNoneCounted(ctx);
+  EXPECT_TRUE(SameSet(Reap(ctx, 1), {held}));
+}
+
+// A wakeup storm during a steady stream of completions: every wakeup is seen
+// as INTERRUPTED by some wait (the waker sends the next only once the last was
+// seen, so none coalesce), no wait hands out a completion beside a failure
+// status, and every request comes back exactly once.
+TEST_P(Wakeup, StormDuringACompletionStreamLosesNothing) {
+  faio_ctx* ctx = NewCtx(0, FAIO_CTX_WAIT_WITHOUT_PENDING);
+  ASSERT_NE(ctx, nullptr);
+  constexpr size_t kSlots = 16;
+  constexpr int kWakeups = 200;
+  auto f = NewFile(64 * kSlots);
+  std::vector<faio_req*> reqs = NewReqs(kSlots);
+  std::vector<Bytes> bufs;
+  PrepareReads(reqs, f->fd(), &bufs);
+  // The waiting thread owns the requests: it resubmits each one it reaps.
+  std::atomic<int> interrupts{0};
+  std::atomic<bool> stop{false};
+  int64_t reaped = 0, submitted = 0, bad = 0, partial = 0;
+  std::vector<int> outstanding(kSlots, 0);
+  std::thread waiter([&] {
+    for (size_t i = 0; i < kSlots; ++i) {
+      if (Submit1(ctx, reqs[i]) == FAIO_OK) {
+        ++submitted;
+        ++outstanding[i];
+      }
+    }
+    std::vector<faio_req*> out(kSlots);
+    while (!stop.load()) {
+      uint32_t count = 99;
+      int s = faio_ctx_wait(ctx, kSlots, 1000, out.data(), out.size(), &count);
+      if (s == FAIO_E_INTERRUPTED) {
+        if (count != 0) ++bad;
+        interrupts.fetch_add(1);
+        continue;
+      }
+      if (s != FAIO_OK) {
+        if (s != FAIO_E_TIMEOUT || count != 0) ++bad;
+        continue;
+      }
+      if (count < kSlots) ++partial;
+      for (uint32_t i = 0; i < count; ++i) {
+        auto it = std::find(reqs.begin(), reqs.end(), out[i]);
+        if (it == reqs.end() || faio_req_result(out[i], nullptr) != FAIO_OK) {
+          ++bad;
+          continue;
+        }
+        ++reaped;
+        --outstanding[it - reqs.begin()];
+        if (faio_req_prepare_read(out[i], f->fd(), 64 * (it - reqs.begin()),
+                                  bufs[it - reqs.begin()].data(), 64, nullptr) == FAIO_OK &&
+            Submit1(ctx, out[i]) == FAIO_OK) {
+          ++submitted;
+          ++outstanding[it - reqs.begin()];
+        }
+      }
+    }
+  });
+  int unseen = 0;
+  for (int i = 0; i < kWakeups && unseen == 0; ++i) {
+    int before = interrupts.load();
+    std::this_thread::sleep_for(std::chrono::microseconds(50 + (i * 37) % 400));
+    ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
+    Clock::time_point t0 = Clock::now();
+    while (interrupts.load() == before && MsSince(t0) < 5000) std::this_thread::yield();
+    if (interrupts.load() == before) {
+      ADD_FAILURE() << "wakeup " << i << " was not seen within 5 s";
+      ++unseen;
+    }
+  }
+  stop = true;
+  ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));  // the waiter's last wait returns
+  waiter.join();
+  // Drain what is still in flight.
+  std::vector<faio_req*> rest = Reap(ctx, static_cast<size_t>(submitted - reaped));
+  for (faio_req* r : rest) {
+    auto it = std::find(reqs.begin(), reqs.end(), r);
+    ASSERT_NE(it, reqs.end());
+    --outstanding[it - reqs.begin()];
+    ++reaped;
+  }
+  RecordProperty("interrupts", std::to_string(interrupts.load()));
+  RecordProperty("reaped", std::to_string(reaped));
+  RecordProperty("partial_waits", std::to_string(partial));
+  std::printf("[ storm    ] %s: %d wakeups sent, %d interrupted waits, %lld completions, "
+              "%lld waits returned fewer than their minimum\n",
+              GetParam().c_str(), kWakeups, interrupts.load(), static_cast<long long>(reaped),
+              static_cast<long long>(partial));
+  EXPECT_EQ(bad, 0) << "a wait returned completions beside a failure status, or a bad one";
+  EXPECT_GE(interrupts.load(), kWakeups) << "every wakeup is seen";
+  EXPECT_LE(interrupts.load(), kWakeups + 1) << "a wakeup was seen twice";
+  EXPECT_EQ(reaped, submitted) << "every submitted request comes back once";
+  EXPECT_GT(reaped, kWakeups) << "the stream did not flow";
+  for (size_t i = 0; i < kSlots; ++i) EXPECT_EQ(outstanding[i], 0) << "request " << i;
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctx)) << "the context still counts requests";
 }
 
 TEST_P(Wakeup, WakeupIsPerContext) {
