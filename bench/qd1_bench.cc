@@ -1,0 +1,253 @@
+// qd1_bench.cc - one request at a time: faio against the plain system call.
+//
+// Most storage code starts blocking and one-at-a-time: prepare, submit, wait
+// for that one request, use the result. This program measures exactly that, on
+// the same thread and the same file, against pread / pwrite / fdatasync in the
+// same process, in interleaved rounds (syscall, faio, syscall, faio, ...), and
+// prints the median ns per operation of each and their ratio:
+//
+//   read     random 4 KiB reads
+//   write    random 4 KiB writes
+//   wsync16  random 4 KiB writes, a flush (fdatasync) after every 16th
+//
+// for each backend this build has (or those named with --backend), on a cached
+// file and, with --direct, with O_DIRECT as well. faio's loop is
+// faio_req_prepare_* + faio_ctx_submit + faio_ctx_wait(min 1) + faio_req_result
+// on one reusable request, the way a blocking caller would write it.
+//
+//   qd1_bench [--size MiB] [--ops N] [--rounds R] [--backend NAME]... [--direct]
+//             [--dir DIR]
+#include <faio/faio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kBlock = 4096;
+
+struct Config {
+  uint64_t size_mib = 256;
+  uint64_t ops = 20000;
+  int rounds = 5;
+  bool direct = false;
+  std::string dir = "/tmp";
+  std::vector<std::string> backends;
+};
+
+[[noreturn]] void Die(const char* what, int err) {
+  std::fprintf(stderr, "qd1_bench: %s: %s\n", what, strerror(err));
+  std::exit(1);
+}
+
+[[noreturn]] void DieFaio(const char* what, int st) {
+  std::fprintf(stderr, "qd1_bench: %s: %s\n", what, faio_strerror(st));
+  std::exit(1);
+}
+
+enum class Op { kRead, kWrite, kWriteSync16 };
+const char* OpName(Op op) {
+  switch (op) {
+    case Op::kRead:
+      return "read";
+    case Op::kWrite:
+      return "write";
+    case Op::kWriteSync16:
+      return "wsync16";
+  }
+  return "?";
+}
+
+// The offsets of one round: the same sequence for both sides.
+std::vector<int64_t> Offsets(const Config& c, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  uint64_t blocks = c.size_mib * 1024 * 1024 / kBlock;
+  std::vector<int64_t> v(c.ops);
+  for (auto& o : v) o = static_cast<int64_t>((rng() % blocks) * kBlock);
+  return v;
+}
+
+double SyscallRound(int fd, Op op, const std::vector<int64_t>& offs, char* buf) {
+  Clock::time_point t0 = Clock::now();
+  size_t i = 0;
+  for (int64_t off : offs) {
+    ssize_t n = op == Op::kRead ? pread(fd, buf, kBlock, off) : pwrite(fd, buf, kBlock, off);
+    if (n != static_cast<ssize_t>(kBlock)) Die("pread/pwrite", n < 0 ? errno : EIO);
+    if (op == Op::kWriteSync16 && ++i % 16 == 0 && fdatasync(fd) != 0) Die("fdatasync", errno);
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
+         static_cast<double>(offs.size());
+}
+
+// One request, prepared, submitted and waited for, again and again.
+int OneRequest(faio_ctx* ctx, faio_req* req) {
+  int st = faio_ctx_submit(ctx, &req, 1);
+  if (st != FAIO_OK) return st;
+  faio_req* out = nullptr;
+  uint32_t count = 0;
+  do {
+    st = faio_ctx_wait(ctx, 1, FAIO_WAIT_INDEFINITE, &out, 1, &count);
+  } while (st == FAIO_E_INTERRUPTED);
+  if (st != FAIO_OK) return st;
+  size_t got = 0;
+  return faio_req_result(req, &got);
+}
+
+double FaioRound(faio_ctx* ctx, faio_req* req, int fd, Op op, const std::vector<int64_t>& offs,
+                 char* buf) {
+  Clock::time_point t0 = Clock::now();
+  size_t i = 0;
+  for (int64_t off : offs) {
+    int st = op == Op::kRead ? faio_req_prepare_read(req, fd, off, buf, kBlock, nullptr)
+                             : faio_req_prepare_write(req, fd, off, buf, kBlock, nullptr);
+    if (st != FAIO_OK) DieFaio("prepare", st);
+    if ((st = OneRequest(ctx, req)) != FAIO_OK) DieFaio("transfer", st);
+    if (op == Op::kWriteSync16 && ++i % 16 == 0) {
+      if ((st = faio_req_prepare_flush(req, fd, nullptr)) != FAIO_OK) DieFaio("prepare", st);
+      if ((st = OneRequest(ctx, req)) != FAIO_OK) DieFaio("flush", st);
+    }
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
+         static_cast<double>(offs.size());
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::vector<std::string> AllBackends() {
+  std::vector<std::string> names;
+  faio_backend_info infos[16];
+  size_t n = 0;
+  if (faio_get_backends(infos, 16, &n) != FAIO_OK) return names;
+  for (size_t i = 0; i < n && i < 16; ++i) {
+    if (!infos[i].available) continue;
+    if (strcmp(infos[i].name, "fault") == 0) continue;
+    names.emplace_back(infos[i].name);
+  }
+  return names;
+}
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: qd1_bench [--size MiB] [--ops N] [--rounds R] [--backend NAME]... "
+               "[--direct] [--dir DIR]\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) Usage();
+      return argv[++i];
+    };
+    if (a == "--size") {
+      c.size_mib = strtoull(value(), nullptr, 10);
+    } else if (a == "--ops") {
+      c.ops = strtoull(value(), nullptr, 10);
+    } else if (a == "--rounds") {
+      c.rounds = atoi(value());
+    } else if (a == "--backend") {
+      c.backends.emplace_back(value());
+    } else if (a == "--direct") {
+      c.direct = true;
+    } else if (a == "--dir") {
+      c.dir = value();
+    } else {
+      Usage();
+    }
+  }
+  if (c.size_mib == 0 || c.ops == 0 || c.rounds <= 0) Usage();
+  if (c.backends.empty()) c.backends = AllBackends();
+
+  // The file: laid out once, with real data, then read once so it is cached.
+  std::string path = c.dir + "/qd1_bench.XXXXXX";
+  int fd = mkstemp(path.data());
+  if (fd < 0) Die("mkstemp", errno);
+  unlink(path.c_str());
+  std::vector<char> chunk(1 << 20, 'x');
+  for (uint64_t m = 0; m < c.size_mib; ++m) {
+    if (pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(m << 20)) !=
+        static_cast<ssize_t>(chunk.size())) {
+      Die("laying out the file", errno);
+    }
+  }
+  if (fsync(fd) != 0) Die("fsync", errno);
+  for (uint64_t m = 0; m < c.size_mib; ++m) {
+    if (pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(m << 20)) < 0) Die("pread", errno);
+  }
+  void* mem = nullptr;
+  if (posix_memalign(&mem, kBlock, kBlock) != 0) Die("posix_memalign", ENOMEM);
+  char* buf = static_cast<char*>(mem);
+  memset(buf, 'y', kBlock);
+
+  std::printf("one request at a time, 4 KiB random, %" PRIu64 " MiB file in %s, %" PRIu64
+              " ops x %d interleaved rounds, medians\n",
+              c.size_mib, c.dir.c_str(), c.ops, c.rounds);
+  std::printf("%-10s %-7s %-8s %10s %10s %7s\n", "backend", "mode", "op", "syscall_ns",
+              "faio_ns", "ratio");
+  std::vector<bool> modes = {false};
+  if (c.direct) modes.push_back(true);
+  for (bool direct : modes) {
+    int io_fd = fd;
+    if (direct) {
+      io_fd = open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+      if (io_fd < 0) Die("reopening with O_DIRECT", errno);
+    }
+    for (const std::string& name : c.backends) {
+      faio_ctx_options o;
+      faio_ctx_options_init(&o);
+      o.backend = name.c_str();
+      o.capacity = 4;
+      faio_ctx* ctx = nullptr;
+      int st = faio_ctx_create_ex(&ctx, &o);
+      if (st != FAIO_OK) {
+        std::printf("%-10s unavailable: %s\n", name.c_str(), faio_strerror(st));
+        continue;
+      }
+      faio_req* req = nullptr;
+      if ((st = faio_req_create(&req)) != FAIO_OK) DieFaio("faio_req_create", st);
+      for (Op op : {Op::kRead, Op::kWrite, Op::kWriteSync16}) {
+        std::vector<double> sys, fa;
+        // One warm-up round each, not counted.
+        std::vector<int64_t> warm = Offsets(c, 1);
+        warm.resize(std::min<size_t>(warm.size(), 2000));
+        SyscallRound(io_fd, op, warm, buf);
+        FaioRound(ctx, req, io_fd, op, warm, buf);
+        for (int r = 0; r < c.rounds; ++r) {
+          std::vector<int64_t> offs = Offsets(c, 100 + static_cast<uint32_t>(r));
+          sys.push_back(SyscallRound(io_fd, op, offs, buf));
+          fa.push_back(FaioRound(ctx, req, io_fd, op, offs, buf));
+        }
+        double ms = Median(sys), mf = Median(fa);
+        std::printf("%-10s %-7s %-8s %10.0f %10.0f %7.2f\n", name.c_str(),
+                    direct ? "direct" : "cached", OpName(op), ms, mf, mf / ms);
+        std::fflush(stdout);
+      }
+      (void)faio_req_destroy(req);
+      (void)faio_ctx_destroy(ctx);
+    }
+    if (direct) close(io_fd);
+  }
+  free(mem);
+  close(fd);
+  return 0;
+}
