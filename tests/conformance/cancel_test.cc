@@ -1,4 +1,4 @@
-// cancel_test.cc - faio_req_cancel (SPEC.md §2 "Cancel"): NOT_SUBMITTED, a
+// cancel_test.cc - faio_req_cancel (docs/contract.md, Cancel): NOT_SUBMITTED, a
 // successful cancel of a request held in flight, IN_PROGRESS for one the host
 // cannot stop, COMPLETED for one finished but not reaped, and exact accounting.
 #include "conformance.h"
@@ -195,40 +195,94 @@ TEST_P(Cancel, CancelledRequestsFreeTheirCapacityOnce) {
 }
 
 TEST_P(Cancel, CancelRacingWithCompletionCountsOnce) {
-  // Cancel each request while its data arrives: whichever wins, the request
-  // comes back exactly once (cancel OK xor returned by wait).
+  // Cancel a request while its data arrives: whichever wins, the request comes
+  // back exactly once (cancel OK xor returned by wait). Each round submits two
+  // 1-byte reads of an empty pipe, A then B, feeds 2 bytes and cancels B. A
+  // goes first so that on a backend that runs one request per descriptor at a
+  // time (glibc's POSIX AIO) B is still queued behind it when the data comes:
+  // the cancel then races B's start, not a read already in the kernel that
+  // cannot be cancelled. The two sides start after random delays, adapted so
+  // that both outcomes happen on every backend; rounds go on until each was
+  // seen kMinEach times and kMinRounds ran (or the limits below).
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   Pipe* p = NewPipe();
-  constexpr int kRounds = 200;
+  constexpr int kMinEach = 10;
+  constexpr int kMinRounds = 200;
+  constexpr int kMaxRounds = 20000;
   int by_cancel = 0;
   int by_wait = 0;
-  faio_req* r = NewReq();
-  char buf[1];
-  for (int i = 0; i < kRounds; i++) {
-    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, p->r, 0, buf, 1, nullptr));
-    ASSERT_ST(FAIO_OK, Submit1(ctx, r));
-    std::thread feeder([&] { p->Feed(1); });
-    int s = faio_req_cancel(r);
+  int rounds = 0;
+  faio_req* a = NewReq();
+  faio_req* b = NewReq();
+  char abuf[1];
+  char bbuf[1];
+  std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(GetParam())));
+  // While cancels win, the feeder goes first more often, and the other way round.
+  int feed_first_pct = 50;
+  Clock::time_point t0 = Clock::now();
+  for (; rounds < kMaxRounds &&
+         (rounds < kMinRounds || by_cancel < kMinEach || by_wait < kMinEach) &&
+         MsSince(t0) < 60000;
+       rounds++) {
+    const bool feed_first = static_cast<int>(rng() % 100) < feed_first_pct;
+    const auto spin = std::chrono::microseconds(rng() % 200);
+    // The feeder runs before the submit, so the cancel can follow the submit
+    // at once.
+    std::atomic<bool> go{false};
+    std::thread feeder([&] {
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      if (!feed_first) {
+        Clock::time_point until = Clock::now() + spin;
+        while (Clock::now() < until) {
+        }
+      }
+      p->Feed(2);
+    });
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(a, p->r, 0, abuf, 1, nullptr));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(b, p->r, 0, bbuf, 1, nullptr));
+    faio_req* batch[2] = {a, b};
+    int sub = faio_ctx_submit(ctx, batch, 2);
+    go.store(true, std::memory_order_release);
+    if (sub != FAIO_OK) feeder.join();
+    ASSERT_ST(FAIO_OK, sub);
+    if (feed_first) {
+      Clock::time_point until = Clock::now() + spin;
+      while (Clock::now() < until) {
+      }
+    }
+    int s = faio_req_cancel(b);
     feeder.join();
     ASSERT_TRUE(s == FAIO_OK || s == FAIO_E_IN_PROGRESS || s == FAIO_E_COMPLETED) << StatusName(s);
     if (s == FAIO_OK) {
       by_cancel++;
-      EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(r, nullptr));
+      EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(b, nullptr));
+      std::vector<faio_req*> got = Reap(ctx, 2, milliseconds(5000));
+      ASSERT_TRUE(SameSet(got, {a})) << "round " << rounds << ": B was cancelled";
       ExpectNoneCounted(ctx);
-      // The fed byte is still in the pipe (a cancelled read consumed nothing):
+      // B's byte is still in the pipe (a cancelled read consumed nothing):
       // drain it so the next round starts empty.
-      ASSERT_TRUE(p->TakeOne()) << "round " << i << ": cancel succeeded but the byte was consumed";
+      ASSERT_TRUE(p->TakeOne()) << "round " << rounds
+                                << ": cancel succeeded but the byte was consumed";
+      feed_first_pct = std::min(95, feed_first_pct + 5);
     } else {
       by_wait++;
-      std::vector<faio_req*> got = Reap(ctx, 1, milliseconds(5000));
-      ASSERT_EQ(got.size(), 1u) << "round " << i << ": cancel said " << StatusName(s);
-      EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+      std::vector<faio_req*> got = Reap(ctx, 2, milliseconds(5000));
+      ASSERT_TRUE(SameSet(got, {a, b})) << "round " << rounds << ": cancel said "
+                                        << StatusName(s);
+      EXPECT_ST(FAIO_OK, faio_req_result(b, nullptr));
       ExpectNoneCounted(ctx);
+      feed_first_pct = std::max(5, feed_first_pct - 5);
     }
+    if (HasFatalFailure()) return;
   }
   RecordProperty("by_cancel", by_cancel);
   RecordProperty("by_wait", by_wait);
+  std::printf("[ race     ] %s: %d rounds, cancel won %d, the completion won %d\n",
+              GetParam().c_str(), rounds, by_cancel, by_wait);
+  EXPECT_GE(by_cancel, kMinEach) << "the race never went to the cancel";
+  EXPECT_GE(by_wait, kMinEach) << "the race never went to the completion";
 }
 
 }  // namespace
