@@ -277,6 +277,27 @@ inline bool RunningUnderWine() {
 #endif
 }
 
+// kSanitized: built with ASan/UBSan or TSan (slower by 2-20x).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// Time bounds of the timing tests. A woken wait must return within PromptMs of
+// the wakeup, and a timed-out wait within LateMs after its timeout: 50 and
+// 100 ms on a plain build (a 100 ms poll loop would fail them), 250 ms under
+// sanitizers and Wine, whose slowdown and scheduling are not a host's.
+inline bool SlowHost() { return kSanitized || RunningUnderWine(); }
+inline int64_t PromptMs() { return SlowHost() ? 250 : 50; }
+inline int64_t LateMs() { return SlowHost() ? 250 : 100; }
+
 // The host's last error (errno, or GetLastError on Windows) and its text.
 inline int LastError() {
 #ifdef _WIN32
