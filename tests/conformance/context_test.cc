@@ -389,17 +389,33 @@ TEST(Library, NamedBackendNotHereIsNotSupported) {
   }
 }
 
-TEST(Library, AutoPicksTheFirstAvailableBackend) {
+TEST(Library, GetBackendsListsWhatThisBuildCompiledIn) {
+  // FAIO_TEST_EXPECTED_BACKENDS: the configure step's list, in preference order.
+  std::vector<std::string> expected;
+  std::string list = FAIO_TEST_EXPECTED_BACKENDS;
+  for (size_t pos = 0; pos <= list.size();) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > pos) expected.push_back(list.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  std::vector<std::string> got;
+  for (const faio_backend_info& b : BackendInfos()) got.emplace_back(b.name);
+  EXPECT_EQ(got, expected) << "faio_get_backends does not list what this build compiled in";
+}
+
+// "auto" tries the backends marked automatic, in the list's order: every one
+// but posix_aio (glibc's is slower than threads) and fault (a test decorator).
+TEST(Library, AutoPicksTheFirstAvailableAutomaticBackend) {
   const char* env = std::getenv("FAIO_BACKEND");
   if (env != nullptr && *env != '\0') GTEST_SKIP() << "FAIO_BACKEND is set";
   std::string first;
   for (const faio_backend_info& b : BackendInfos()) {
-    if (b.available) {
-      first = b.name;
-      break;
-    }
+    const std::string name = b.name;
+    EXPECT_EQ(b.automatic != 0, name != "posix_aio" && name != "fault") << name;
+    if (first.empty() && b.available && b.automatic) first = name;
   }
-  ASSERT_FALSE(first.empty()) << "no backend is available here";
+  ASSERT_FALSE(first.empty()) << "no automatic backend is available here";
   for (const char* name : {static_cast<const char*>(nullptr), "auto"}) {
     faio_ctx_options o;
     faio_ctx_options_init(&o);

@@ -521,6 +521,7 @@ TEST_P(Wakeup, TimerSignalsDuringSubmitWaitAndWakeup) {
   std::mutex mu;
   std::vector<faio_req*> free_list(reqs.begin(), reqs.end());
   std::atomic<bool> stop{false};
+  std::atomic<bool> submitters_done{false};  // set once `submitted` is final
   std::atomic<int64_t> submitted{0}, reaped{0}, bad{0}, interrupts{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kSubmitters; ++t) {
@@ -557,7 +558,7 @@ TEST_P(Wakeup, TimerSignalsDuringSubmitWaitAndWakeup) {
   });
   std::thread waiter([&] {
     std::vector<faio_req*> out(16);
-    while (!stop.load() || reaped.load() < submitted.load()) {
+    while (!submitters_done.load() || reaped.load() < submitted.load()) {
       uint32_t count = 99;
       int s = faio_ctx_wait(ctx, 4, 50, out.data(), out.size(), &count);
       if (s == FAIO_E_INTERRUPTED || s == FAIO_E_TIMEOUT) {
@@ -597,6 +598,7 @@ TEST_P(Wakeup, TimerSignalsDuringSubmitWaitAndWakeup) {
   setitimer(ITIMER_REAL, &it, nullptr);
   stop = true;
   for (std::thread& t : threads) t.join();
+  submitters_done = true;
   ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
   waiter.join();
   g_signal_ctx = nullptr;
