@@ -4,8 +4,9 @@
 # usage: scripts/check-skips.sh [--quiet] CTEST_LOG [ALLOWED]
 #
 # CTEST_LOG is what ctest printed (its "The following tests did not run:" list
-# names each skipped test; the build marks a GoogleTest skip as a ctest skip,
-# see FAIO_GTEST_SKIPPED in CMakeLists.txt). ALLOWED (default
+# names each skipped test), or the build tree's Testing/Temporary/LastTest.log;
+# the build marks a GoogleTest skip as a ctest skip (FAIO_GTEST_SKIPPED in
+# CMakeLists.txt). ALLOWED (default
 # tests/skips-allowed.txt) holds one extended regular expression per line, a
 # TAB, and the reason that test may skip here; # starts a comment. Every skip
 # is printed with its reason (--quiet: only when something is wrong); a skip
@@ -21,8 +22,14 @@ fi
 log=${1:?usage: check-skips.sh [--quiet] CTEST_LOG [ALLOWED]}
 allowed=${2:-$here/tests/skips-allowed.txt}
 
-mapfile -t skipped < <(sed -n 's/^[[:space:]]*[0-9][0-9]* - \(.*\) (Skipped)$/\1/p' "$log" |
-  sed 's/  # GetParam.*//')
+# Either ctest's console output ("N - NAME (Skipped)" under "did not run") or
+# its Testing/Temporary/LastTest.log ("Skip regular expression found", then the
+# test's '"NAME" end time' line).
+mapfile -t skipped < <({
+  sed -n 's/^[[:space:]]*[0-9][0-9]* - \(.*\) (Skipped)$/\1/p' "$log"
+  awk '/^Skip regular expression found in output/ { want = 1; next }
+       want && /" end time: / { sub(/^"/, ""); sub(/" end time: .*$/, ""); print; want = 0 }' "$log"
+} | sed 's/  # GetParam.*//' | sort -u)
 patterns=()
 reasons=()
 while IFS=$'\t' read -r pattern reason; do
