@@ -10,7 +10,7 @@
 #include "platform/host.h"
 
 using faio::detail::Context;
-using faio::detail::LookupContext;
+using faio::detail::ContextPin;
 using faio::detail::Op;
 
 extern "C" {
@@ -174,45 +174,45 @@ int faio_ctx_create_ex(faio_ctx** out, const faio_ctx_options* opts) {
 int faio_ctx_destroy(faio_ctx* ctx) { return faio::detail::DestroyContext(ctx); }
 
 uint32_t faio_ctx_capacity(const faio_ctx* ctx) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? 0 : c->capacity();
+  ContextPin c(ctx);
+  return c ? c->capacity() : 0;
 }
 
 const char* faio_ctx_backend(const faio_ctx* ctx) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? nullptr : c->backend_name();
+  ContextPin c(ctx);
+  return c ? c->backend_name() : nullptr;
 }
 
 int faio_ctx_register_buffers(faio_ctx* ctx, const faio_buffer* bufs, size_t count) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->RegisterBuffers(bufs, count);
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->RegisterBuffers(bufs, count);
 }
 
 int faio_ctx_associate_file(faio_ctx* ctx, faio_file f) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->AssociateFile(f);
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->AssociateFile(f);
 }
 
 int faio_ctx_submit(faio_ctx* ctx, faio_req** reqs, size_t count) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->Submit(reqs, count);
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Submit(reqs, count);
 }
 
 int faio_ctx_wait(faio_ctx* ctx, size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
                   uint32_t* count) {
   if (count != nullptr) *count = 0;
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->Wait(min, timeout_ms, out, size, count);
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Wait(min, timeout_ms, out, size, count);
 }
 
 int faio_ctx_wakeup(faio_ctx* ctx) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->Wakeup();
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Wakeup();
 }
 
 int faio_ctx_clear_error(faio_ctx* ctx, faio_file f) {
-  Context* c = LookupContext(ctx);
-  return c == nullptr ? FAIO_E_INVALID_HANDLE : c->ClearError(f);
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->ClearError(f);
 }
 
 }  // extern "C"

@@ -24,7 +24,7 @@ constexpr uint8_t kContextTag = 0xFC;
 constexpr size_t kStage = 64;
 constexpr size_t kResolved = 256;
 
-using ContextTable = HandleTable<Context*, kContextTag>;
+using ContextTable = HandleTable<ContextSlot, kContextTag>;
 
 constinit ContextTable g_contexts;
 
@@ -59,9 +59,21 @@ bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
 
 }  // namespace
 
-Context* LookupContext(const faio_ctx* h) {
-  Context** c = Table().Lookup(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h)));
-  return c == nullptr ? nullptr : *c;
+ContextPin::ContextPin(uint64_t handle) {
+  ContextSlot* slot = Table().Lookup(handle);
+  if (slot == nullptr) return;
+  uint32_t before = slot->users.fetch_add(1, std::memory_order_acq_rel);
+  // Being destroyed, or freed (and perhaps reused) since the lookup: not ours.
+  if ((before & ContextSlot::kClosing) != 0 || Table().Lookup(handle) != slot) {
+    slot->users.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  slot_ = slot;
+  ctx_ = slot->ctx.load(std::memory_order_acquire);
+}
+
+ContextPin::~ContextPin() {
+  if (slot_ != nullptr) slot_->users.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 int CreateContext(const faio_ctx_options& opts, faio_ctx** out) {
@@ -75,18 +87,38 @@ int CreateContext(const faio_ctx_options& opts, faio_ctx** out) {
     delete ctx;
     return FAIO_E_NO_MEMORY;
   }
-  slot->obj = ctx;
   ctx->handle = handle;
+  slot->obj.ctx.store(ctx, std::memory_order_release);
   *out = reinterpret_cast<faio_ctx*>(static_cast<uintptr_t>(handle));
   return FAIO_OK;
 }
 
+// DestroyContext closes the slot only when no call is inside the context (a
+// pin) and it counts no request: a destroy that races a submit, wait, wakeup
+// or cancel on another thread (a caller bug) answers *busy* or makes that call
+// answer *invalid handle*, and never frees what another thread uses.
 int DestroyContext(faio_ctx* h) {
   if (h == nullptr) return FAIO_OK;
-  Context* ctx = LookupContext(h);
-  if (ctx == nullptr) return FAIO_E_INVALID_HANDLE;
-  if (ctx->Busy()) return FAIO_E_BUSY;
-  Table().Free(ctx->handle);
+  const uint64_t handle = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h));
+  ContextSlot* slot = Table().Lookup(handle);
+  if (slot == nullptr) return FAIO_E_INVALID_HANDLE;
+  uint32_t idle = 0;
+  if (!slot->users.compare_exchange_strong(idle, ContextSlot::kClosing,
+                                           std::memory_order_acq_rel)) {
+    return FAIO_E_BUSY;  // another thread is inside a call on it
+  }
+  if (Table().Lookup(handle) != slot) {  // destroyed meanwhile by another thread
+    slot->users.fetch_sub(ContextSlot::kClosing, std::memory_order_acq_rel);
+    return FAIO_E_INVALID_HANDLE;
+  }
+  Context* ctx = slot->ctx.load(std::memory_order_acquire);
+  if (ctx->Busy()) {
+    slot->users.fetch_sub(ContextSlot::kClosing, std::memory_order_acq_rel);
+    return FAIO_E_BUSY;
+  }
+  slot->ctx.store(nullptr, std::memory_order_release);
+  Table().Free(handle);
+  slot->users.fetch_sub(ContextSlot::kClosing, std::memory_order_acq_rel);
   delete ctx;
   return FAIO_OK;
 }
@@ -207,7 +239,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
     auto assign = [&](Request* r) {
       uint64_t w = r->word.load(std::memory_order_relaxed);
       r->seq32 = static_cast<uint32_t>(SeqOf(w) + 1);
-      r->ctx.store(this, std::memory_order_relaxed);
+      r->ctx.store(handle, std::memory_order_relaxed);
       r->with_host = false;
     };
     auto publish = [&](Request* r) {

@@ -142,8 +142,37 @@ class Context {
 #endif
 };
 
-// The process-wide context table.
-Context* LookupContext(const faio_ctx* h);
+// A slot of the process-wide context table (slots are never freed). `users`
+// counts the calls inside the context (pins); kClosing marks a destroy in
+// progress.
+struct ContextSlot {
+  static constexpr uint32_t kClosing = 1u << 31;
+  std::atomic<Context*> ctx{nullptr};
+  std::atomic<uint32_t> users{0};
+};
+
+// ContextPin resolves a context handle and keeps the context alive for the
+// pin's life: every C call that uses a context holds one, so a destroy racing
+// it on another thread answers *busy* (or the call *invalid handle*) instead of
+// freeing the context under it. Two atomic operations on the context's own
+// slot; async-signal-safe.
+class ContextPin {
+ public:
+  explicit ContextPin(uint64_t handle);
+  explicit ContextPin(const faio_ctx* h)
+      : ContextPin(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h))) {}
+  ~ContextPin();
+  ContextPin(const ContextPin&) = delete;
+  ContextPin& operator=(const ContextPin&) = delete;
+  explicit operator bool() const { return ctx_ != nullptr; }
+  Context* operator->() const { return ctx_; }
+  Context* get() const { return ctx_; }
+
+ private:
+  ContextSlot* slot_ = nullptr;
+  Context* ctx_ = nullptr;
+};
+
 int CreateContext(const faio_ctx_options& opts, faio_ctx** out);
 int DestroyContext(faio_ctx* h);
 

@@ -60,7 +60,7 @@ int CreateRequest(faio_req** out) {
   r->status = 0;
   r->host_error = 0;
   r->bytes = 0;
-  r->ctx.store(nullptr, std::memory_order_relaxed);
+  r->ctx.store(0, std::memory_order_relaxed);
   r->next = r->prev = nullptr;
   r->handle = handle;
   r->index = RequestTable::IndexOf(handle);
@@ -154,7 +154,16 @@ int CancelRequest(faio_req* h) {
   if (s == kFinishing) return FAIO_E_COMPLETED;
   if (s == kCancelling) return FAIO_E_IN_PROGRESS;  // another cancel is deciding
   if (s != kSubmitted) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_NOT_SUBMITTED;
-  return r->ctx.load(std::memory_order_relaxed)->Cancel(r, w);
+  ContextPin pin(r->ctx.load(std::memory_order_relaxed));
+  if (!pin) {
+    // Its context is gone, so this submission was reaped (a context that
+    // counts a request cannot be destroyed) and the request moved on.
+    s = StateOf(r->word.load(std::memory_order_acquire));
+    if (s == kCancelling) return FAIO_E_IN_PROGRESS;
+    if (s == kSubmitted || s == kFinishing) return FAIO_E_COMPLETED;  // a newer submission
+    return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_NOT_SUBMITTED;
+  }
+  return pin->Cancel(r, w);
 }
 
 }  // namespace faio::detail

@@ -58,9 +58,11 @@ struct Request {
   int32_t host_error = 0;
   size_t bytes = 0;
 
-  // While submitted. Atomic: a canceller reads it before it owns the request
-  // (a newer submission may be writing it).
-  std::atomic<Context*> ctx{nullptr};
+  // While submitted: the context's handle. Atomic: a canceller reads it before
+  // it owns the request (a newer submission may be writing it), and pins the
+  // context through it (core/context.h, ContextPin) rather than trusting a
+  // pointer to a context that may be destroyed meanwhile.
+  std::atomic<uint64_t> ctx{0};
   FileState* fstate = nullptr;
   Epoch* epoch = nullptr;
   uint32_t seq32 = 0;      // low 32 bits of the submission sequence (backend cookie)
