@@ -170,7 +170,8 @@ TEST_P(Context, DestroyRacingCallsOnOtherThreadsAnswersAStatus) {
             case 1: {
               faio_req* out[4];
               uint32_t n = 0;
-              s = faio_ctx_wait(c, 1, 0, out, 4, &n);
+              // 1 ms: a call that stays inside the context for a while.
+              s = faio_ctx_wait(c, 1, 1, out, 4, &n);
               if (s == FAIO_E_TIMEOUT || s == FAIO_E_INTERRUPTED || s == FAIO_E_BUSY ||
                   s == FAIO_E_NO_REQUEST) {
                 s = FAIO_OK;
