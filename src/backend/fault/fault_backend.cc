@@ -674,6 +674,15 @@ bool ProbeFaultBackend(Unavailable* why) {
   return true;
 }
 
+int FaultBackendLimits(faio_limits* out) {
+  // A process-wide question: only FAIO_FAULTS can name the inner backend here
+  // (a context's options may name another one).
+  FaultSpec spec;
+  std::string error;
+  if (!ParseFaultSpec(getenv("FAIO_FAULTS"), &spec, &error)) return FAIO_E_INVALID_PARAMETER;
+  return LimitsOf(spec.inner.empty() || spec.inner == "auto" ? nullptr : spec.inner.c_str(), out);
+}
+
 std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable* why) {
   const char* text = p.faults != nullptr ? p.faults : getenv("FAIO_FAULTS");
   FaultSpec spec;

@@ -66,6 +66,9 @@ std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable*
 // ProbeFaultBackend fails only when FAIO_FAULTS holds a bad spec (the reason
 // says why).
 bool ProbeFaultBackend(Unavailable* why);
+// FaultBackendLimits: faio_get_limits for fault, the limits of the inner backend
+// FAIO_FAULTS names (inner=), else of the automatic choice.
+int FaultBackendLimits(faio_limits* out);
 
 }  // namespace faio::detail
 

@@ -423,6 +423,31 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
   return true;
 }
 
+// Kernel AIO has no per-process cap: event slots come from one system-wide pool
+// of fs.aio-max-nr (fs.aio-nr of it taken now, by every process), and io_setup
+// takes a context's whole reservation at once. A linux_aio context reserves two
+// slots per request of its capacity (the request's event, and room for the late
+// event of a cancelled one) and one for its wakeup poll, so one process holding
+// the whole pool in one context has at most (fs.aio-max-nr - 1) / 2 requests in
+// flight. That is the cap reported; what is free at a given moment
+// (fs.aio-max-nr - fs.aio-nr) belongs to every process and changes between the
+// question and the next io_setup, so it is not reported: running out of it is
+// FAIO_E_INSUFFICIENT_RESOURCES at creation, with faio_get_backends saying so.
+int LinuxAioBackendLimits(faio_limits* out) {
+  out->buffer_alignment = 0;  // buffered transfers need none; O_DIRECT: per file
+  out->max_requests = FAIO_UNLIMITED;
+  FILE* f = fopen("/proc/sys/fs/aio-max-nr", "re");
+  if (f == nullptr) return FAIO_OK;  // no /proc: the cap cannot be known
+  unsigned long long max_nr = 0;
+  bool read = fscanf(f, "%llu", &max_nr) == 1;
+  fclose(f);
+  if (!read) return FAIO_OK;
+  unsigned long long n = max_nr == 0 ? 0 : (max_nr - 1) / 2;
+  // A pool too large for 32 bits is a cap all the same: never FAIO_UNLIMITED.
+  out->max_requests = n >= FAIO_UNLIMITED ? FAIO_UNLIMITED - 1 : static_cast<uint32_t>(n);
+  return FAIO_OK;
+}
+
 std::unique_ptr<Backend> CreateLinuxAioBackend(const BackendParams& p, Unavailable* why) {
   return MakeWithInit<LinuxAioBackend>(why, p);
 }
