@@ -160,9 +160,8 @@ int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Back
     // (descriptors, memory, kernel slots such as fs.aio-max-nr, threads: the
     // caller may retry) or was given bad options (the fault backend's spec).
     // The reason says which.
-    return Exhausted(why->status) || why->status == FAIO_E_INVALID_PARAMETER
-               ? why->status
-               : FAIO_E_NOT_SUPPORTED;
+    bool keep = Exhausted(why->status) || why->status == FAIO_E_INVALID_PARAMETER;
+    return keep ? why->status : FAIO_E_NOT_SUPPORTED;
   }
   return FAIO_OK;
 }
@@ -177,6 +176,9 @@ int CreateAutoBackend(const BackendParams& p, std::unique_ptr<Backend>* out, Una
     why->reason += std::string(e.name) + ": " + this_one.reason;
     why->status = this_one.status;
     why->host_error = this_one.host_error;
+    // Present but exhausted: the host has it, so falling back would hide the
+    // shortage behind a slower backend (docs/contract.md, "Context lifetime").
+    if (Exhausted(this_one.status)) return this_one.status;
   }
   why->status = FAIO_E_NOT_SUPPORTED;
   return FAIO_E_NOT_SUPPORTED;
