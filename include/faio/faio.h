@@ -170,7 +170,15 @@ FAIO_API const char *faio_status_name(int status);
 FAIO_API int faio_version(void);
 
 /* faio_get_limits fills *out with the limits of the backend "auto" would choose
- * (honouring FAIO_BACKEND). Returns 0, FAIO_E_INVALID_PARAMETER (null out), or
+ * (honouring FAIO_BACKEND), also while that backend is exhausted. max_requests:
+ * io_uring, threads, iocp: FAIO_UNLIMITED (no per-process cap); linux_aio:
+ * (fs.aio-max-nr - 1) / 2 (one system-wide pool of kernel AIO event slots; a
+ * request in flight reserves two, a context one more); posix_aio, kqueue: the
+ * host's cap (FreeBSD: the smaller of vfs.aio.max_aio_queue_per_proc and
+ * vfs.aio.max_aio_queue; glibc has none: FAIO_UNLIMITED); fault: its inner
+ * backend's. buffer_alignment: 0 on every backend (direct I/O:
+ * faio_file_alignment). docs/backends.md, "Limits", says why. Returns 0,
+ * FAIO_E_INVALID_PARAMETER (null out, or FAIO_BACKEND names no backend), or
  * FAIO_E_NOT_SUPPORTED when FAIO_BACKEND names a backend unavailable here. */
 FAIO_API int faio_get_limits(faio_limits *out);
 

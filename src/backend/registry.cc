@@ -33,35 +33,51 @@ struct Entry {
   const char* name;
   std::unique_ptr<Backend> (*create)(const BackendParams&, Unavailable*);
   bool (*probe)(Unavailable*);
-  bool in_auto;  // tried by "auto"; otherwise only when named
+  int (*limits)(faio_limits*);  // faio_get_limits for this backend
+  bool in_auto;                 // tried by "auto"; otherwise only when named
 };
+
+// The limits of a backend whose host puts no cap on the requests one process
+// has in flight, and which needs no buffer alignment (direct I/O alignment is a
+// file's: faio_file_alignment):
+//   io_uring  a process may have any number of rings, each as large as it asks
+//             (faio's capacity 0 means unlimited: CQ overflow is kept by the
+//             kernel, IORING_FEAT_NODROP); what bounds contexts is descriptors
+//             and, before Linux 5.12, RLIMIT_MEMLOCK, not requests;
+//   threads   queued requests are linked through themselves: memory only;
+//   iocp      overlapped I/O in flight costs non-paged pool, no count.
+[[maybe_unused]] int NoPerProcessCap(faio_limits* out) {
+  out->max_requests = FAIO_UNLIMITED;
+  out->buffer_alignment = 0;
+  return FAIO_OK;
+}
 
 // Preference order (STYLE.md): io_uring > linux_aio > posix_aio/kqueue > iocp >
 // threads.
 const Entry kBackends[] = {
 #if FAIO_HAVE_IO_URING
-    {"io_uring", CreateIoUringBackend, ProbeIoUringBackend, true},
+    {"io_uring", CreateIoUringBackend, ProbeIoUringBackend, NoPerProcessCap, true},
 #endif
 #if FAIO_HAVE_LINUX_AIO
-    {"linux_aio", CreateLinuxAioBackend, ProbeLinuxAioBackend, true},
+    {"linux_aio", CreateLinuxAioBackend, ProbeLinuxAioBackend, LinuxAioBackendLimits, true},
 #endif
 #if FAIO_HAVE_KQUEUE
-    {"kqueue", CreateKqueueBackend, ProbeKqueueBackend, true},
+    {"kqueue", CreateKqueueBackend, ProbeKqueueBackend, PosixAioBackendLimits, true},
 #endif
 #if FAIO_HAVE_POSIX_AIO
     // glibc's POSIX AIO is a user-space thread pool that serializes requests per
     // descriptor: slower than "threads", so "auto" never picks it.
-    {"posix_aio", CreatePosixAioBackend, ProbePosixAioBackend, false},
+    {"posix_aio", CreatePosixAioBackend, ProbePosixAioBackend, PosixAioBackendLimits, false},
 #endif
 #if FAIO_HAVE_IOCP
-    {"iocp", CreateIocpBackend, ProbeIocpBackend, true},
+    {"iocp", CreateIocpBackend, ProbeIocpBackend, NoPerProcessCap, true},
 #endif
 #if FAIO_HAVE_THREADS
-    {"threads", CreateThreadsBackend, ProbeThreadsBackend, true},
+    {"threads", CreateThreadsBackend, ProbeThreadsBackend, NoPerProcessCap, true},
 #endif
 #if FAIO_HAVE_FAULT
     // A decorator for tests: never picked by "auto".
-    {"fault", CreateFaultBackend, ProbeFaultBackend, false},
+    {"fault", CreateFaultBackend, ProbeFaultBackend, FaultBackendLimits, false},
 #endif
 };
 
@@ -93,32 +109,64 @@ const char* Resolve(const char* name) {
   return name;
 }
 
+// Exhausted: a failure that means the backend is here but the host ran out of
+// something a context needs (descriptors, kernel AIO slots, threads, memory),
+// which may come back. "auto" answers it instead of trying the next backend.
+bool Exhausted(int status) {
+  return status == FAIO_E_INSUFFICIENT_RESOURCES || status == FAIO_E_NO_MEMORY;
+}
+
+// AutoEntry is the backend the automatic choice lands on now (FAIO_BACKEND not
+// consulted): the first "auto" backend that is present, that is, whose probe
+// passes (*ok true) or finds it exhausted (*ok false, *why says what ran out).
+// Null with *why when every one is absent.
+const Entry* AutoEntry(bool* ok, Unavailable* why) {
+  std::string reasons;
+  for (const Entry& e : kBackends) {
+    if (!e.in_auto) continue;
+    Unavailable this_one;
+    *ok = e.probe(&this_one);
+    if (*ok || Exhausted(this_one.status)) {
+      if (!*ok) *why = this_one;
+      return &e;
+    }
+    if (!reasons.empty()) reasons += "; ";
+    reasons += std::string(e.name) + ": " + this_one.reason;
+  }
+  *ok = false;
+  why->status = FAIO_E_NOT_SUPPORTED;
+  why->host_error = 0;
+  why->reason = reasons.empty() ? std::string("no backend is compiled in") : reasons;
+  return nullptr;
+}
+
 }  // namespace
 
 int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Backend>* out,
                   Unavailable* why) {
   name = Resolve(name);
-  if (name != nullptr) {
-    const Entry* e = Find(name);
-    if (e == nullptr) {
-      if (!Known(name)) return FAIO_E_INVALID_PARAMETER;
-      why->status = FAIO_E_NOT_SUPPORTED;
-      why->reason = std::string("backend ") + name + " is not compiled into this build";
-      return FAIO_E_NOT_SUPPORTED;
-    }
-    *out = e->create(p, why);
-    if (*out == nullptr) {
-      // A named backend that cannot run here is "not supported", whatever the
-      // probe's own error, unless it ran out of something that may come back
-      // (memory, kernel slots such as fs.aio-max-nr: the caller may retry) or
-      // was given bad options (the fault backend's spec). The reason says which.
-      return why->status == FAIO_E_NO_MEMORY || why->status == FAIO_E_INSUFFICIENT_RESOURCES ||
-                     why->status == FAIO_E_INVALID_PARAMETER
-                 ? why->status
-                 : FAIO_E_NOT_SUPPORTED;
-    }
-    return FAIO_OK;
+  if (name == nullptr) return CreateAutoBackend(p, out, why);
+  const Entry* e = Find(name);
+  if (e == nullptr) {
+    if (!Known(name)) return FAIO_E_INVALID_PARAMETER;
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = std::string("backend ") + name + " is not compiled into this build";
+    return FAIO_E_NOT_SUPPORTED;
   }
+  *out = e->create(p, why);
+  if (*out == nullptr) {
+    // A named backend that cannot run here is "not supported", whatever the
+    // probe's own error, unless it ran out of something that may come back
+    // (descriptors, memory, kernel slots such as fs.aio-max-nr, threads: the
+    // caller may retry) or was given bad options (the fault backend's spec).
+    // The reason says which.
+    bool keep = Exhausted(why->status) || why->status == FAIO_E_INVALID_PARAMETER;
+    return keep ? why->status : FAIO_E_NOT_SUPPORTED;
+  }
+  return FAIO_OK;
+}
+
+int CreateAutoBackend(const BackendParams& p, std::unique_ptr<Backend>* out, Unavailable* why) {
   for (const Entry& e : kBackends) {
     if (!e.in_auto) continue;
     Unavailable this_one;
@@ -127,8 +175,28 @@ int CreateBackend(const char* name, const BackendParams& p, std::unique_ptr<Back
     if (!why->reason.empty()) why->reason += "; ";
     why->reason += std::string(e.name) + ": " + this_one.reason;
     why->status = this_one.status;
+    why->host_error = this_one.host_error;
+    // Present but exhausted: the host has it, so falling back would hide the
+    // shortage behind a slower backend (docs/contract.md, "Context lifetime").
+    if (Exhausted(this_one.status)) return this_one.status;
   }
+  why->status = FAIO_E_NOT_SUPPORTED;
   return FAIO_E_NOT_SUPPORTED;
+}
+
+bool ProbeBackend(const char* name, Unavailable* why) {
+  if (name == nullptr) {
+    bool ok = false;
+    const Entry* e = AutoEntry(&ok, why);
+    return e != nullptr && ok;
+  }
+  const Entry* e = Find(name);
+  if (e == nullptr) {
+    why->status = FAIO_E_NOT_SUPPORTED;
+    why->reason = std::string("backend ") + name + " is not compiled into this build";
+    return false;
+  }
+  return e->probe(why);
 }
 
 int ListBackends(faio_backend_info* out, size_t size, size_t* count) {
@@ -152,43 +220,47 @@ int ListBackends(faio_backend_info* out, size_t size, size_t* count) {
 
 const char* AutoBackendName(int* status) {
   const char* name = Resolve(nullptr);
+  Unavailable why;
   if (name != nullptr) {
     const Entry* e = Find(name);
-    Unavailable why;
     if (e == nullptr) {
       *status = Known(name) ? FAIO_E_NOT_SUPPORTED : FAIO_E_INVALID_PARAMETER;
       return nullptr;
     }
-    if (!e->probe(&why)) {
+    if (!e->probe(&why) && !Exhausted(why.status)) {
       *status = FAIO_E_NOT_SUPPORTED;
       return nullptr;
     }
     return e->name;
   }
-  for (const Entry& e : kBackends) {
-    Unavailable why;
-    if (e.in_auto && e.probe(&why)) return e.name;
+  bool ok = false;
+  const Entry* e = AutoEntry(&ok, &why);
+  if (e == nullptr) {
+    *status = FAIO_E_NOT_SUPPORTED;
+    return nullptr;
   }
-  *status = FAIO_E_NOT_SUPPORTED;
-  return nullptr;
+  return e->name;
 }
-
-}  // namespace faio::detail
-
-namespace faio::detail {
 
 int Limits(faio_limits* out) {
   if (out == nullptr) return FAIO_E_INVALID_PARAMETER;
   int status = FAIO_OK;
   const char* name = AutoBackendName(&status);
   if (name == nullptr) return status;
-  // io_uring and the thread pool have no per-process cap on requests in flight
-  // (io_uring's CQ overflow is buffered by the kernel, IORING_FEAT_NODROP), and
-  // neither needs aligned buffers unless the file is opened for direct I/O,
-  // which faio_file_alignment answers per file.
-  out->max_requests = FAIO_UNLIMITED;
-  out->buffer_alignment = 0;
-  return FAIO_OK;
+  return LimitsOf(name, out);
+}
+
+int LimitsOf(const char* name, faio_limits* out) {
+  const Entry* e = nullptr;
+  if (name == nullptr) {
+    bool ok = false;
+    Unavailable why;
+    e = AutoEntry(&ok, &why);
+  } else {
+    e = Find(name);
+  }
+  if (e == nullptr) return FAIO_E_NOT_SUPPORTED;
+  return e->limits(out);
 }
 
 }  // namespace faio::detail

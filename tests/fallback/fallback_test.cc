@@ -4,10 +4,8 @@
 // system call, then asks the library what "auto" does. The filter cannot be
 // removed, hence the child processes.
 #include <errno.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -15,54 +13,13 @@
 
 #include <gtest/gtest.h>
 
+#include "child.h"
 #include "faio/faio.h"
 
 namespace {
 
-struct ChildResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs fn in a child with the given syscalls failing with `err`; fn's stdout text
-// comes back. fn returns the child's exit code.
-template <typename Fn>
-ChildResult InChild(const std::vector<const char*>& denied, int err, Fn fn) {
-  int p[2];
-  if (pipe(p) != 0) return {};
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
-    dup2(p[1], 1);
-    scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
-    for (const char* name : denied) {
-      int nr = seccomp_syscall_resolve_name(name);
-      if (nr == __NR_SCMP_ERROR || seccomp_rule_add(f, SCMP_ACT_ERRNO(err), nr, 0) != 0) {
-        printf("cannot filter %s\n", name);
-        fflush(stdout);
-        _exit(97);
-      }
-    }
-    if (seccomp_load(f) != 0) {
-      printf("seccomp_load failed\n");
-      fflush(stdout);
-      _exit(98);
-    }
-    int rc = fn();
-    fflush(stdout);
-    _exit(rc);
-  }
-  close(p[1]);
-  ChildResult r;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof buf)) > 0) r.out.append(buf, static_cast<size_t>(n));
-  close(p[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+using faio_test::ChildResult;
+using faio_test::InChild;
 
 // In the child: print the backend auto picks and every backend's probe.
 int Report() {

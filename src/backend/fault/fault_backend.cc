@@ -643,24 +643,6 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   uint64_t flush_ids_ = 0;                       // guarded by mu_
 };
 
-// The inner backend when the spec names none: the first backend "auto" would
-// try that works here. FAIO_BACKEND is not consulted: it names the outer
-// backend (often this one), and inner= names the inner one.
-int CreateAutoInner(const BackendParams& p, std::unique_ptr<Backend>* out, Unavailable* why) {
-  faio_backend_info infos[16];
-  size_t count = 0;
-  int st = ListBackends(infos, 16, &count);
-  if (st != FAIO_OK) return st;
-  for (size_t i = 0; i < count && i < 16; ++i) {
-    if (!infos[i].automatic || !infos[i].available) continue;
-    Unavailable this_one;
-    if (CreateBackend(infos[i].name, p, out, &this_one) == FAIO_OK) return FAIO_OK;
-    why->reason += std::string(infos[i].name) + ": " + this_one.reason + "; ";
-  }
-  why->status = FAIO_E_NOT_SUPPORTED;
-  return FAIO_E_NOT_SUPPORTED;
-}
-
 }  // namespace
 
 bool ProbeFaultBackend(Unavailable* why) {
@@ -671,7 +653,26 @@ bool ProbeFaultBackend(Unavailable* why) {
     why->reason = "FAIO_FAULTS: " + error;
     return false;
   }
-  return true;
+  // A fault context is made over its inner backend: it is available when that
+  // one is (the automatic choice when FAIO_FAULTS names none; FAIO_BACKEND names
+  // the outer backend, often this one, and is not consulted).
+  Unavailable inner;
+  bool auto_inner = spec.inner.empty() || spec.inner == "auto";
+  if (ProbeBackend(auto_inner ? nullptr : spec.inner.c_str(), &inner)) return true;
+  why->status = inner.status;
+  why->host_error = inner.host_error;
+  why->reason = "inner backend '" + (auto_inner ? std::string("auto") : spec.inner) +
+                "': " + inner.reason;
+  return false;
+}
+
+int FaultBackendLimits(faio_limits* out) {
+  // A process-wide question: only FAIO_FAULTS can name the inner backend here
+  // (a context's options may name another one).
+  FaultSpec spec;
+  std::string error;
+  if (!ParseFaultSpec(getenv("FAIO_FAULTS"), &spec, &error)) return FAIO_E_INVALID_PARAMETER;
+  return LimitsOf(spec.inner.empty() || spec.inner == "auto" ? nullptr : spec.inner.c_str(), out);
 }
 
 std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable* why) {
@@ -694,11 +695,17 @@ std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable*
   ip.faults = nullptr;
   std::unique_ptr<Backend> inner;
   Unavailable iwhy;
+  // The inner backend when the spec names none: the automatic choice, which
+  // stops at an exhausted backend as "auto" does. FAIO_BACKEND is not consulted:
+  // it names the outer backend (often this one), and inner= names the inner one.
   int st = spec.inner.empty() || spec.inner == "auto"
-               ? CreateAutoInner(ip, &inner, &iwhy)
+               ? CreateAutoBackend(ip, &inner, &iwhy)
                : CreateBackend(spec.inner.c_str(), ip, &inner, &iwhy);
   if (st != FAIO_OK) {
-    why->status = st == FAIO_E_INVALID_PARAMETER ? st : iwhy.status;
+    // The inner backend's own answer: absent (not supported), exhausted
+    // (insufficient resources, no memory), or no such backend.
+    why->status = st;
+    why->host_error = iwhy.host_error;
     why->reason = "fault spec: inner backend '" + (spec.inner.empty() ? "auto" : spec.inner) +
                   "': " +
                   (st == FAIO_E_INVALID_PARAMETER ? std::string("no such backend") : iwhy.reason);

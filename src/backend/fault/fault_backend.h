@@ -63,9 +63,13 @@ namespace faio::detail {
 // CreateFaultBackend parses the spec (p.faults, else FAIO_FAULTS) and creates
 // the inner backend. A bad spec: null with why->status FAIO_E_INVALID_PARAMETER.
 std::unique_ptr<Backend> CreateFaultBackend(const BackendParams& p, Unavailable* why);
-// ProbeFaultBackend fails only when FAIO_FAULTS holds a bad spec (the reason
-// says why).
+// ProbeFaultBackend fails when FAIO_FAULTS holds a bad spec, or when its inner
+// backend (inner=, else the automatic choice) cannot be made now, with that
+// backend's status and host error (the reason says which).
 bool ProbeFaultBackend(Unavailable* why);
+// FaultBackendLimits: faio_get_limits for fault, the limits of the inner backend
+// FAIO_FAULTS names (inner=), else of the automatic choice.
+int FaultBackendLimits(faio_limits* out);
 
 }  // namespace faio::detail
 

@@ -57,15 +57,26 @@ constexpr uint32_t kFixedFiles = 1024;          // slots of the sparse fixed-fil
 constexpr size_t kMaxFixedBuffers = 16384;      // the kernel's limit (UIO_MAXIOV * 16)
 constexpr size_t kMaxFixedBufferLen = size_t{1} << 30;  // the kernel's limit per buffer
 
+// The soft descriptor limit, for reasons.
+std::string NofileLimit() {
+  struct rlimit rl = {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return "?";
+  return rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur);
+}
+
 uint32_t Pow2Ceil(uint32_t v) {
   uint32_t p = 1;
   while (p < v && p < (1u << 30)) p <<= 1;
   return p;
 }
 
-// Explains a failed io_uring_setup.
+// Explains a failed io_uring_setup. The host lacking or forbidding io_uring is
+// FAIO_E_NOT_SUPPORTED; the host out of what a ring needs (a descriptor, memory)
+// is FAIO_E_INSUFFICIENT_RESOURCES, which "auto" does not take for absence
+// (docs/contract.md, "Context lifetime").
 void Explain(int err, Unavailable* why) {
-  why->status = err == ENOMEM ? FAIO_E_INSUFFICIENT_RESOURCES : FAIO_E_NOT_SUPPORTED;
+  bool exhausted = err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+  why->status = exhausted ? FAIO_E_INSUFFICIENT_RESOURCES : FAIO_E_NOT_SUPPORTED;
   why->host_error = err;
   switch (err) {
     case ENOSYS:
@@ -97,10 +108,28 @@ void Explain(int err, Unavailable* why) {
       why->reason += "; raise ulimit -l on kernels before 5.12)";
       break;
     }
+    case EMFILE:
+      why->reason =
+          "io_uring_setup returned EMFILE: this process has no descriptor left for the "
+          "ring (RLIMIT_NOFILE " +
+          NofileLimit() + "; a context takes 2)";
+      break;
+    case ENFILE:
+      why->reason =
+          "io_uring_setup returned ENFILE: the system's open-file table is full (fs.file-max)";
+      break;
     default:
       why->reason = std::string("io_uring_setup failed: ") + strerror(err);
       break;
   }
+}
+
+// Explains a failed eventfd (the ring's wakeup): always exhaustion.
+void ExplainEventfd(int err, Unavailable* why) {
+  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+  why->host_error = err;
+  why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
+  if (err == EMFILE) why->reason += " (RLIMIT_NOFILE " + NofileLimit() + "; a context takes 2)";
 }
 
 // Sets up a ring with the flags we want, dropping the ones an older kernel
@@ -191,15 +220,15 @@ class IoUringBackend final : public Backend {
     if (!CheckRing(&ring_, features, why)) return false;
     efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd_ < 0) {
-      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-      why->host_error = errno;
-      why->reason = std::string("eventfd failed: ") + strerror(errno);
+      ExplainEventfd(errno, why);
       return false;
     }
     ArmWake();
-    if (io_uring_submit(&ring_) < 0) {
+    ret = io_uring_submit(&ring_);
+    if (ret < 0) {
       why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-      why->reason = "could not arm the wakeup read";
+      why->host_error = -ret;
+      why->reason = std::string("could not arm the wakeup read: ") + strerror(-ret);
       return false;
     }
     return true;
@@ -534,6 +563,17 @@ bool ProbeIoUringBackend(Unavailable* why) {
     return false;
   }
   bool ok = CheckRing(&ring, features, why);
+  // A context needs the wakeup's eventfd too: no descriptor for it is
+  // exhaustion as well.
+  if (ok) {
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) {
+      ExplainEventfd(errno, why);
+      ok = false;
+    } else {
+      close(efd);
+    }
+  }
   io_uring_queue_exit(&ring);
   return ok;
 }

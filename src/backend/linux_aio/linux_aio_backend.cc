@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -77,9 +78,16 @@ enum : uint64_t {
   kPhaseCancelled = 4,
 };
 
+// Explains a failed io_setup: the host lacking or forbidding kernel AIO is
+// FAIO_E_NOT_SUPPORTED; the pool or the kernel's memory exhausted is
+// FAIO_E_INSUFFICIENT_RESOURCES, which "auto" does not take for absence
+// (docs/contract.md, "Context lifetime").
 void Explain(int err, unsigned nr, Unavailable* why) {
   why->host_error = err;
-  if (err == EAGAIN) {
+  if (err == ENOMEM) {
+    why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+    why->reason = "io_setup(" + std::to_string(nr) + ") returned ENOMEM: out of kernel memory";
+  } else if (err == EAGAIN) {
     why->status = FAIO_E_INSUFFICIENT_RESOURCES;
     why->reason = "io_setup(" + std::to_string(nr) +
                   ") returned EAGAIN: fs.aio-max-nr=" + ReadProcValue("/proc/sys/fs/aio-max-nr") +
@@ -93,6 +101,21 @@ void Explain(int err, unsigned nr, Unavailable* why) {
   } else {
     why->status = FAIO_E_NOT_SUPPORTED;
     why->reason = std::string("io_setup failed: ") + strerror(err);
+  }
+}
+
+// Explains a failed eventfd (the wakeup): always exhaustion.
+void ExplainEventfd(int err, Unavailable* why) {
+  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+  why->host_error = err;
+  why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
+  if (err == EMFILE) {
+    struct rlimit rl = {};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    why->reason +=
+        " (RLIMIT_NOFILE " +
+        (rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur)) +
+        "; a context takes 1)";
   }
 }
 
@@ -124,16 +147,20 @@ class LinuxAioBackend final : public Backend {
     }
     efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (efd_ < 0) {
-      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-      why->host_error = errno;
-      why->reason = std::string("eventfd failed: ") + strerror(errno);
+      ExplainEventfd(errno, why);
       return false;
     }
     wake_armed_ = ArmWake();
     if (!wake_armed_) {
-      why->status = FAIO_E_NOT_SUPPORTED;
-      why->host_error = errno;
-      why->reason = "IOCB_CMD_POLL is not supported (needs Linux 4.18)";
+      int err = errno;
+      why->host_error = err;
+      if (err == EAGAIN || err == ENOMEM) {
+        why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+        why->reason = std::string("could not arm the wakeup poll: ") + strerror(err);
+      } else {
+        why->status = FAIO_E_NOT_SUPPORTED;
+        why->reason = "IOCB_CMD_POLL is not supported (needs Linux 4.18)";
+      }
       return false;
     }
     return true;
@@ -419,8 +446,43 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
     Explain(errno, 2, why);
     return false;
   }
+  // A context needs the wakeup's eventfd too: no descriptor for it is
+  // exhaustion as well.
+  bool ok = true;
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) {
+    ExplainEventfd(errno, why);
+    ok = false;
+  } else {
+    close(efd);
+  }
   IoDestroy(ctx);
-  return true;
+  return ok;
+}
+
+// Kernel AIO has no per-process cap: event slots come from one system-wide pool
+// of fs.aio-max-nr (fs.aio-nr of it taken now, by every process), and io_setup
+// takes a context's whole reservation at once. A linux_aio context reserves two
+// slots per request of its capacity (the request's event, and room for the late
+// event of a cancelled one) and one for its wakeup poll, so one process holding
+// the whole pool in one context has at most (fs.aio-max-nr - 1) / 2 requests in
+// flight. That is the cap reported; what is free at a given moment
+// (fs.aio-max-nr - fs.aio-nr) belongs to every process and changes between the
+// question and the next io_setup, so it is not reported: running out of it is
+// FAIO_E_INSUFFICIENT_RESOURCES at creation, with faio_get_backends saying so.
+int LinuxAioBackendLimits(faio_limits* out) {
+  out->buffer_alignment = 0;  // buffered transfers need none; O_DIRECT: per file
+  out->max_requests = FAIO_UNLIMITED;
+  FILE* f = fopen("/proc/sys/fs/aio-max-nr", "re");
+  if (f == nullptr) return FAIO_OK;  // no /proc: the cap cannot be known
+  unsigned long long max_nr = 0;
+  bool read = fscanf(f, "%llu", &max_nr) == 1;
+  fclose(f);
+  if (!read) return FAIO_OK;
+  unsigned long long n = max_nr == 0 ? 0 : (max_nr - 1) / 2;
+  // A pool too large for 32 bits is a cap all the same: never FAIO_UNLIMITED.
+  out->max_requests = n >= FAIO_UNLIMITED ? FAIO_UNLIMITED - 1 : static_cast<uint32_t>(n);
+  return FAIO_OK;
 }
 
 std::unique_ptr<Backend> CreateLinuxAioBackend(const BackendParams& p, Unavailable* why) {

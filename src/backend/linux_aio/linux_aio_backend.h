@@ -11,6 +11,8 @@ namespace faio::detail {
 
 std::unique_ptr<Backend> CreateLinuxAioBackend(const BackendParams& p, Unavailable* why);
 bool ProbeLinuxAioBackend(Unavailable* why);
+// LinuxAioBackendLimits: faio_get_limits for linux_aio, from fs.aio-max-nr.
+int LinuxAioBackendLimits(faio_limits* out);
 
 }  // namespace faio::detail
 

@@ -14,6 +14,9 @@ std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailab
 bool ProbePosixAioBackend(Unavailable* why);
 std::unique_ptr<Backend> CreateKqueueBackend(const BackendParams& p, Unavailable* why);
 bool ProbeKqueueBackend(Unavailable* why);
+// PosixAioBackendLimits: faio_get_limits for posix_aio and kqueue, the host's
+// per-process cap on queued POSIX AIO requests (posix_aio_limits.cc).
+int PosixAioBackendLimits(faio_limits* out);
 
 }  // namespace faio::detail
 

@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <new>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -13,6 +15,15 @@
 
 namespace faio::detail {
 namespace {
+
+// The host refused a thread: exhaustion, not absence (docs/contract.md,
+// "Context lifetime").
+void CannotStart(const std::system_error& e, size_t started, uint32_t wanted, Unavailable* why) {
+  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+  why->host_error = e.code().value();
+  why->reason = "could not start a worker thread (" + std::to_string(started) + " of " +
+                std::to_string(wanted) + " started): " + e.code().message();
+}
 
 // Request::backend_data while the request is with this backend.
 enum : uint64_t { kQueued = 0, kRunning = 1, kDone = 2 };
@@ -24,12 +35,20 @@ class ThreadsBackend final : public Backend {
   explicit ThreadsBackend(const BackendParams& p)
       : ctx_(p.ctx), capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity) {}
 
-  bool Start(uint32_t threads) {
+  // Start starts the workers; false with *why when the host refuses a thread
+  // (pthread_create's EAGAIN: RLIMIT_NPROC, kernel.threads-max, memory for a
+  // stack) or memory runs out. The ones started are joined by the destructor.
+  bool Start(uint32_t threads, Unavailable* why) {
     if (threads == 0) threads = kDefaultThreads;
     try {
       workers_.reserve(threads);
       for (uint32_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
-    } catch (...) {
+    } catch (const std::system_error& e) {
+      CannotStart(e, workers_.size(), threads, why);
+      return false;
+    } catch (const std::bad_alloc&) {
+      why->status = FAIO_E_NO_MEMORY;
+      why->reason = "out of memory";
       return false;
     }
     return true;
@@ -229,15 +248,27 @@ class ThreadsBackend final : public Backend {
 
 }  // namespace
 
-bool ProbeThreadsBackend(Unavailable*) { return true; }
+// The probe starts (and joins) one thread: a host that cannot start one right
+// now cannot make a context either.
+bool ProbeThreadsBackend(Unavailable* why) {
+  try {
+    std::thread t([] {});
+    t.join();
+  } catch (const std::system_error& e) {
+    CannotStart(e, 0, 1, why);
+    return false;
+  }
+  return true;
+}
 
 std::unique_ptr<Backend> CreateThreadsBackend(const BackendParams& p, Unavailable* why) {
   auto b = std::unique_ptr<ThreadsBackend>(new (std::nothrow) ThreadsBackend(p));
-  if (b == nullptr || !b->Start(p.threads)) {
-    why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-    why->reason = "could not start worker threads";
+  if (b == nullptr) {
+    why->status = FAIO_E_NO_MEMORY;
+    why->reason = "out of memory";
     return nullptr;
   }
+  if (!b->Start(p.threads, why)) return nullptr;
   return b;
 }
 
