@@ -5,7 +5,7 @@
 //
 // Input: byte 0 picks a fault spec, byte 1 the inner backend and the
 // capacity, the rest is a program of (opcode, argument) byte pairs over eight
-// request slots. Invariants checked (SPEC.md §2, §4):
+// request slots. Invariants checked (docs/contract.md):
 //   - every call returns the status the model predicts (or one of the
 //     statuses the contract allows where timing decides);
 //   - a refused batch leaves every request as it was; a partly accepted one

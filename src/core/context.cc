@@ -31,7 +31,7 @@ constinit ContextTable g_contexts;
 ContextTable& Table() { return g_contexts; }
 
 // Flush errors after which the kernel may have dropped dirty pages: a later
-// flush that succeeds would lie, so the context remembers them (SPEC §2).
+// flush that succeeds would lie, so the context remembers them (docs/contract.md, Flush).
 bool IsStickyFlushError(int status) { return status == FAIO_E_IO || status == FAIO_E_DISK_FULL; }
 
 // TakeForCompletion moves submission seq32 of r from kSubmitted to kFinishing

@@ -1,5 +1,5 @@
 // context.h - the completion context: every rule of the contract that is the
-// same for all backends (SPEC.md §2-§4) lives here, once.
+// same for all backends (docs/contract.md) lives here, once.
 //
 // Accounting. `inflight_` counts the requests submitted and neither reaped nor
 // cancelled; submit reserves capacity from it before anything reaches the host

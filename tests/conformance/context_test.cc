@@ -1,4 +1,4 @@
-// context_test.cc - the context's life (SPEC.md §2 "Context lifetime", §5) and the
+// context_test.cc - the context's life (docs/contract.md, Contexts; The C interface) and the
 // process-wide queries (backends, limits, alignment, strerror, version).
 #include "conformance.h"
 

@@ -1,4 +1,4 @@
-// data_test.cc - what reaches the file (SPEC.md §2 results, prepare-flush; §3):
+// data_test.cc - what reaches the file (docs/contract.md, Requests, Flush, Bad input and faults):
 // random writes read back byte for byte, short reads at end of file, errors of
 // the wrong direction or a closed file, direct I/O alignment, flush ordering.
 #ifdef __linux__
@@ -232,7 +232,7 @@ TEST_P(Data, DeviceReadErrorIsIoError) {
   int s = RunOne(ctx, r, &n);
   if (GetParam() == "linux_aio" && s == FAIO_E_INVALID_PARAMETER) {
     // Kernel AIO refuses files without read_iter at io_submit: its own answer
-    // is EINVAL, kept as such (SPEC.md: "the original code kept").
+    // is EINVAL, kept as such (docs/contract.md: "the original code kept").
     EXPECT_EQ(faio_req_host_error(r), kInvalidParameterError);
   } else {
     EXPECT_ST(FAIO_E_IO, s);

@@ -1,5 +1,5 @@
-// flaws_test.cc - one test per flaw of the reference implementation (SPEC.md
-// §4), each named after what it catches.
+// flaws_test.cc - one test per flaw of the reference implementation (docs/contract.md,
+// The reference design's flaws), each named after what it catches.
 #ifndef _WIN32
 #include <sys/resource.h>
 #endif
@@ -14,7 +14,7 @@ namespace {
 class Flaws : public BackendTest {};
 FAIO_INSTANTIATE(Flaws);
 
-// §4.1: a batch holding an invalid request loops forever, and the valid requests
+// Flaw 1: a batch holding an invalid request loops forever, and the valid requests
 // before it are handed to the kernel anyway.
 TEST_P(Flaws, InvalidRequestInBatchDoesNotLoop) {
   faio_ctx* ctx = NewCtx();
@@ -67,7 +67,7 @@ TEST_P(Flaws, InvalidRequestInBatchDoesNotLoop) {
   }
 }
 
-// §4.2: after a partial submission the requests that reached the kernel are not
+// Flaw 2: after a partial submission the requests that reached the kernel are not
 // counted (the count later goes negative) and those beyond are treated as if
 // they had been handed over.
 TEST_P(Flaws, PartialSubmitCountsExactly) {
@@ -113,7 +113,7 @@ TEST_P(Flaws, PartialSubmitCountsExactly) {
   EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctx));
 }
 
-// §4.3: a failed flush is judged by its return value instead of errno, so
+// Flaw 3: a failed flush is judged by its return value instead of errno, so
 // resource exhaustion on a flush becomes a hard error.
 TEST_P(Flaws, FlushResourceExhaustionIsInsufficientResources) {
   faio_ctx* ctx = NewCtx(4);
@@ -159,7 +159,7 @@ TEST_P(Flaws, FlushResourceExhaustionIsInsufficientResources) {
   ExpectNoneCounted(ctx);
 }
 
-// §4.4: the wait loop asks the kernel for more events than its array holds.
+// Flaw 4: the wait loop asks the kernel for more events than its array holds.
 TEST_P(Flaws, WaitNeverReturnsMoreThanSize) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
@@ -189,7 +189,7 @@ TEST_P(Flaws, WaitNeverReturnsMoreThanSize) {
   ExpectNoneCounted(ctx);
 }
 
-// §4.5: a failed transfer's error is taken from the byte count (-1 → EPERM)
+// Flaw 5: a failed transfer's error is taken from the byte count (-1 → EPERM)
 // instead of the real error code.
 TEST_P(Flaws, ErrorCodeIsRealErrno) {
   faio_ctx* ctx = NewCtx();
@@ -249,7 +249,7 @@ TEST_P(Flaws, ErrorCodeIsRealErrno) {
   EXPECT_EQ(faio_req_host_error(ok), 0);
 }
 
-// §4.6: a wakeup that arrives just before the waiter blocks is not seen until a
+// Flaw 6: a wakeup that arrives just before the waiter blocks is not seen until a
 // completion or the timeout (a lost wakeup).
 TEST_P(Flaws, WakeupJustBeforeBlockingIsSeen) {
   faio_ctx* ctx = NewCtx(0, FAIO_CTX_WAIT_WITHOUT_PENDING);
@@ -302,7 +302,7 @@ TEST_P(Flaws, WakeupJustBeforeBlockingIsSeen) {
   waiter.join();
 }
 
-// §4.7: a cancelled request is accounted twice (once by cancel, once by its
+// Flaw 7: a cancelled request is accounted twice (once by cancel, once by its
 // completion event), driving the context's count below the truth.
 TEST_P(Flaws, CancelledRequestAccountedOnce) {
   faio_ctx* ctx = NewCtx(4);

@@ -1,4 +1,4 @@
-// request_test.cc - the request's life (SPEC.md §2 "Request lifetime", §3):
+// request_test.cc - the request's life (docs/contract.md, Requests; Bad input and faults):
 // creation, destruction, preparation, results, user values and handle checks.
 #include "conformance.h"
 

@@ -2,7 +2,7 @@
 // submitters (reads, writes, flushes and held pipe reads, in batches that may
 // exceed the capacity), one waiter, one waker and one canceller. Every submitted
 // request must come back exactly once, through a wait or a successful cancel,
-// and the context must end empty (SPEC.md §2 "Wait": "never both, never twice,
+// and the context must end empty (docs/contract.md, Wait: "never both, never twice,
 // never lost").
 #include <mutex>
 #include <sstream>

@@ -1,4 +1,4 @@
-// submit_test.cc - faio_ctx_submit (SPEC.md §2 "Submit"): argument checks, the
+// submit_test.cc - faio_ctx_submit (docs/contract.md, Submit): argument checks, the
 // all-or-nothing validation of a batch, capacity and partial submission, and
 // requests the host rejects on its own.
 #include "conformance.h"

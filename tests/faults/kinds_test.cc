@@ -209,7 +209,7 @@ TEST_P(FaultKinds, RefusedFlushIsInsufficientResources) {
   EXPECT_ST(FAIO_OK, RunOne(ctx_, r).status);
 }
 
-// A failed flush stays failed (SPEC §2) until clear-error.
+// A failed flush stays failed (docs/contract.md, Flush) until clear-error.
 TEST_P(FaultKinds, FailedFlushIsStickyUntilClearError) {
   Open("eio/flush#1");
   TempFile f;

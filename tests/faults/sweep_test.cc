@@ -12,7 +12,7 @@
 //   - the error is reported once, on the right request (the Nth offered; from
 //     the Nth on when persistent), with the right status and host error, and
 //     every other request succeeds (a flush after a failed one fails with the
-//     same error, SPEC §2: that is the one allowed repeat);
+//     same error, docs/contract.md, Flush: that is the one allowed repeat);
 //   - no request is lost or completed twice: each accepted request comes back
 //     from exactly one wait, and one refused stays prepared;
 //   - nothing unwritten is reported written and everything acknowledged reads

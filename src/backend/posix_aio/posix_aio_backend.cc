@@ -1,6 +1,6 @@
 // posix_aio_backend.cc - the POSIX AIO logic shared by "posix_aio" and "kqueue".
 //
-// What this file does about the reference design's flaws (SPEC.md §4):
+// What this file does about the reference design's flaws (docs/contract.md, The reference design's flaws):
 //  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
 //    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
 //    every aiocb of that chunk is examined with aio_error: queued ones are
