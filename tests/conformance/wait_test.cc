@@ -116,11 +116,16 @@ TEST_P(Wait, WithoutPendingFlagSeesRequestsSubmittedMeanwhile) {
   });
   faio_req* out[4];
   uint32_t count = 0;
+  Clock::time_point t0 = Clock::now();
   int s = faio_ctx_wait(ctx, 1, 10000, out, 4, &count);
+  int64_t ms = MsSince(t0);
   submitter.join();
   EXPECT_ST(FAIO_OK, s);
   ASSERT_EQ(count, 1u);
   EXPECT_EQ(out[0], reqs[0]);
+  // The submit on the other thread ends the blocked wait: a backend that
+  // completes a cached read at submit (threads, linux_aio) must wake it.
+  EXPECT_LT(ms, 100 + LateMs()) << "the wait did not see the submitted request promptly";
 }
 
 // A timeout after a partial reap: success with what was reaped (fewer than the

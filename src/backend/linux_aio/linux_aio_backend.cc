@@ -6,7 +6,9 @@
 //
 // Kernel AIO is truly asynchronous only for O_DIRECT transfers. On buffered files
 // io_submit performs the transfer before it returns (submit blocks; the
-// completion is then immediate). On files that cannot seek (pipes, sockets,
+// completion is then immediate), so the backend does such a transfer itself
+// with pread / pwrite and completes it locally: the same blocking, one system
+// call instead of io_submit + io_getevents. On files that cannot seek (pipes, sockets,
 // terminals) a read would block io_submit indefinitely, so for those the backend
 // submits an IOCB_CMD_POLL for readiness and the reaper performs the transfer
 // with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
@@ -31,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -76,6 +79,7 @@ enum : uint64_t {
   kPhaseCancelling = 2,    // a canceller is trying io_cancel on the poll
   kPhaseTransferring = 3,  // the reaper is transferring
   kPhaseCancelled = 4,
+  kPhaseLocal = 5,  // done by the submitter (TryNow), its completion not reaped yet
 };
 
 // Explains a failed io_setup: the host lacking or forbidding kernel AIO is
@@ -170,6 +174,11 @@ class LinuxAioBackend final : public Backend {
   uint32_t capacity() const override { return capacity_; }
 
   size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    // In request order: runs of requests for the kernel go in one io_submit;
+    // a buffered transfer is done here instead (Buffered). A run is submitted
+    // before the transfer after it is done, so a refusal (EAGAIN) leaves only
+    // requests the host never saw to be prepared again (docs/contract.md,
+    // Submit).
     iocb* batch[64];
     size_t done = 0;
     int last_fd = -1;
@@ -178,12 +187,24 @@ class LinuxAioBackend final : public Backend {
       size_t k = 0;
       for (; k < 64 && done + k < n; ++k) {
         Request* r = reqs[done + k];
+        if (MayDoNow(r)) break;
         if (r->file != last_fd) {
           struct stat st;
           last_fd = r->file;
           last_seekable = fstat(r->file, &st) != 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
         }
         batch[k] = Prepare(r, last_seekable);
+      }
+      if (k == 0) {
+        // reqs[done] may be done here (TryNow); the run before it, if any,
+        // went to the kernel first.
+        bool seekable;
+        if (TryNow(reqs[done], &seekable)) {
+          ++done;
+          continue;
+        }
+        batch[0] = Prepare(reqs[done], seekable);
+        k = 1;
       }
       size_t sent = 0;
       while (sent < k) {
@@ -227,6 +248,10 @@ class LinuxAioBackend final : public Backend {
   size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
+    // What the submitters did themselves first; when that is enough, the
+    // kernel is not asked (its events stay for the next wait).
+    TakeLocal(out, max, &n);
+    if (n > 0 && (n >= min || n >= max)) return n;
     // Sweep what is ready; block for one event at a time (a wakeup is one
     // event, and a wait for more would not return for it). EINTR and timeouts
     // go back to the core's loop.
@@ -253,7 +278,18 @@ class LinuxAioBackend final : public Backend {
       }
       io_event ev[kEventBatch];
       // Never more events than the caller has room for (flaw 4).
+      // A submitter on another thread that completes a request itself while
+      // this one blocks writes the wakeup eventfd (TryNow): the seq_cst
+      // store/load pairs with its push-then-check.
+      if (block) {
+        blocked_.store(true, std::memory_order_seq_cst);
+        if (local_.load(std::memory_order_seq_cst) != nullptr) {
+          blocked_.store(false, std::memory_order_relaxed);
+          break;  // back to the core, which reaps again
+        }
+      }
       int got = IoGetevents(aio_, block ? 1 : 0, room, ev, tsp);
+      if (block) blocked_.store(false, std::memory_order_relaxed);
       if (got < 0) break;
       for (int i = 0; i < got; ++i) Handle(ev[i], out, &n, &woken);
       if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
@@ -271,6 +307,7 @@ class LinuxAioBackend final : public Backend {
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     auto& phase = Phase(r);
+    if (phase.load(std::memory_order_acquire) == kPhaseLocal) return CancelOutcome::kNotFound;
     uint64_t expected = kPhasePolling;
     bool poll = phase.load(std::memory_order_acquire) != kPhaseDirect;
     if (poll &&
@@ -307,6 +344,101 @@ class LinuxAioBackend final : public Backend {
       if (ring->events[i].data == data) return true;
     }
     return false;
+  }
+
+  // What kernel AIO does with a transfer of a descriptor opened without
+  // O_DIRECT: on a local file system (ext2/3/4, XFS, Btrfs, F2FS, tmpfs) it runs
+  // it inside io_submit, before it returns; elsewhere (FUSE with direct_io, for
+  // one) it may really be asynchronous. So the backend itself does (TryNow):
+  //  - a read the page cache holds whole, with RWF_NOWAIT (never blocks);
+  //  - a write to a local file system, with pwrite (blocks as io_submit would);
+  // each at the cost of one system call, like pread / pwrite, and the
+  // completion goes to the next Reap without io_getevents. The descriptor's
+  // kind is kept for the last one seen, so one request at a time on one file
+  // asks the kernel nothing more; a stale answer (the number reused for another
+  // file, O_DIRECT set with fcntl since) can only make one transfer synchronous,
+  // with the same result; a descriptor that cannot seek answers ESPIPE and goes
+  // to the kernel as a poll.
+  enum class Kind { kDirect, kBufferedLocal, kBufferedOther };
+
+  Kind KindOf(int fd) {
+    if (fd == kind_fd_) return kind_;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || (fl & O_DIRECT) != 0) return Kind::kDirect;  // not kept
+    struct statfs sf;
+    Kind k = Kind::kBufferedOther;
+    if (fstatfs(fd, &sf) == 0) {
+      switch (static_cast<unsigned long>(sf.f_type)) {
+        case 0xEF53:      // ext2, ext3, ext4
+        case 0x58465342:  // XFS
+        case 0x9123683E:  // Btrfs
+        case 0xF2F52010:  // F2FS
+        case 0x01021994:  // tmpfs
+          k = Kind::kBufferedLocal;
+          break;
+        default:
+          break;
+      }
+    }
+    kind_fd_ = fd;
+    kind_ = k;
+    return k;
+  }
+
+  bool MayDoNow(Request* r) {
+    if (r->op != Op::kRead && r->op != Op::kWrite) return false;
+    Kind k = KindOf(r->file);
+    return k != Kind::kDirect && (r->op == Op::kRead || k == Kind::kBufferedLocal);
+  }
+
+  // TryNow: see above; for a request MayDoNow accepted. *seekable is false
+  // when the descriptor answered ESPIPE.
+  bool TryNow(Request* r, bool* seekable) {
+    *seekable = true;
+    iovec iov = {r->buf, r->len};
+    ssize_t t;
+    do {
+      t = r->op == Op::kRead ? preadv2(r->file, &iov, 1, r->offset, RWF_NOWAIT)
+                             : pwrite(r->file, r->buf, r->len, static_cast<off_t>(r->offset));
+    } while (t < 0 && errno == EINTR);
+    if (t < 0) {
+      if (errno == ESPIPE) {
+        *seekable = false;
+        return false;
+      }
+      if (r->op == Op::kRead) return false;  // not cached, or no RWF_NOWAIT: the kernel's
+    } else if (r->op == Op::kRead && t > 0 && static_cast<size_t>(t) < r->len) {
+      return false;  // partly cached (or at the end of the file): the kernel's
+    }
+    r->host_error = t < 0 ? errno : 0;
+    r->status = t < 0 ? platform::StatusFromHostError(r->host_error) : FAIO_OK;
+    r->bytes = t < 0 ? 0 : static_cast<size_t>(t);
+    Phase(r).store(kPhaseLocal, std::memory_order_release);
+    Request* head = local_.load(std::memory_order_relaxed);
+    do {
+      r->next = head;
+    } while (!local_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
+                                           std::memory_order_relaxed));
+    if (blocked_.load(std::memory_order_seq_cst)) Kick();
+    return true;
+  }
+
+  // Reaper only: finishes what TryNow completed, oldest first.
+  void TakeLocal(Request** out, size_t max, size_t* n) {
+    if (local_ready_ == nullptr) {
+      Request* r = local_.exchange(nullptr, std::memory_order_acquire);
+      while (r != nullptr) {
+        Request* next = r->next;
+        r->next = local_ready_;
+        local_ready_ = r;
+        r = next;
+      }
+    }
+    while (local_ready_ != nullptr && *n < max) {
+      Request* r = local_ready_;
+      local_ready_ = r->next;
+      if (ctx_->Finish(r, r->seq32, r->status, r->host_error, r->bytes)) out[(*n)++] = r;
+    }
   }
 
   static iocb* Cb(Request* r) { return reinterpret_cast<iocb*>(r->backend_area); }
@@ -436,6 +568,11 @@ class LinuxAioBackend final : public Backend {
   int efd_ = -1;
   iocb wake_cb_ = {};
   bool wake_armed_ = false;  // reaper only (and Init)
+  int kind_fd_ = -1;         // submitters only (under the context's submit lock)
+  Kind kind_ = Kind::kDirect;
+  std::atomic<Request*> local_{nullptr};  // completed by TryNow, newest first
+  Request* local_ready_ = nullptr;        // reaper only: taken from local_, oldest first
+  std::atomic<bool> blocked_{false};      // the reaper is (about to be) in a blocking io_getevents
 };
 
 }  // namespace
