@@ -226,6 +226,9 @@ TEST(ThreadsPool, ThreadsOptionCapsOneContextNotThePool) {
 // its contexts' requests run.
 TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
   if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan cannot start threads in a child forked from a multi-threaded process";
+#endif
   faio_ctx* parent = ThreadsContext(4);
   ASSERT_NE(parent, nullptr);
   TempFile file;
