@@ -16,7 +16,7 @@
  *              the writes submitted before it), keeps it in `pending` and answers
  *              FIO_Q_QUEUED. An io_u that faio cannot express (trim, a transfer
  *              over faio's limit) completes at once with an error.
- *   ->commit   submits `pending` with one faio_ctx_submit. On
+ *   ->commit   submits `pending` with one faio_ctx_submit_ex. On
  *              FAIO_E_INSUFFICIENT_RESOURCES a prefix was taken: the rest stays
  *              pending for the next commit, which ->getevents makes before it waits.
  *              Submitted io_us get their issue time here (FIO_ASYNCIO_SETS_ISSUE_TIME)
@@ -377,20 +377,16 @@ static int engine_commit(struct thread_data *td) {
   struct engine_data *ed = td->io_ops_data;
   if (ed->npending == 0) return 0;
 
-  int st = faio_ctx_submit(ed->ctx, ed->pending, ed->npending);
-  unsigned int taken = ed->npending;
-  if (st == FAIO_E_INSUFFICIENT_RESOURCES) {
-    /* The requests that reached the host are a prefix of the array: submitted
-     * ones are in flight (their result is "in progress"), the rest are back in
-     * state prepared ("not submitted"). */
-    taken = 0;
-    while (taken < ed->npending &&
-           faio_req_result(ed->pending[taken], NULL) != FAIO_E_NOT_SUBMITTED)
-      taken++;
-  } else if (st != FAIO_OK) {
-    log_err("faio: faio_ctx_submit: %s (%s)\n", faio_strerror(st), faio_status_name(st));
+  /* The requests that reached the host are a prefix of the array: on
+   * FAIO_E_INSUFFICIENT_RESOURCES, `accepted` of them are in flight and the rest
+   * are back in state prepared. */
+  size_t accepted = 0;
+  int st = faio_ctx_submit_ex(ed->ctx, ed->pending, ed->npending, &accepted);
+  if (st != FAIO_OK && st != FAIO_E_INSUFFICIENT_RESOURCES) {
+    log_err("faio: faio_ctx_submit_ex: %s (%s)\n", faio_strerror(st), faio_status_name(st));
     return -status_errno(st);
   }
+  unsigned int taken = (unsigned int)accepted;
 
   if (taken > 0) {
     mark_issued(td, ed->pending, taken);

@@ -330,6 +330,14 @@ FAIO_API int faio_ctx_register_buffers(faio_ctx *ctx, const faio_buffer *bufs, s
  * transfers after it). Never blocks on I/O. Any thread. */
 FAIO_API int faio_ctx_submit(faio_ctx *ctx, faio_req **reqs, size_t count);
 
+/* faio_ctx_submit_ex is faio_ctx_submit that also says how many it took:
+ * *accepted is always written, with the length of the accepted prefix
+ * (reqs[0..*accepted) are submitted, the rest are as they were): count on 0,
+ * fewer on FAIO_E_INSUFFICIENT_RESOURCES, 0 on every other failure (the batch is
+ * refused whole). accepted null → FAIO_E_INVALID_PARAMETER (nothing submitted).
+ */
+FAIO_API int faio_ctx_submit_ex(faio_ctx *ctx, faio_req **reqs, size_t count, size_t *accepted);
+
 /* faio_ctx_wait reaps completions into out[0..size) and writes their number to
  * *count (always, also on failure). Checks: out null, size 0 or count null →
  * FAIO_E_INVALID_PARAMETER; min > size → FAIO_E_OUT_OF_RANGE; min 0 means 1.

@@ -210,6 +210,19 @@ class Context {
     return static_cast<Status>(faio_ctx_submit(h_, &h, 1));
   }
 
+  // SubmitCounted is Submit that also says how many it took (the accepted
+  // prefix: all of them with kOk, fewer with kInsufficientResources, none on
+  // any other status); see faio_ctx_submit_ex.
+  struct Submitted {
+    Status status;
+    size_t accepted;
+  };
+  [[nodiscard]] Submitted SubmitCounted(std::span<faio_req* const> reqs) noexcept {
+    size_t accepted = 0;
+    int s = faio_ctx_submit_ex(h_, const_cast<faio_req**>(reqs.data()), reqs.size(), &accepted);
+    return {static_cast<Status>(s), accepted};
+  }
+
   // Wait reaps at least `min` completions into `out` (no allocation); see
   // faio_ctx_wait. Completions come only with kOk (possibly fewer than `min`,
   // when the timeout or a wakeup ended the wait after some were reaped); every

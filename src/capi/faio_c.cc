@@ -198,6 +198,13 @@ int faio_ctx_submit(faio_ctx* ctx, faio_req** reqs, size_t count) {
   return !c ? FAIO_E_INVALID_HANDLE : c->Submit(reqs, count);
 }
 
+int faio_ctx_submit_ex(faio_ctx* ctx, faio_req** reqs, size_t count, size_t* accepted) {
+  if (accepted == nullptr) return FAIO_E_INVALID_PARAMETER;
+  *accepted = 0;
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Submit(reqs, count, accepted);
+}
+
 int faio_ctx_wait(faio_ctx* ctx, size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
                   uint32_t* count) {
   if (count != nullptr) *count = 0;

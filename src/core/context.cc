@@ -169,7 +169,10 @@ void Context::Uncount(size_t n, bool cancelled) {
 #endif
 }
 
-int Context::Submit(faio_req** reqs, size_t n) {
+int Context::Submit(faio_req** reqs, size_t n, size_t* accepted_out) {
+  size_t ignored;
+  if (accepted_out == nullptr) accepted_out = &ignored;
+  *accepted_out = 0;
   if (reqs == nullptr || n == 0) return FAIO_E_INVALID_PARAMETER;
 
   // 1. Validate the whole batch before anything reaches the host: claim every
@@ -329,6 +332,7 @@ int Context::Submit(faio_req** reqs, size_t n) {
   submitted_.fetch_add(static_cast<int64_t>(accepted));
 #endif
   if (drain_due_.load(std::memory_order_relaxed)) backend_->Kick();
+  *accepted_out = accepted;
   return status;
 }
 

@@ -38,7 +38,9 @@ class Context {
   static int Create(const faio_ctx_options& opts, Context** out, Unavailable* why);
   ~Context();
 
-  int Submit(faio_req** reqs, size_t n);
+  // Submit: see faio_ctx_submit; *accepted (when given) is the accepted prefix,
+  // 0 on every refusal of the whole batch.
+  int Submit(faio_req** reqs, size_t n, size_t* accepted = nullptr);
   int Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
   int Wakeup();
   int Cancel(Request* r, uint64_t word);

@@ -248,6 +248,13 @@ static void misuse(faio_ctx* ctx, faio_file fd) {
   batch[1] = dead;
   CHECK_STATUS(faio_ctx_submit(ctx, batch, 2), FAIO_E_INVALID_HANDLE);
   CHECK_STATUS(faio_req_result(r, NULL), FAIO_E_NOT_SUBMITTED);
+  {
+    size_t accepted = 99;
+    CHECK_STATUS(faio_ctx_submit_ex(ctx, batch, 2, &accepted), FAIO_E_INVALID_HANDLE);
+    CHECK(accepted == 0);
+    CHECK_STATUS(faio_ctx_submit_ex(ctx, batch, 2, NULL), FAIO_E_INVALID_PARAMETER);
+    CHECK_STATUS(faio_req_result(r, NULL), FAIO_E_NOT_SUBMITTED);
+  }
   CHECK_STATUS(faio_req_destroy(dead), FAIO_E_INVALID_HANDLE);
   CHECK_STATUS(faio_req_result((faio_req*)(void*)buf, NULL), FAIO_E_INVALID_HANDLE);
   CHECK(faio_req_user(dead) == NULL);

@@ -184,7 +184,10 @@ TEST_P(FaultKinds, SubmitEagainKeepsThePrefixRule) {
   TempFile f;
   std::vector<Bytes> data;
   auto rs = Writes(f, &data, 5);
-  ASSERT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx_, rs.data(), rs.size()));
+  size_t accepted = 99;
+  ASSERT_ST(FAIO_E_INSUFFICIENT_RESOURCES,
+            faio_ctx_submit_ex(ctx_, rs.data(), rs.size(), &accepted));
+  EXPECT_EQ(accepted, 2u) << "the host refused the third: the accepted prefix is two";
   for (size_t i = 2; i < 5; ++i) EXPECT_ST(FAIO_E_NOT_SUBMITTED, faio_req_result(rs[i], nullptr));
   ASSERT_TRUE(Reap(2, {rs[0], rs[1]}));
   // The rest go through when submitted again.
