@@ -275,7 +275,9 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
   // more, until the floors asserted below are reached.
   SleepMs(static_cast<int>(seconds * 1000));
   for (Clock::time_point t0 = Clock::now();
-       (n_submitted.load() <= 1000 || n_interrupted.load() == 0) && MsSince(t0) < 30000;) {
+       (n_submitted.load() <= 1000 || n_interrupted.load() == 0 || n_cancelled.load() == 0 ||
+        n_partial.load() == 0) &&
+       MsSince(t0) < 30000;) {
     SleepMs(10);
   }
   stop_submit = true;
@@ -342,6 +344,10 @@ TEST_P(Stress, SubmitWaitWakeupCancel) {
       << "requests lost or returned twice";
   EXPECT_GT(n_submitted.load(), 1000);
   EXPECT_GT(n_interrupted.load(), 0);
+  // Both ways back and the prefix rule were exercised: successful cancels, and
+  // submits cut short by the capacity (4 x 64 slots against a capacity of 128).
+  EXPECT_GT(n_cancelled.load(), 0) << "no cancel succeeded";
+  EXPECT_GT(n_partial.load(), 0) << "no submit was cut short";
   int mismatched = 0;
   for (const auto& s : slots) {
     if (s->submits.load() != s->reaped.load() + s->cancelled.load() || !s->with_owner.load()) {

@@ -7,7 +7,8 @@
  * with an errno, so a program sees real kernel errors on real system calls
  * (read, write, fsync/fdatasync, close) of files under the mount point.
  *
- *   faio_faultfs [--rule RULE]... [--direct-io] [--writeback] BACKING MOUNTPOINT
+ *   faio_faultfs [--rule RULE]... [--direct-io] [--writeback] [--threaded]
+ *                BACKING MOUNTPOINT
  *
  * RULE is a space-separated list of key=value fields:
  *   op=read|write|fsync|flush   the operation (fsync matches fdatasync too;
@@ -18,6 +19,9 @@
  *   from=OFF     match only reads/writes that reach beyond byte OFF of the file
  *   short=N      a matching read returns at most N bytes (no error)
  *   delay=MS     sleep MS milliseconds before answering
+ *   hold=MS      hold the operation until a "release" command (or MS
+ *                milliseconds pass), then answer; needs --threaded, since a
+ *                single-threaded loop cannot read the release while it holds
  *   path=TEXT    match only files whose path contains TEXT
  * Rules are tried in the order given; the first one that matches an operation
  * and is not spent (fired its times) takes it: it lets it through while its
@@ -25,8 +29,9 @@
  *
  * Control at run time: the virtual file MOUNTPOINT/.faultfs. Writing to it
  * runs commands, one per line: "rule RULE" adds a rule, "clear" drops all
- * rules, "reset" zeroes the counters. Reading it gives the counters:
- *   ops read=R write=W fsync=F flush=L
+ * rules, "reset" zeroes the counters, "release" lets every operation held
+ * now go on. Reading it gives the counters and how many operations are held:
+ *   ops read=R write=W fsync=F flush=L held=H
  *   rule I fired=N <the rule as given>
  *
  * --direct-io opens every file with FUSE's direct_io (no page cache: each read
@@ -35,8 +40,10 @@
  * cache and reach the file system on write-back: a failing write then shows up
  * at fsync, the "fsyncgate" case).
  *
- * It runs in the foreground and single-threaded (operations are answered one at
- * a time, so counts and skips are exact), and ends, unmounting, on SIGTERM or
+ * It runs in the foreground, single-threaded by default (operations are
+ * answered one at a time); --threaded answers them on several threads, so that
+ * a held or delayed operation does not stop the others (counts and skips stay
+ * exact: rules are matched under a lock). It ends, unmounting, on SIGTERM or
  * SIGINT or when the mount is removed. Exit status: 0, or 2 for bad arguments,
  * 1 when FUSE fails (no /dev/fuse, mount refused).
  */
@@ -48,6 +55,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +80,7 @@ struct rule {
   long long from;  /* -1: any range */
   long long shorten; /* -1: no shortening */
   long long delay_ms;
+  long long hold_ms;
   char path[128];
   char text[256];
   long long seen;
@@ -82,10 +91,17 @@ static struct {
   char backing[PATH_MAX];
   int direct_io;
   int writeback;
+  int threaded;
+  /* Everything below is under mu. */
   struct rule rules[MAX_RULES];
   int nrules;
   long long ops[OP_COUNT];
+  long long held;         /* operations being held now */
+  unsigned long release;  /* bumped by each "release" */
 } g;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t released = PTHREAD_COND_INITIALIZER;
 
 /* ---- rules ------------------------------------------------------------------- */
 
@@ -156,6 +172,8 @@ static int parse_rule(const char *text, struct rule *r, char *why, size_t why_si
       bad = parse_count(v, &r->shorten);
     } else if (strcmp(k, "delay") == 0) {
       bad = parse_count(v, &r->delay_ms);
+    } else if (strcmp(k, "hold") == 0) {
+      bad = parse_count(v, &r->hold_ms);
     } else if (strcmp(k, "path") == 0) {
       bad = strlen(v) >= sizeof r->path;
       if (!bad) snprintf(r->path, sizeof r->path, "%s", v);
@@ -175,6 +193,7 @@ static int parse_rule(const char *text, struct rule *r, char *why, size_t why_si
   return 0;
 }
 
+/* Under mu. */
 static int add_rule(const char *text, char *why, size_t why_size) {
   if (g.nrules == MAX_RULES) {
     snprintf(why, why_size, "more than %d rules", MAX_RULES);
@@ -185,9 +204,28 @@ static int add_rule(const char *text, char *why, size_t why_size) {
   return 0;
 }
 
+/* hold blocks until the next "release" or ms milliseconds (under mu). */
+static void hold(long long ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  unsigned long gen = g.release;
+  g.held++;
+  while (g.release == gen) {
+    if (pthread_cond_timedwait(&released, &mu, &until) == ETIMEDOUT) break;
+  }
+  g.held--;
+}
+
 /* apply counts an operation and applies the first matching rule. Returns 0 to
  * go on (with *limit lowered for a short read), or a negative errno. */
 static int apply(enum op_kind op, const char *path, off_t off, size_t size, size_t *limit) {
+  pthread_mutex_lock(&mu);
   g.ops[op]++;
   for (int i = 0; i < g.nrules; i++) {
     struct rule *r = &g.rules[i];
@@ -199,30 +237,39 @@ static int apply(enum op_kind op, const char *path, off_t off, size_t size, size
     }
     if (r->times >= 0 && r->fired >= r->times) continue; /* spent */
     r->seen++;
-    if (r->seen <= r->skip) return 0;
+    if (r->seen <= r->skip) break;
     r->fired++;
-    if (r->delay_ms > 0) {
-      struct timespec ts = {(time_t)(r->delay_ms / 1000), (long)(r->delay_ms % 1000) * 1000000L};
+    long long delay_ms = r->delay_ms;
+    long long hold_ms = r->hold_ms;
+    long long shorten = r->shorten;
+    int err = r->err;
+    if (hold_ms > 0) hold(hold_ms);
+    pthread_mutex_unlock(&mu);
+    if (delay_ms > 0) {
+      struct timespec ts = {(time_t)(delay_ms / 1000), (long)(delay_ms % 1000) * 1000000L};
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
       }
     }
-    if (r->shorten >= 0 && limit != NULL && *limit > (size_t)r->shorten) {
-      *limit = (size_t)r->shorten;
+    if (shorten >= 0 && limit != NULL && *limit > (size_t)shorten) {
+      *limit = (size_t)shorten;
     }
-    return -r->err;
+    return -err;
   }
+  pthread_mutex_unlock(&mu);
   return 0;
 }
 
 /* ---- the control file ------------------------------------------------------------ */
 
 static int control_status(char *out, size_t size) {
-  int n = snprintf(out, size, "ops read=%lld write=%lld fsync=%lld flush=%lld\n", g.ops[OP_READ],
-                   g.ops[OP_WRITE], g.ops[OP_FSYNC], g.ops[OP_FLUSH]);
+  pthread_mutex_lock(&mu);
+  int n = snprintf(out, size, "ops read=%lld write=%lld fsync=%lld flush=%lld held=%lld\n",
+                   g.ops[OP_READ], g.ops[OP_WRITE], g.ops[OP_FSYNC], g.ops[OP_FLUSH], g.held);
   for (int i = 0; i < g.nrules && n >= 0 && (size_t)n < size; i++) {
     n += snprintf(out + n, size - (size_t)n, "rule %d fired=%lld %s\n", i, g.rules[i].fired,
                   g.rules[i].text);
   }
+  pthread_mutex_unlock(&mu);
   return n < 0 ? 0 : (int)((size_t)n < size ? (size_t)n : size - 1);
 }
 
@@ -232,9 +279,14 @@ static int control_command(const char *buf, size_t size) {
   memcpy(text, buf, size);
   text[size] = '\0';
   char *save = NULL;
+  int result = (int)size;
+  pthread_mutex_lock(&mu);
   for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
     char why[160];
-    if (strcmp(line, "clear") == 0) {
+    if (strcmp(line, "release") == 0) {
+      g.release++;
+      pthread_cond_broadcast(&released);
+    } else if (strcmp(line, "clear") == 0) {
       g.nrules = 0;
     } else if (strcmp(line, "reset") == 0) {
       memset(g.ops, 0, sizeof g.ops);
@@ -242,14 +294,17 @@ static int control_command(const char *buf, size_t size) {
     } else if (strncmp(line, "rule ", 5) == 0) {
       if (add_rule(line + 5, why, sizeof why) != 0) {
         fprintf(stderr, "faultfs: %s\n", why);
-        return -EINVAL;
+        result = -EINVAL;
+        break;
       }
     } else {
       fprintf(stderr, "faultfs: unknown command '%s'\n", line);
-      return -EINVAL;
+      result = -EINVAL;
+      break;
     }
   }
-  return (int)size;
+  pthread_mutex_unlock(&mu);
+  return result;
 }
 
 /* ---- pass-through operations ------------------------------------------------------ */
@@ -474,9 +529,10 @@ static const struct fuse_operations ops = {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: faio_faultfs [--rule RULE]... [--direct-io] [--writeback] BACKING MOUNTPOINT\n"
+          "usage: faio_faultfs [--rule RULE]... [--direct-io] [--writeback] [--threaded]\n"
+          "                    BACKING MOUNTPOINT\n"
           "  RULE: op=read|write|fsync|flush [err=EIO|ENOSPC|EFBIG|EDQUOT|N] [skip=N]\n"
-          "        [times=N] [from=OFF] [short=N] [delay=MS] [path=TEXT]\n");
+          "        [times=N] [from=OFF] [short=N] [delay=MS] [hold=MS] [path=TEXT]\n");
 }
 
 int main(int argc, char **argv) {
@@ -493,6 +549,8 @@ int main(int argc, char **argv) {
       g.direct_io = 1;
     } else if (strcmp(argv[i], "--writeback") == 0) {
       g.writeback = 1;
+    } else if (strcmp(argv[i], "--threaded") == 0) {
+      g.threaded = 1;
     } else if (argv[i][0] == '-') {
       usage();
       return 2;
@@ -517,7 +575,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "faio_faultfs: backing directory %s: %s\n", backing, strerror(errno));
     return 2;
   }
-  char *fargv[] = {argv[0], (char *)"-f", (char *)"-s", (char *)"-o",
-                   (char *)"fsname=faio_faultfs,subtype=faultfs", (char *)mountpoint, NULL};
-  return fuse_main(6, fargv, &ops, NULL) == 0 ? 0 : 1;
+  char *fargv[] = {argv[0], (char *)"-f", (char *)"-o",
+                   (char *)"fsname=faio_faultfs,subtype=faultfs", (char *)mountpoint,
+                   (char *)"-s", NULL};
+  int fargc = g.threaded ? 5 : 6; /* -s: one thread */
+  return fuse_main(fargc, fargv, &ops, NULL) == 0 ? 0 : 1;
 }

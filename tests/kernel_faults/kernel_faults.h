@@ -192,12 +192,13 @@ class FaultFs {
   FaultFs& operator=(const FaultFs&) = delete;
 
   // Start mounts it with the given injector arguments (--rule ..., --direct-io,
-  // --writeback). "" or why not.
+  // --writeback, --threaded). "" or why not.
   std::string Start(const std::vector<std::string>& args) {
     std::string why = NeedRoot();
     if (!why.empty()) return why;
     const char* exe = FAIO_FAULTFS_PATH;
-    if (exe[0] == '\0') return "faio_faultfs was not built (libfuse3-dev missing at configure time)";
+    if (exe[0] == '\0')
+      return "faio_faultfs was not built (libfuse3-dev missing at configure time)";
     if (access("/dev/fuse", R_OK | W_OK) != 0) {
       return std::string("/dev/fuse is not usable: ") + std::strerror(errno) +
              " (modprobe fuse; apt-get install fuse3)";
@@ -292,6 +293,27 @@ class FaultFs {
                 &c.fsync, &c.flush);
     return c;
   }
+
+  // Held returns how many operations the injector holds now (a hold= rule), or
+  // -1.
+  long long Held() const {
+    std::string s = Status();
+    size_t at = s.find(" held=");
+    return at == std::string::npos ? -1 : std::atoll(s.c_str() + at + 6);
+  }
+
+  // WaitHeld waits up to ms for Held() to reach n; true if it did.
+  bool WaitHeld(long long n, int ms) const {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (Held() != n) {
+      if (std::chrono::steady_clock::now() >= end) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+
+  // Release lets every held operation go on.
+  bool Release() const { return Control("release"); }
 
   // Fired returns how often rule i fired, or -1.
   long long Fired(int i) const {

@@ -263,6 +263,9 @@ class PosixAioBackend final : public Backend {
     Slot* s = free_;
     free_ = s->free_next;
     memset(&s->cb, 0, sizeof(s->cb));
+#if defined(__GLIBC__)
+    s->cb.__error_code = EAGAIN;
+#endif
     s->req = r;
     s->seq32 = r->seq32;
     s->cb.aio_fildes = r->file;
