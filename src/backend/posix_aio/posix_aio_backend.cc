@@ -1,6 +1,7 @@
 // posix_aio_backend.cc - the POSIX AIO logic shared by "posix_aio" and "kqueue".
 //
-// What this file does about the reference design's flaws (docs/contract.md, The reference design's flaws):
+// What this file does about the reference design's flaws (docs/contract.md, The reference design's
+// flaws):
 //  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
 //    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
 //    every aiocb of that chunk is examined with aio_error: queued ones are
@@ -21,23 +22,18 @@
 // back to the pool only when that notification has been reaped.
 #include "backend/posix_aio/posix_aio_backend.h"
 
-#include <aio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__FreeBSD__)
-#include <sys/sysctl.h>
-#include <sys/types.h>
-#endif
-
 #include <atomic>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/notifier.h"
 #include "core/context.h"
 #include "platform/host.h"
@@ -155,7 +151,7 @@ class PosixAioBackend final : public Backend {
         if (errs[i] == -1) errs[i] = EAGAIN;  // unknown to the host: never queued
       }
       auto queued = [&](int e) {
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
         return e == EINPROGRESS || e == 0;
 #else
         return e != EAGAIN;
@@ -217,7 +213,7 @@ class PosixAioBackend final : public Backend {
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
-#if defined(__GLIBC__)
+#if FAIO_GLIBC_AIO
     // glibc keeps one queue per descriptor and runs its head. aio_cancel of a
     // head that waits for a worker thread marks its successor runnable without
     // putting it on the run list (__aio_remove_request), stranding every later
@@ -346,7 +342,7 @@ class PosixAioBackend final : public Backend {
 
 // Per-process cap on outstanding requests, where the host has one.
 uint32_t HostCap() {
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
   int v = 0;
   size_t len = sizeof(v);
   if (sysctlbyname("vfs.aio.max_aio_per_proc", &v, &len, nullptr, 0) == 0 && v > 0) {
@@ -372,7 +368,7 @@ std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailab
   return b;
 }
 
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
 bool ProbeKqueueBackend(Unavailable* why) {
   // Without the aio module (or kernel option) the vfs.aio sysctls are absent.
   int v = 0;
