@@ -343,13 +343,17 @@ class PosixAioBackend final : public Backend {
 // Per-process cap on outstanding requests, where the host has one.
 uint32_t HostCap() {
 #if FAIO_FREEBSD_AIO
-  int v = 0;
-  size_t len = sizeof(v);
-  if (sysctlbyname("vfs.aio.max_aio_per_proc", &v, &len, nullptr, 0) == 0 && v > 0) {
-    return static_cast<uint32_t>(v);
-  }
-#endif
+  // FreeBSD refuses a job with EAGAIN once the process holds
+  // vfs.aio.max_aio_queue_per_proc of them (or the system vfs.aio.max_aio_queue),
+  // finished ones until aio_return (aio_aqueue); vfs.aio.max_aio_per_proc only
+  // bounds how many of them run at once, and is no capacity. The same number as
+  // faio_get_limits (docs/contract.md, Limits).
+  faio_limits lim;
+  PosixAioBackendLimits(&lim);
+  return lim.max_requests;
+#else
   return FAIO_UNLIMITED;  // glibc's POSIX AIO queues in user space without a cap
+#endif
 }
 
 }  // namespace
