@@ -103,6 +103,7 @@ struct Model {
   bool loaded = true;
   bool held = false;
   uint32_t delay_us = 0;
+  bool complete_at_queue = false;
   std::atomic<int> eintr{0};
   uint64_t next_seqno = 0;
   std::list<Job*> all;      // kaio_all: every job from queueing to aio_return
@@ -404,6 +405,17 @@ int AqueueLocked(Model& m, struct aiocb* ujob, int type) {
       m.syncq.push_back(j);
       return 0;
     }
+  }
+  if (m.complete_at_queue) {
+    // The queueing completed the job at once, as fo_aio_queue may (sockets with
+    // data; the KAIOCB_FINISHED branch of aio_aqueue): its event is posted
+    // before aio_read or lio_listio returns.
+    j->state = Job::kRunning;
+    long status;
+    int error;
+    RunJob(j, &status, &error);
+    CompleteLocked(m, j, status, error);
+    return 0;
   }
   ScheduleLocked(m, j);
   return 0;
@@ -904,6 +916,7 @@ extern "C" void faio_model_reset(void) {
   m.loaded = true;
   m.held = false;
   m.delay_us = 0;
+  m.complete_at_queue = false;
   m.eintr.store(0);
   m.counters = faio_model_counters{};
   m.work_cv.notify_all();
@@ -918,6 +931,11 @@ extern "C" void faio_model_hold_jobs(int hold) {
 extern "C" void faio_model_set_job_delay_us(uint32_t us) {
   auto lock = Lock();
   M().delay_us = us;
+}
+
+extern "C" void faio_model_complete_at_queue(int on) {
+  auto lock = Lock();
+  M().complete_at_queue = on != 0;
 }
 
 extern "C" void faio_model_set_aio_loaded(int loaded) {

@@ -4,7 +4,8 @@
 // flaws):
 //  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
 //    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
-//    every aiocb of that chunk is examined with aio_error: queued ones are
+//    every aiocb of that chunk is examined with aio_error (on FreeBSD by the
+//    error the kernel stored in it, see Enqueue): queued ones are
 //    counted, ones refused for resources go back to *prepared* when they form
 //    the tail of the batch, otherwise complete with *insufficient resources*;
 //    nothing beyond the chunk is inspected (flaw 2);
@@ -48,6 +49,9 @@ struct Slot {
   Slot* free_next;
   uint64_t order;                 // submission order (under the submit lock)
   std::atomic<bool> busy{false};  // with the host, not yet released
+  // FreeBSD: in a lio_listio call whose outcome Enqueue has not finished
+  // examining; the reaper leaves the slot's aiocb alone until it clears.
+  std::atomic<bool> listing{false};
 };
 
 size_t ListioMax() {
@@ -132,8 +136,12 @@ class PosixAioBackend final : public Backend {
         *host_error = ENOMEM;
         return done;
       }
+#if FAIO_FREEBSD_AIO
+      for (size_t i = 0; i < k; ++i) slots[i]->listing.store(true, std::memory_order_relaxed);
+#endif
       if (lio_listio(LIO_NOWAIT, list, static_cast<int>(k), nullptr) == 0) {
         for (size_t i = 0; i < k; ++i) notifier_->Watch(slots[i], &slots[i]->cb);
+        EndListing(slots, k);
         done += k;
         continue;
       }
@@ -147,18 +155,30 @@ class PosixAioBackend final : public Backend {
       // refused request in the middle completes with its error.
       int errs[64];
       for (size_t i = 0; i < k; ++i) {
+#if FAIO_FREEBSD_AIO
+        // aio_error cannot tell a refused aiocb from a queued job that has
+        // already failed with the same error: the second posts an event, the
+        // first never does. aio_aqueue stores in the aiocb EINPROGRESS when it
+        // queues the job and the error when it refuses it, and nothing writes
+        // there again before aio_return - which the reaper holds off while
+        // `listing` is set (found with tests/freebsd_model).
+        long e = slots[i]->cb._aiocb_private.error;
+        errs[i] = e == EINPROGRESS ? EINPROGRESS : e == 0 ? EINVAL : static_cast<int>(e);
+#else
         errs[i] = aio_error(&slots[i]->cb);
         if (errs[i] == -1) errs[i] = EAGAIN;  // unknown to the host: never queued
+#endif
       }
       auto queued = [&](int e) {
 #if FAIO_FREEBSD_AIO
-        return e == EINPROGRESS || e == 0;
+        return e == EINPROGRESS;
 #else
         return e != EAGAIN;
 #endif
       };
       size_t tail = k;  // first index of the trailing run of refused aiocbs
       while (tail > 0 && errs[tail - 1] == EAGAIN) --tail;
+      EndListing(slots, k);
       for (size_t i = 0; i < k; ++i) {
         if (i >= tail) {
           Untake(slots[i]);  // the core puts the request back to *prepared*
@@ -194,6 +214,14 @@ class PosixAioBackend final : public Backend {
         int status = FAIO_OK, host_error = 0;
         size_t bytes = 0;
         Slot* s = static_cast<Slot*>(cookies[i]);
+#if FAIO_FREEBSD_AIO
+        // An event can come while Enqueue still examines the lio_listio that
+        // queued the job: wait for it (it holds the submit lock), or aio_return
+        // here would rewrite the aiocb it reads.
+        if (s->listing.load(std::memory_order_acquire)) {
+          std::lock_guard<std::mutex> wait_for_enqueue(*submit_mu_);
+        }
+#endif
         Release(s, &r, &seq32, &status, &host_error, &bytes);
         if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
       }
@@ -274,6 +302,16 @@ class PosixAioBackend final : public Backend {
     s->busy.store(true, std::memory_order_release);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     return s;
+  }
+
+  // Ends the examination of a lio_listio's slots (see Slot::listing).
+  void EndListing(Slot* const* slots, size_t k) {
+#if FAIO_FREEBSD_AIO
+    for (size_t i = 0; i < k; ++i) slots[i]->listing.store(false, std::memory_order_release);
+#else
+    (void)slots;
+    (void)k;
+#endif
   }
 
   // Gives back a slot whose aiocb never reached the host.

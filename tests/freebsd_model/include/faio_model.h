@@ -29,6 +29,11 @@ void faio_model_hold_jobs(int hold);
 // its transfer (0: none).
 void faio_model_set_job_delay_us(uint32_t us);
 
+// faio_model_complete_at_queue(1): a job is carried out inside the call that
+// queues it (aio_read, aio_write, lio_listio), as FreeBSD does when the queueing
+// completes it at once: its event is posted before that call returns.
+void faio_model_complete_at_queue(int on);
+
 // faio_model_set_aio_loaded(0): as if aio(4) were not loaded: the vfs.aio
 // sysctls are absent (ENOENT) and the AIO calls fail with ENOSYS.
 void faio_model_set_aio_loaded(int loaded);
