@@ -1,5 +1,11 @@
 // context_test.cc - the context's life (docs/contract.md, Contexts; The C interface) and the
 // process-wide queries (backends, limits, alignment, strerror, version).
+#if defined(__FreeBSD__) || defined(FAIO_FREEBSD_MODEL)
+#include <sys/types.h>
+// sys/types.h first: FreeBSD's sys/sysctl.h needs it.
+#include <sys/sysctl.h>
+#endif
+
 #include "conformance.h"
 
 namespace faio_test {
@@ -222,10 +228,11 @@ TEST_P(Context, DestroyRacingCallsOnOtherThreadsAnswersAStatus) {
     EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_wakeup(c));
     EXPECT_ST(FAIO_E_INVALID_HANDLE, faio_ctx_destroy(c));
   }
-  std::printf("[ destroy  ] %s: %d rounds, %lld busy destroys, %lld calls before, %lld calls "
-              "answered invalid handle after\n",
-              GetParam().c_str(), kRounds, static_cast<long long>(busy),
-              static_cast<long long>(ok_before), static_cast<long long>(invalid_after));
+  std::printf(
+      "[ destroy  ] %s: %d rounds, %lld busy destroys, %lld calls before, %lld calls "
+      "answered invalid handle after\n",
+      GetParam().c_str(), kRounds, static_cast<long long>(busy), static_cast<long long>(ok_before),
+      static_cast<long long>(invalid_after));
   EXPECT_GT(busy, 0) << "destroy never met a call inside the context";
   EXPECT_GT(invalid_after, 0) << "no call came after the destroy";
 }
@@ -241,13 +248,25 @@ TEST_P(Context, CapacityIsWhatWasAsked) {
 }
 
 // Capacity 0: as many as the host allows. docs/backends.md: unlimited, except
-// linux_aio, whose io_setup needs a number (4096) out of fs.aio-max-nr.
+// linux_aio, whose io_setup needs a number (4096) out of fs.aio-max-nr, and
+// FreeBSD's POSIX AIO, which refuses jobs beyond the smaller of
+// vfs.aio.max_aio_queue_per_proc and vfs.aio.max_aio_queue.
 TEST_P(Context, CapacityZeroMeansHostMaximum) {
   faio_ctx* c = NewCtx(0);
   ASSERT_NE(c, nullptr);
   uint32_t cap = faio_ctx_capacity(c);
   RecordProperty("capacity_zero", std::to_string(cap));
-  EXPECT_EQ(cap, backend() == std::string("linux_aio") ? 4096u : FAIO_UNLIMITED);
+  uint32_t want = backend() == std::string("linux_aio") ? 4096u : FAIO_UNLIMITED;
+#if defined(__FreeBSD__) || defined(FAIO_FREEBSD_MODEL)
+  if (backend() == std::string("kqueue") || backend() == std::string("posix_aio")) {
+    int per_proc = 0, global = 0;
+    size_t len = sizeof(int);
+    ASSERT_EQ(sysctlbyname("vfs.aio.max_aio_queue_per_proc", &per_proc, &len, nullptr, 0), 0);
+    ASSERT_EQ(sysctlbyname("vfs.aio.max_aio_queue", &global, &len, nullptr, 0), 0);
+    want = static_cast<uint32_t>(per_proc < global ? per_proc : global);
+  }
+#endif
+  EXPECT_EQ(cap, want);
 }
 
 TEST_P(Context, BackendNameIsTheOneAskedFor) {

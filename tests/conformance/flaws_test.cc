@@ -216,9 +216,8 @@ TEST_P(Flaws, ErrorCodeIsRealErrno) {
     const int want_error = i < 2 ? kWrongDirectionError : kBadFileError;
     size_t n = 77;
     EXPECT_ST(want_status, faio_req_result(r, &n));
-    EXPECT_EQ(faio_req_host_error(r), want_error)
-        << "host error " << faio_req_host_error(r) << " (" << ErrorText(faio_req_host_error(r))
-        << ")";
+    EXPECT_EQ(faio_req_host_error(r), want_error) << "host error " << faio_req_host_error(r) << " ("
+                                                  << ErrorText(faio_req_host_error(r)) << ")";
     EXPECT_EQ(n, 0u);
   }
 #ifndef _WIN32

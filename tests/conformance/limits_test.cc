@@ -12,9 +12,9 @@
 // buffer_alignment is 0 everywhere (direct I/O alignment is a file's:
 // faio_file_alignment). The library reads FAIO_BACKEND at each call, so the
 // tests set it in-process and put it back.
-#if defined(__FreeBSD__)
-#include <sys/types.h>
+#if defined(__FreeBSD__) || defined(FAIO_FREEBSD_MODEL)
 #include <sys/sysctl.h>
+#include <sys/types.h>
 #endif
 
 #include "conformance.h"
@@ -52,7 +52,7 @@ class ScopedEnv {
   std::string old_;
 };
 
-#if defined(__FreeBSD__)
+#if defined(__FreeBSD__) || defined(FAIO_FREEBSD_MODEL)
 long Sysctl(const char* name) {
   int v = 0;
   size_t len = sizeof v;
@@ -80,7 +80,7 @@ faio_limits Documented(const std::string& name, std::string* how) {
     }
 #endif
   } else if (name == "posix_aio" || name == "kqueue") {
-#if defined(__FreeBSD__)
+#if defined(__FreeBSD__) || defined(FAIO_FREEBSD_MODEL)
     long per_proc = Sysctl("vfs.aio.max_aio_queue_per_proc");
     long global = Sysctl("vfs.aio.max_aio_queue");
     long cap = per_proc > 0 && (global <= 0 || per_proc < global) ? per_proc : global;

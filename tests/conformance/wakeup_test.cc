@@ -204,8 +204,8 @@ TEST_P(Wakeup, WakeupIntoAPartialReapReturnsItThenInterrupts) {
   ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
   w.Join();
   EXPECT_ST(FAIO_OK, w.status()) << "a wait holding completions returns them with success";
-  EXPECT_LT(std::chrono::duration_cast<milliseconds>(w.returned_at() - woken).count(),
-            PromptMs()) << "the wakeup was not prompt";
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(w.returned_at() - woken).count(), PromptMs())
+      << "the wakeup was not prompt";
   ASSERT_EQ(w.count(), 1u);
   EXPECT_EQ(w.returned()[0], reqs[0]);
   size_t n = 0;
@@ -333,10 +333,11 @@ TEST_P(Wakeup, StormDuringACompletionStreamLosesNothing) {
   RecordProperty("interrupts", std::to_string(interrupts.load()));
   RecordProperty("reaped", std::to_string(reaped));
   RecordProperty("partial_waits", std::to_string(partial));
-  std::printf("[ storm    ] %s: %d wakeups sent, %d interrupted waits, %lld completions, "
-              "%lld waits returned fewer than their minimum\n",
-              GetParam().c_str(), kWakeups, interrupts.load(), static_cast<long long>(reaped),
-              static_cast<long long>(partial));
+  std::printf(
+      "[ storm    ] %s: %d wakeups sent, %d interrupted waits, %lld completions, "
+      "%lld waits returned fewer than their minimum\n",
+      GetParam().c_str(), kWakeups, interrupts.load(), static_cast<long long>(reaped),
+      static_cast<long long>(partial));
   EXPECT_EQ(bad, 0) << "a wait returned completions beside a failure status, or a bad one";
   EXPECT_GE(interrupts.load(), kWakeups) << "every wakeup is seen";
   EXPECT_LE(interrupts.load(), kWakeups + 1) << "a wakeup was seen twice";
@@ -440,9 +441,7 @@ void WakeFromSignal(int) {
 }
 void IgnoreSignal(int) {}
 
-bool SignalSafeWakeup(const std::string& backend) {
-  return backend != "threads";
-}
+bool SignalSafeWakeup(const std::string& backend) { return backend != "threads"; }
 
 // Installs handler for sig without SA_RESTART (so system calls fail with EINTR)
 // for the life of the object.
@@ -579,8 +578,8 @@ TEST_P(Wakeup, TimerSignalsDuringSubmitWaitAndWakeup) {
         }
         reaped++;
         size_t k = static_cast<size_t>(it - reqs.begin());
-        if (faio_req_prepare_read(out[i], f->fd(), static_cast<int64_t>(64 * k), bufs[k].data(),
-                                  64, nullptr) != FAIO_OK) {
+        if (faio_req_prepare_read(out[i], f->fd(), static_cast<int64_t>(64 * k), bufs[k].data(), 64,
+                                  nullptr) != FAIO_OK) {
           bad++;
           continue;
         }
@@ -603,11 +602,11 @@ TEST_P(Wakeup, TimerSignalsDuringSubmitWaitAndWakeup) {
   ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
   waiter.join();
   g_signal_ctx = nullptr;
-  std::printf("[ signals  ] %s: %d timer wakeups, %lld interrupted waits, %lld submitted, "
-              "%lld reaped\n",
-              GetParam().c_str(), g_signal_wakeups.load(),
-              static_cast<long long>(interrupts.load()),
-              static_cast<long long>(submitted.load()), static_cast<long long>(reaped.load()));
+  std::printf(
+      "[ signals  ] %s: %d timer wakeups, %lld interrupted waits, %lld submitted, "
+      "%lld reaped\n",
+      GetParam().c_str(), g_signal_wakeups.load(), static_cast<long long>(interrupts.load()),
+      static_cast<long long>(submitted.load()), static_cast<long long>(reaped.load()));
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(reaped.load(), submitted.load()) << "every submitted request comes back once";
   EXPECT_GT(g_signal_wakeups.load(), 100) << "the timer hardly ran";

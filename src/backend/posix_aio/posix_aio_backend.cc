@@ -1,9 +1,11 @@
 // posix_aio_backend.cc - the POSIX AIO logic shared by "posix_aio" and "kqueue".
 //
-// What this file does about the reference design's flaws (docs/contract.md, The reference design's flaws):
+// What this file does about the reference design's flaws (docs/contract.md, The reference design's
+// flaws):
 //  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
 //    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
-//    every aiocb of that chunk is examined with aio_error: queued ones are
+//    every aiocb of that chunk is examined with aio_error (on FreeBSD by the
+//    error the kernel stored in it, see Enqueue): queued ones are
 //    counted, ones refused for resources go back to *prepared* when they form
 //    the tail of the batch, otherwise complete with *insufficient resources*;
 //    nothing beyond the chunk is inspected (flaw 2);
@@ -21,23 +23,18 @@
 // back to the pool only when that notification has been reaped.
 #include "backend/posix_aio/posix_aio_backend.h"
 
-#include <aio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__FreeBSD__)
-#include <sys/sysctl.h>
-#include <sys/types.h>
-#endif
-
 #include <atomic>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/notifier.h"
 #include "core/context.h"
 #include "platform/host.h"
@@ -52,6 +49,9 @@ struct Slot {
   Slot* free_next;
   uint64_t order;                 // submission order (under the submit lock)
   std::atomic<bool> busy{false};  // with the host, not yet released
+  // FreeBSD: in a lio_listio call whose outcome Enqueue has not finished
+  // examining; the reaper leaves the slot's aiocb alone until it clears.
+  std::atomic<bool> listing{false};
 };
 
 size_t ListioMax() {
@@ -136,8 +136,12 @@ class PosixAioBackend final : public Backend {
         *host_error = ENOMEM;
         return done;
       }
+#if FAIO_FREEBSD_AIO
+      for (size_t i = 0; i < k; ++i) slots[i]->listing.store(true, std::memory_order_relaxed);
+#endif
       if (lio_listio(LIO_NOWAIT, list, static_cast<int>(k), nullptr) == 0) {
         for (size_t i = 0; i < k; ++i) notifier_->Watch(slots[i], &slots[i]->cb);
+        EndListing(slots, k);
         done += k;
         continue;
       }
@@ -151,18 +155,30 @@ class PosixAioBackend final : public Backend {
       // refused request in the middle completes with its error.
       int errs[64];
       for (size_t i = 0; i < k; ++i) {
+#if FAIO_FREEBSD_AIO
+        // aio_error cannot tell a refused aiocb from a queued job that has
+        // already failed with the same error: the second posts an event, the
+        // first never does. aio_aqueue stores in the aiocb EINPROGRESS when it
+        // queues the job and the error when it refuses it, and nothing writes
+        // there again before aio_return - which the reaper holds off while
+        // `listing` is set (found with tests/freebsd_model).
+        long e = slots[i]->cb._aiocb_private.error;
+        errs[i] = e == EINPROGRESS ? EINPROGRESS : e == 0 ? EINVAL : static_cast<int>(e);
+#else
         errs[i] = aio_error(&slots[i]->cb);
         if (errs[i] == -1) errs[i] = EAGAIN;  // unknown to the host: never queued
+#endif
       }
       auto queued = [&](int e) {
-#if defined(__FreeBSD__)
-        return e == EINPROGRESS || e == 0;
+#if FAIO_FREEBSD_AIO
+        return e == EINPROGRESS;
 #else
         return e != EAGAIN;
 #endif
       };
       size_t tail = k;  // first index of the trailing run of refused aiocbs
       while (tail > 0 && errs[tail - 1] == EAGAIN) --tail;
+      EndListing(slots, k);
       for (size_t i = 0; i < k; ++i) {
         if (i >= tail) {
           Untake(slots[i]);  // the core puts the request back to *prepared*
@@ -198,6 +214,14 @@ class PosixAioBackend final : public Backend {
         int status = FAIO_OK, host_error = 0;
         size_t bytes = 0;
         Slot* s = static_cast<Slot*>(cookies[i]);
+#if FAIO_FREEBSD_AIO
+        // An event can come while Enqueue still examines the lio_listio that
+        // queued the job: wait for it (it holds the submit lock), or aio_return
+        // here would rewrite the aiocb it reads.
+        if (s->listing.load(std::memory_order_acquire)) {
+          std::lock_guard<std::mutex> wait_for_enqueue(*submit_mu_);
+        }
+#endif
         Release(s, &r, &seq32, &status, &host_error, &bytes);
         if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
       }
@@ -217,7 +241,7 @@ class PosixAioBackend final : public Backend {
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
-#if defined(__GLIBC__)
+#if FAIO_GLIBC_AIO
     // glibc keeps one queue per descriptor and runs its head. aio_cancel of a
     // head that waits for a worker thread marks its successor runnable without
     // putting it on the run list (__aio_remove_request), stranding every later
@@ -281,6 +305,16 @@ class PosixAioBackend final : public Backend {
     s->busy.store(true, std::memory_order_release);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     return s;
+  }
+
+  // Ends the examination of a lio_listio's slots (see Slot::listing).
+  void EndListing(Slot* const* slots, size_t k) {
+#if FAIO_FREEBSD_AIO
+    for (size_t i = 0; i < k; ++i) slots[i]->listing.store(false, std::memory_order_release);
+#else
+    (void)slots;
+    (void)k;
+#endif
   }
 
   // Gives back a slot whose aiocb never reached the host.
@@ -349,14 +383,18 @@ class PosixAioBackend final : public Backend {
 
 // Per-process cap on outstanding requests, where the host has one.
 uint32_t HostCap() {
-#if defined(__FreeBSD__)
-  int v = 0;
-  size_t len = sizeof(v);
-  if (sysctlbyname("vfs.aio.max_aio_per_proc", &v, &len, nullptr, 0) == 0 && v > 0) {
-    return static_cast<uint32_t>(v);
-  }
-#endif
+#if FAIO_FREEBSD_AIO
+  // FreeBSD refuses a job with EAGAIN once the process holds
+  // vfs.aio.max_aio_queue_per_proc of them (or the system vfs.aio.max_aio_queue),
+  // finished ones until aio_return (aio_aqueue); vfs.aio.max_aio_per_proc only
+  // bounds how many of them run at once, and is no capacity. The same number as
+  // faio_get_limits (docs/contract.md, Limits).
+  faio_limits lim;
+  PosixAioBackendLimits(&lim);
+  return lim.max_requests;
+#else
   return FAIO_UNLIMITED;  // glibc's POSIX AIO queues in user space without a cap
+#endif
 }
 
 }  // namespace
@@ -375,7 +413,7 @@ std::unique_ptr<Backend> CreatePosixAioBackend(const BackendParams& p, Unavailab
   return b;
 }
 
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
 bool ProbeKqueueBackend(Unavailable* why) {
   // Without the aio module (or kernel option) the vfs.aio sysctls are absent.
   int v = 0;

@@ -13,17 +13,13 @@
 // outstanding: FAIO_UNLIMITED.
 #include <unistd.h>
 
-#if defined(__FreeBSD__)
-#include <sys/types.h>
-#include <sys/sysctl.h>
-#endif
-
+#include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/posix_aio_backend.h"
 
 namespace faio::detail {
 namespace {
 
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
 // The value of an int sysctl, or -1 when it is absent (aio(4) not loaded).
 long IntSysctl(const char* name) {
   int v = 0;
@@ -37,7 +33,7 @@ long IntSysctl(const char* name) {
 int PosixAioBackendLimits(faio_limits* out) {
   out->buffer_alignment = 0;  // direct I/O alignment is a file's
   out->max_requests = FAIO_UNLIMITED;
-#if defined(__FreeBSD__)
+#if FAIO_FREEBSD_AIO
   long per_proc = IntSysctl("vfs.aio.max_aio_queue_per_proc");
   long global = IntSysctl("vfs.aio.max_aio_queue");
   long cap = per_proc > 0 && (global <= 0 || per_proc < global) ? per_proc : global;
