@@ -287,7 +287,7 @@ class PosixAioBackend final : public Backend {
     Slot* s = free_;
     free_ = s->free_next;
     memset(&s->cb, 0, sizeof(s->cb));
-#if defined(__GLIBC__)
+#if FAIO_GLIBC_AIO
     s->cb.__error_code = EAGAIN;
 #endif
     s->req = r;
