@@ -211,6 +211,7 @@ class LinuxAioBackend final : public Backend {
         int ret = IoSubmit(aio_, static_cast<long>(k - sent), batch + sent);
         if (ret > 0) {
           sent += static_cast<size_t>(ret);
+          in_kernel_.fetch_add(ret, std::memory_order_relaxed);
           continue;
         }
         int err = ret == 0 ? EAGAIN : errno;
@@ -251,7 +252,12 @@ class LinuxAioBackend final : public Backend {
     // What the submitters did themselves first; when that is enough, the
     // kernel is not asked (its events stay for the next wait).
     TakeLocal(out, max, &n);
-    if (n > 0 && (n >= min || n >= max)) return n;
+    // Not when the kernel has events of ours: a cancelled poll's event holds
+    // a slot of the context until it is read, so reads the core satisfies
+    // locally must not keep the ring from being drained.
+    if (n > 0 && (n >= min || n >= max) && in_kernel_.load(std::memory_order_relaxed) <= 0) {
+      return n;
+    }
     // Sweep what is ready; block for one event at a time (a wakeup is one
     // event, and a wait for more would not return for it). EINTR and timeouts
     // go back to the core's loop.
@@ -499,6 +505,7 @@ class LinuxAioBackend final : public Backend {
       wake_armed_ = false;  // its poll fired; re-armed after this reap
       return;
     }
+    in_kernel_.fetch_sub(1, std::memory_order_relaxed);
     Request* r = RequestAt(static_cast<uint32_t>(e.data));
     uint32_t seq32 = static_cast<uint32_t>(e.data >> 32);
     int status = FAIO_OK;
@@ -543,7 +550,10 @@ class LinuxAioBackend final : public Backend {
         if (t < 0 && errno == EAGAIN) {  // someone else took the data: poll again
           Prepare(r, false);
           iocb* cb = Cb(r);
-          if (IoSubmit(aio_, 1, &cb) == 1) return;
+          if (IoSubmit(aio_, 1, &cb) == 1) {
+            in_kernel_.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
         }
       }
       if (t < 0) {
@@ -572,7 +582,10 @@ class LinuxAioBackend final : public Backend {
   Kind kind_ = Kind::kDirect;
   std::atomic<Request*> local_{nullptr};  // completed by TryNow, newest first
   Request* local_ready_ = nullptr;        // reaper only: taken from local_, oldest first
-  std::atomic<bool> blocked_{false};      // the reaper is (about to be) in a blocking io_getevents
+  std::atomic<bool> blocked_{false};
+  // iocbs submitted whose events are not read yet (the wake poll aside);
+  // briefly negative when the reaper reads an event before its submitter counts it.
+  std::atomic<int64_t> in_kernel_{0};  // the reaper is (about to be) in a blocking io_getevents
 };
 
 }  // namespace
