@@ -1,0 +1,207 @@
+// posix_aio_test.cc - what only the posix_aio backend on Linux (glibc) has: a
+// wakeup that interrupts the waiting thread with a signal instead of holding
+// one of glibc's 20 AIO threads, and a cancel that never strands the requests
+// queued behind the cancelled one in glibc's per-descriptor queue. Linux only
+// (tests/CMakeLists.txt); see src/backend/posix_aio/notifier_suspend.cc and
+// posix_aio_backend.cc.
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+class PosixAio : public BackendTest {
+ protected:
+  void SetUp() override {
+    if (GetParam() != "posix_aio") GTEST_SKIP() << "posix_aio only";
+    BackendTest::SetUp();
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Linux, PosixAio, ::testing::Values(std::string("posix_aio")),
+                         ::faio_test::BackendParamName);
+
+// The signal notifier_suspend.cc interrupts a waiter with.
+int WakeSignal() { return SIGRTMAX - 2; }
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return 0;
+  while (readdir(d) != nullptr) n++;
+  closedir(d);
+  return n;
+}
+
+TEST_P(PosixAio, FiveThousandContextsEachWithAReadInFlightAllComplete) {
+  // Regression (issue 19, item 1): each context parked a read on one of
+  // glibc's 20 AIO threads; from the 20th context on nothing completed. Now a
+  // context holds no descriptor, no AIO request and no thread: 5,000 of them,
+  // each with a read submitted before any is reaped, all complete.
+  constexpr size_t kN = 5000;
+  constexpr size_t kLen = 64;
+  auto f = NewFile(kN * kLen);
+  const size_t fds_before = OpenDescriptors();
+  std::vector<faio_ctx*> ctxs;
+  ctxs.reserve(kN);
+  std::vector<faio_req*> reqs = NewReqs(kN);
+  std::vector<Bytes> bufs(kN, Bytes(kLen));
+  for (size_t i = 0; i < kN; i++) {
+    faio_ctx* c = NewCtx(4);
+    ASSERT_NE(c, nullptr) << "context " << i;
+    ctxs.push_back(c);
+  }
+  const size_t fds_after = OpenDescriptors();
+  EXPECT_LT(fds_after - fds_before, 8u) << kN << " contexts opened descriptors";
+  for (size_t i = 0; i < kN; i++) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[i], f->fd(), static_cast<int64_t>(i * kLen),
+                                             bufs[i].data(), kLen, nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(ctxs[i], reqs[i]));
+  }
+  for (size_t i = kN; i-- > 0;) {
+    std::vector<faio_req*> got = Reap(ctxs[i], 1, milliseconds(10000));
+    ASSERT_EQ(got.size(), 1u) << "the read through context " << i << " did not complete";
+    ASSERT_EQ(got[0], reqs[i]);
+    size_t n = 0;
+    ASSERT_ST(FAIO_OK, faio_req_result(reqs[i], &n));
+    ASSERT_EQ(n, kLen);
+    ASSERT_EQ(bufs[i][0], static_cast<unsigned char>(i * kLen * 7 + 3)) << i;
+  }
+}
+
+TEST_P(PosixAio, WakeupReachesAWaiterThatBlocksEverySignal) {
+  // The waiter unblocks the wakeup signal while it blocks and restores its
+  // mask after; a thread that blocks every signal is still woken, and keeps
+  // its mask and no pending signal of faio's.
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  faio_req* r = NewReq();
+  char buf[8];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, p->r, 0, buf, sizeof buf, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+  std::atomic<bool> waiting{false};
+  std::atomic<bool> done{false};
+  int status = 0;
+  int64_t woke_after_ms = -1;
+  bool mask_kept = false;
+  bool pending_left = true;
+  std::atomic<int64_t> woken_at_ns{0};
+  std::thread w([&] {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    faio_req* out[1];
+    uint32_t count = 0;
+    waiting = true;
+    status = faio_ctx_wait(ctx, 1, 10000, out, 1, &count);
+    woke_after_ms = (NowNs() - woken_at_ns.load()) / 1000000;
+    sigset_t now, pend;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    mask_kept = sigismember(&now, WakeSignal()) == 1;
+    sigpending(&pend);
+    pending_left = sigismember(&pend, WakeSignal()) == 1;
+    done = true;
+  });
+  while (!waiting) SleepMs(1);
+  SleepMs(50);  // let it block in aio_suspend
+  woken_at_ns = NowNs();
+  ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
+  JoinOrDie(w, done, std::chrono::seconds(15), "a waiter blocking every signal");
+  EXPECT_ST(FAIO_E_INTERRUPTED, status);
+  EXPECT_LT(woke_after_ms, LateMs());
+  EXPECT_TRUE(mask_kept) << "the waiter's signal mask was not restored";
+  EXPECT_FALSE(pending_left) << "a wakeup signal was left pending";
+}
+
+TEST_P(PosixAio, NoWakeupSignalReachesAThreadAfterItsWaitReturned) {
+  // Wakeups keep coming from another thread while this one waits again and
+  // again; once its last wait has returned, a blocking poll of an empty pipe
+  // must run its full 200 ms: a signal of faio's arriving then would end it
+  // with EINTR (the handler is installed without SA_RESTART).
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* held = NewPipe();
+  Pipe* idle = NewPipe();
+  faio_req* r = NewReq();
+  char buf[8];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, held->r, 0, buf, sizeof buf, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+  std::atomic<bool> stop{false};
+  std::thread waker([&] {
+    while (!stop.load()) {
+      (void)faio_ctx_wakeup(ctx);
+      std::this_thread::yield();
+    }
+  });
+  int interrupted = 0;
+  for (int i = 0; i < 500; i++) {
+    faio_req* out[1];
+    uint32_t count = 0;
+    if (faio_ctx_wait(ctx, 1, 50, out, 1, &count) == FAIO_E_INTERRUPTED) interrupted++;
+  }
+  struct pollfd pfd = {idle->r, POLLIN, 0};
+  Clock::time_point t0 = Clock::now();
+  int rc = poll(&pfd, 1, 200);
+  int err = errno;
+  int64_t took = MsSince(t0);
+  stop = true;
+  waker.join();
+  EXPECT_GT(interrupted, 0);
+  EXPECT_EQ(rc, 0) << "poll after the waits: " << (rc < 0 ? strerror(err) : "ready");
+  EXPECT_GE(took, 190);
+}
+
+TEST_P(PosixAio, CancelAnswersInProgressWhileAnotherRequestIsQueuedBehind) {
+  // glibc's aio_cancel of the head of a descriptor's queue strands the
+  // requests behind it; faio cancels a request only when no request of its
+  // descriptor - from any context - is queued behind it. Three held reads of
+  // one pipe, A (running: it holds glibc's thread for the pipe), B and, from a
+  // second context, C.
+  faio_ctx* c1 = NewCtx();
+  faio_ctx* c2 = NewCtx();
+  ASSERT_NE(c1, nullptr);
+  ASSERT_NE(c2, nullptr);
+  Pipe* p = NewPipe();
+  faio_req* a = NewReq();
+  faio_req* b = NewReq();
+  faio_req* c = NewReq();
+  char abuf[1], bbuf[1], cbuf[1];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(a, p->r, 0, abuf, 1, nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(b, p->r, 0, bbuf, 1, nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(c, p->r, 0, cbuf, 1, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(c1, a));
+  SleepMs(20);  // A reaches a worker thread and blocks in read()
+  ASSERT_ST(FAIO_OK, Submit1(c1, b));
+  ASSERT_ST(FAIO_OK, Submit1(c2, c));
+  EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_cancel(b)) << "C is queued behind B";
+  EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_cancel(a)) << "A is running";
+  EXPECT_ST(FAIO_OK, faio_req_cancel(c)) << "nothing is queued behind C";
+  EXPECT_ST(FAIO_OK, faio_req_cancel(b)) << "nothing is queued behind B any more";
+  EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(b, nullptr));
+  EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(c, nullptr));
+  ASSERT_EQ(p->Feed(1), 1u);
+  std::vector<faio_req*> got = Reap(c1, 1, milliseconds(5000));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], a);
+  ExpectNoneCounted(c1);
+  ExpectNoneCounted(c2);
+  // The descriptor's queue still runs: a new read of it completes.
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(c, p->r, 0, cbuf, 1, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(c2, c));
+  ASSERT_EQ(p->Feed(1), 1u);
+  got = Reap(c2, 1, milliseconds(5000));
+  ASSERT_EQ(got.size(), 1u) << "the descriptor's queue was stranded";
+  EXPECT_ST(FAIO_OK, faio_req_result(c, nullptr));
+}
+
+}  // namespace
+}  // namespace faio_test
