@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "conformance.h"
 
@@ -158,6 +159,53 @@ TEST_P(PosixAio, NoWakeupSignalReachesAThreadAfterItsWaitReturned) {
   EXPECT_GT(interrupted, 0);
   EXPECT_EQ(rc, 0) << "poll after the waits: " << (rc < 0 ? strerror(err) : "ready");
   EXPECT_GE(took, 190);
+}
+
+TEST_P(PosixAio, WakeupWithoutATimerStillArrivesWithinTheFallbackSlice) {
+  // With RLIMIT_SIGPENDING at 0, timer_create (and a queued realtime signal)
+  // is refused: the waiter then blocks at most 10 ms at a time, so every
+  // wakeup is still seen promptly. RLIMIT_SIGPENDING is restored after.
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_SIGPENDING, &saved), 0);
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  faio_req* r = NewReq();
+  char buf[8];
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, p->r, 0, buf, sizeof buf, nullptr));
+  ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+  struct rlimit zero = {0, saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_SIGPENDING, &zero), 0);
+  std::atomic<int> interrupted{0};
+  std::atomic<int64_t> worst_ms{0};
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> sent_ns{0};
+  std::atomic<int> round{-1};
+  std::thread w([&] {  // a new thread: its first blocking wait tries timer_create
+    for (int i = 0; i < 20; i++) {
+      faio_req* out[1];
+      uint32_t count = 0;
+      round = i;
+      if (faio_ctx_wait(ctx, 1, 5000, out, 1, &count) == FAIO_E_INTERRUPTED) {
+        interrupted++;
+        int64_t ms = (NowNs() - sent_ns.load()) / 1000000;
+        if (ms > worst_ms.load()) worst_ms = ms;
+      }
+    }
+    done = true;
+  });
+  for (int i = 0; i < 20 && !done.load(); i++) {
+    while (round.load() != i && !done.load()) SleepMs(1);
+    SleepMs(20);  // let it block
+    sent_ns = NowNs();
+    ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
+  }
+  JoinOrDie(w, done, std::chrono::seconds(30), "waits woken without a timer");
+  setrlimit(RLIMIT_SIGPENDING, &saved);
+  EXPECT_EQ(interrupted.load(), 20);
+  EXPECT_LT(worst_ms.load(), LateMs());
+  ASSERT_EQ(p->Feed(8), 8u);
+  EXPECT_EQ(Reap(ctx, 1, milliseconds(5000)).size(), 1u);
 }
 
 TEST_P(PosixAio, CancelAnswersInProgressWhileAnotherRequestIsQueuedBehind) {

@@ -165,9 +165,10 @@ struct Waiter {
     have_timer = timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0;
   }
 
-  // Any thread, async-signal-safe.
+  // Any thread, async-signal-safe. Once armed, the timer repeats until
+  // Quiesce: a second interrupter has nothing to add.
   void Interrupt() {
-    signalled.store(true, std::memory_order_relaxed);
+    if (signalled.exchange(true, std::memory_order_relaxed)) return;
     if (have_timer) {
       struct itimerspec its;
       memset(&its, 0, sizeof(its));
