@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "conformance.h"
 
@@ -206,6 +207,44 @@ TEST_P(PosixAio, WakeupWithoutATimerStillArrivesWithinTheFallbackSlice) {
   EXPECT_LT(worst_ms.load(), LateMs());
   ASSERT_EQ(p->Feed(8), 8u);
   EXPECT_EQ(Reap(ctx, 1, milliseconds(5000)).size(), 1u);
+}
+
+TEST_P(PosixAio, WakeupWorksInAForkedChildOfAThreadThatWaited) {
+  // A forked child inherits the waiting thread's record but not its POSIX
+  // timer: the child must make its own, or its wakeups would go nowhere. The
+  // waits block with nothing in flight (FAIO_CTX_WAIT_WITHOUT_PENDING), so the
+  // child needs none of glibc's AIO threads.
+  faio_ctx* ctx = NewCtx(0, FAIO_CTX_WAIT_WITHOUT_PENDING);
+  ASSERT_NE(ctx, nullptr);
+  auto wait_woken = [](faio_ctx* c) {
+    std::thread waker([c] {
+      std::this_thread::sleep_for(milliseconds(50));
+      (void)faio_ctx_wakeup(c);
+    });
+    faio_req* out[1];
+    uint32_t count = 0;
+    Clock::time_point t0 = Clock::now();
+    int s = faio_ctx_wait(c, 1, 5000, out, 1, &count);
+    int64_t ms = MsSince(t0);
+    waker.join();
+    return s == FAIO_E_INTERRUPTED && ms < 50 + LateMs();
+  };
+  ASSERT_TRUE(wait_woken(ctx)) << "in the parent";  // this thread now has its timer
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    faio_ctx_options o;
+    faio_ctx_options_init(&o);
+    o.backend = "posix_aio";
+    o.flags = FAIO_CTX_WAIT_WITHOUT_PENDING;
+    faio_ctx* c = nullptr;
+    if (faio_ctx_create_ex(&c, &o) != FAIO_OK) _exit(2);
+    _exit(wait_woken(c) ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the wakeup did not reach the waiting thread of the child";
 }
 
 TEST_P(PosixAio, CancelAnswersInProgressWhileAnotherRequestIsQueuedBehind) {

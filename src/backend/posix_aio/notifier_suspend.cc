@@ -43,6 +43,7 @@
 
 #if defined(__linux__)
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -107,6 +108,12 @@ int WakeSignal() { return SIGRTMAX - 2; }
 
 void OnWakeSignal(int) {}  // its only job is to make aio_suspend fail with EINTR
 
+// A forked child inherits the forking thread's Waiter but not its timer (POSIX
+// timers are not inherited) nor its thread id: the generation tells Init to
+// start over.
+std::atomic<uint32_t> g_fork_generation{0};
+void AfterForkInChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
 // InstallHandler installs OnWakeSignal once per process. Fails when the
 // application has its own handler for the signal.
 bool InstallHandler(Unavailable* why) {
@@ -127,7 +134,11 @@ bool InstallHandler(Unavailable* why) {
     sa.sa_handler = OnWakeSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: the blocked aio_suspend must fail with EINTR
-    if (sigaction(WakeSignal(), &sa, nullptr) != 0) result = errno;
+    if (sigaction(WakeSignal(), &sa, nullptr) != 0) {
+      result = errno;
+      return;
+    }
+    pthread_atfork(nullptr, nullptr, AfterForkInChild);
   });
   if (result == 0) return true;
   why->status = FAIO_E_NOT_SUPPORTED;
@@ -141,6 +152,7 @@ bool InstallHandler(Unavailable* why) {
 struct Waiter {
   pid_t pid = 0;
   pid_t tid = 0;
+  uint32_t generation = 0;
   timer_t timer{};
   bool have_timer = false;
   std::atomic<bool> signalled{false};  // an interrupter armed the timer / sent a signal
@@ -152,6 +164,12 @@ struct Waiter {
   // Called on the thread itself before it first blocks; retried while the
   // timer cannot be had.
   void Init() {
+    uint32_t gen = g_fork_generation.load(std::memory_order_relaxed);
+    if (gen != generation) {  // in a forked child: the timer is the parent's
+      generation = gen;
+      tid = 0;
+      have_timer = false;
+    }
     if (tid == 0) {
       pid = getpid();
       tid = static_cast<pid_t>(syscall(SYS_gettid));
