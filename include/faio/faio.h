@@ -363,9 +363,14 @@ FAIO_API int faio_ctx_wait(faio_ctx *ctx, size_t min, uint32_t timeout_ms, faio_
  * the wakeup then staying pending for the next wait. With no waiter, the next
  * wait returns FAIO_E_INTERRUPTED at once. Several wakeups before a wait count
  * as one; every wakeup is seen as FAIO_E_INTERRUPTED by some wait. Any thread,
- * never blocks; async-signal-safe (an atomic store and a write to a descriptor)
- * on every POSIX backend but threads, whose reaper sleeps on a condition
- * variable (fault: as its inner backend). Returns 0 or
+ * never blocks; async-signal-safe on every POSIX backend but threads, whose
+ * reaper sleeps on a condition variable (fault: as its inner backend): atomic
+ * stores and one system call - a write to a descriptor (io_uring, linux_aio),
+ * kevent (kqueue), or, on posix_aio on Linux, timer_settime of the waiting
+ * thread's timer, which signals that thread with SIGRTMAX-2 until its wait
+ * returns. posix_aio on Linux installs a handler for SIGRTMAX-2 (it does
+ * nothing; the signal only ends the waiter's aio_suspend) and refuses to
+ * create a context when the application has its own. Returns 0 or
  * FAIO_E_INVALID_HANDLE. See docs/contract.md, Wakeup. */
 FAIO_API int faio_ctx_wakeup(faio_ctx *ctx);
 

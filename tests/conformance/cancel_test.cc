@@ -312,5 +312,101 @@ TEST_P(Cancel, CancelRacingWithCompletionCountsOnce) {
   EXPECT_GE(by_wait, kMinEach) << "the race never went to the completion";
 }
 
+TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
+  // Regression (issue 15, item 1): on glibc's POSIX AIO, cancelling B - the
+  // head of its descriptor's queue once A ahead of it finished - stranded C
+  // behind it: C never ran, and the stress test ended with requests still in
+  // progress. Each round submits three 1-byte reads of an empty pipe, A, B, C;
+  // one byte is fed while B is cancelled (in half the rounds C is cancelled
+  // first). Then one byte is fed for every read that was not cancelled, and
+  // each of those must come back through a wait: every request accounted for
+  // exactly once, nothing lost. Both outcomes of B's cancel must occur.
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  Pipe* p = NewPipe();
+  constexpr int kMinEach = 10;
+  constexpr int kMinRounds = 200;
+  constexpr int kMaxRounds = 20000;
+  int b_cancelled = 0;
+  int b_by_wait = 0;
+  int c_cancelled = 0;
+  int rounds = 0;
+  faio_req* a = NewReq();
+  faio_req* b = NewReq();
+  faio_req* c = NewReq();
+  char bufs[3][1];
+  std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(GetParam())) ^ 0x5eed);
+  int feed_first_pct = 50;
+  Clock::time_point t0 = Clock::now();
+  for (; rounds < kMaxRounds &&
+         (rounds < kMinRounds || b_cancelled < kMinEach || b_by_wait < kMinEach) &&
+         MsSince(t0) < 60000;
+       rounds++) {
+    const bool feed_first = static_cast<int>(rng() % 100) < feed_first_pct;
+    const bool cancel_c_first = (rng() & 1) != 0;
+    const auto spin = std::chrono::microseconds(rng() % 200);
+    std::atomic<bool> go{false};
+    std::thread feeder([&] {
+      while (!go.load(std::memory_order_acquire)) {
+      }
+      if (!feed_first) {
+        Clock::time_point until = Clock::now() + spin;
+        while (Clock::now() < until) {
+        }
+      }
+      p->Feed(1);
+    });
+    faio_req* batch[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+      ASSERT_ST(FAIO_OK, faio_req_prepare_read(batch[i], p->r, 0, bufs[i], 1, nullptr));
+    }
+    int sub = faio_ctx_submit(ctx, batch, 3);
+    go.store(true, std::memory_order_release);
+    if (sub != FAIO_OK) feeder.join();
+    ASSERT_ST(FAIO_OK, sub);
+    if (feed_first) {
+      Clock::time_point until = Clock::now() + spin;
+      while (Clock::now() < until) {
+      }
+    }
+    int sc = cancel_c_first ? faio_req_cancel(c) : FAIO_E_IN_PROGRESS;
+    int sb = faio_req_cancel(b);
+    feeder.join();
+    for (int s : {sb, sc}) {
+      ASSERT_TRUE(s == FAIO_OK || s == FAIO_E_IN_PROGRESS || s == FAIO_E_COMPLETED)
+          << StatusName(s);
+    }
+    std::vector<faio_req*> left = {a};
+    if (sb == FAIO_OK) {
+      b_cancelled++;
+      EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(b, nullptr));
+    } else {
+      b_by_wait++;
+      left.push_back(b);
+    }
+    if (sc == FAIO_OK) {
+      c_cancelled++;
+      EXPECT_ST(FAIO_E_CANCELLED, faio_req_result(c, nullptr));
+    } else {
+      left.push_back(c);
+    }
+    // One byte came already; one more for each other read still out.
+    ASSERT_EQ(p->Feed(left.size() - 1), left.size() - 1);
+    std::vector<faio_req*> got = Reap(ctx, left.size(), milliseconds(5000));
+    ASSERT_TRUE(SameSet(got, left))
+        << "round " << rounds << ": B's cancel said " << StatusName(sb) << ", C's "
+        << StatusName(sc) << "; a request that was not cancelled never came back";
+    for (faio_req* r : got) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+    ExpectNoneCounted(ctx);
+    feed_first_pct =
+        sb == FAIO_OK ? std::min(95, feed_first_pct + 5) : std::max(5, feed_first_pct - 5);
+    if (HasFatalFailure()) return;
+  }
+  std::printf("[ race     ] %s: %d rounds, B cancelled %d, B by wait %d, C cancelled %d\n",
+              GetParam().c_str(), rounds, b_cancelled, b_by_wait, c_cancelled);
+  EXPECT_GE(b_cancelled, kMinEach) << "the race never went to the cancel";
+  EXPECT_GE(b_by_wait, kMinEach) << "the race never went to the completion";
+}
+
 }  // namespace
 }  // namespace faio_test

@@ -397,6 +397,43 @@ TEST_P(Context, ManyContextsAtOnceAreIndependent) {
   }
 }
 
+TEST_P(Context, SixtyFourContextsEachWithAReadInFlightAllComplete) {
+  // Regression (issue 19, item 1): on posix_aio each context's wakeup parked a
+  // read on one of glibc's 20 AIO threads, so from the 20th context on no
+  // request completed. 64 contexts, each with a pipe read in flight at the same
+  // time; then each pipe is fed and every read must come back through its own
+  // context (docs/contract.md, Context lifetime: a context that is made serves
+  // I/O).
+  constexpr size_t kN = 64;
+  constexpr size_t kLen = 8;
+  std::vector<faio_ctx*> ctxs;
+  std::vector<Pipe*> pipes;
+  std::vector<faio_req*> reqs = NewReqs(kN);
+  std::vector<Bytes> bufs(kN, Bytes(kLen));
+  for (size_t i = 0; i < kN; i++) {
+    ctxs.push_back(NewCtx(4));
+    ASSERT_NE(ctxs.back(), nullptr) << "context " << i;
+    pipes.push_back(NewPipe());
+    ASSERT_ST(FAIO_OK,
+              faio_req_prepare_read(reqs[i], pipes[i]->r, 0, bufs[i].data(), kLen, nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(ctxs[i], reqs[i]));
+  }
+  for (size_t i = 0; i < kN; i++) EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(reqs[i], nullptr));
+  for (size_t i = 0; i < kN; i++) ASSERT_EQ(pipes[i]->Feed(kLen), kLen);
+  // The last context first: it is the one that starved.
+  for (size_t i = kN; i-- > 0;) {
+    SCOPED_TRACE(i);
+    std::vector<faio_req*> got = Reap(ctxs[i], 1, milliseconds(10000));
+    ASSERT_EQ(got.size(), 1u) << "the read through context " << i << " of " << kN
+                              << " did not complete";
+    EXPECT_EQ(got[0], reqs[i]);
+    size_t n = 0;
+    EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], &n));
+    EXPECT_EQ(n, kLen);
+    EXPECT_EQ(bufs[i], Bytes(kLen, 'p'));
+  }
+}
+
 TEST_P(Context, ContextsOneAfterAnotherWithIoDestroyPromptly) {
   // Regression: on posix_aio the second context that did I/O hung forever in
   // faio_ctx_destroy (its notifier's aio_suspend never returned).

@@ -7,7 +7,11 @@
 //     NOTE_TRIGGER. No signals, no threads, no lost wakeup.
 //   - suspend (Linux/glibc and other POSIX hosts): SIGEV_NONE, and the waiter
 //     finds completions itself with aio_error, blocking in aio_suspend on the
-//     aiocbs in flight plus an aio_read of an eventfd that the wakeup writes.
+//     aiocbs in flight. On Linux the wakeup ends that aio_suspend with a
+//     signal aimed at the waiting thread (a per-thread POSIX timer that
+//     repeats until the waiter disarms it: no descriptor, no AIO request, no
+//     thread per context); elsewhere the list also holds an aio_read of a
+//     pipe that the wakeup writes (notifier_suspend.cc).
 //     Chosen over SIGEV_THREAD, whose glibc implementation starts a thread per
 //     completion and silently drops the notification when pthread_create fails
 //     (seen here under stress: requests never came back), and over SIGEV_SIGNAL

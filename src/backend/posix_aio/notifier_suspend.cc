@@ -1,12 +1,55 @@
 // notifier_suspend.cc - SIGEV_NONE + aio_suspend (see notifier.h).
+//
+// The waiter finds completions itself: aio_error on every aiocb in flight, and
+// when none is done it blocks in aio_suspend on all of them. What remains is to
+// end that aio_suspend early - for faio_ctx_wakeup, and for a request submitted
+// while it blocks (aio_suspend watches a fixed list). How depends on the host:
+//
+// Linux (glibc): a signal aimed at the waiting thread. aio_suspend then fails
+// with EINTR. The wakeup holds no AIO request, no thread and no descriptor; a
+// context costs nothing of the host's here (docs/backends.md, What a context
+// costs). It used to park an aio_read of an eventfd instead, which occupied one
+// of glibc's 20 AIO threads per context: from the 20th context on no request
+// completed (issue 19, item 1).
+//   - The signal is kWakeSignal (SIGRTMAX - 2), with a handler that does
+//     nothing, installed without SA_RESTART (so the futex wait inside
+//     aio_suspend returns EINTR instead of restarting). The waiter unblocks it
+//     for the time it blocks, in case its thread blocks it.
+//   - A signal that lands between the waiter's last look at the wake flag and
+//     the system call that blocks would be lost (the handler runs, the call
+//     then blocks anyway). So the interrupter arms a per-thread POSIX timer
+//     (SIGEV_THREAD_ID) that fires at once and then every kRepeat until the
+//     waiter, back from aio_suspend, disarms it: the first expiry that finds it
+//     blocked ends the wait. timer_settime is async-signal-safe, as
+//     faio_ctx_wakeup must be. Without a timer (timer_create refused: the
+//     RLIMIT_SIGPENDING share is used up) the interrupter sends one tgkill and
+//     the waiter blocks at most kFallbackSlice at a time, so a wakeup lost in
+//     that window costs at most that.
+//   - The waiter publishes itself (waiter_) before it looks at the wake flag,
+//     the waker sets the flag before it looks at waiter_ (both sequentially
+//     consistent): at least one of them sees the other. A waker in the middle
+//     of Interrupt is counted (wakers_); the waiter, leaving, unpublishes
+//     itself and waits for that count to reach zero before it disarms the
+//     timer and takes any signal still pending (sigtimedwait, zero timeout),
+//     so no signal of faio's reaches the thread once its wait has returned.
+//
+// Elsewhere: a pipe whose read end carries a parked aio_read that the wakeup
+// completes with a write (one descriptor pair and one host AIO request per
+// context).
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #if defined(__linux__)
-#include <sys/eventfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
 #endif
 
+#include <atomic>
 #include <mutex>
 #include <new>
 #include <string>
@@ -17,6 +60,242 @@
 
 namespace faio::detail {
 namespace {
+
+struct Entry {
+  const struct aiocb* cb;
+  void* cookie;
+};
+
+// Pending is the list of aiocbs in flight, shared by both wakeup mechanisms.
+class Pending {
+ public:
+  void Add(const struct aiocb* cb, void* cookie) {
+    std::lock_guard<std::mutex> lock(mu_);
+    list_.push_back(Entry{cb, cookie});
+  }
+  // Moves up to max cookies of finished aiocbs into cookies.
+  size_t TakeDone(void** cookies, size_t max) {
+    size_t n = 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < list_.size() && n < max;) {
+      if (aio_error(list_[i].cb) != EINPROGRESS) {
+        cookies[n++] = list_[i].cookie;
+        list_[i] = list_.back();
+        list_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    return n;
+  }
+  void Snapshot(std::vector<const struct aiocb*>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    out->clear();
+    for (const Entry& e : list_) out->push_back(e.cb);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Entry> list_;  // guarded by mu_
+};
+
+#if defined(__linux__)
+
+constexpr auto kRepeat = std::chrono::milliseconds(1);
+constexpr auto kFallbackSlice = std::chrono::milliseconds(10);
+
+int WakeSignal() { return SIGRTMAX - 2; }
+
+void OnWakeSignal(int) {}  // its only job is to make aio_suspend fail with EINTR
+
+// A forked child inherits the forking thread's Waiter but not its timer (POSIX
+// timers are not inherited) nor its thread id: the generation tells Init to
+// start over.
+std::atomic<uint32_t> g_fork_generation{0};
+void AfterForkInChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// InstallHandler installs OnWakeSignal once per process. Fails when the
+// application has its own handler for the signal.
+bool InstallHandler(Unavailable* why) {
+  static std::once_flag once;
+  static int result = 0;  // 0, or the errno / -1 for "taken"
+  std::call_once(once, [] {
+    struct sigaction old;
+    if (sigaction(WakeSignal(), nullptr, &old) != 0) {
+      result = errno;
+      return;
+    }
+    if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+      result = -1;
+      return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = OnWakeSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the blocked aio_suspend must fail with EINTR
+    if (sigaction(WakeSignal(), &sa, nullptr) != 0) {
+      result = errno;
+      return;
+    }
+    pthread_atfork(nullptr, nullptr, AfterForkInChild);
+  });
+  if (result == 0) return true;
+  why->status = FAIO_E_NOT_SUPPORTED;
+  why->host_error = result > 0 ? result : 0;
+  why->reason = result > 0 ? std::string("sigaction of the wakeup signal: ") + strerror(result)
+                           : "the wakeup signal (SIGRTMAX-2) has a handler of the application's";
+  return false;
+}
+
+// Waiter is a thread that blocks in Collect: how to interrupt it.
+struct Waiter {
+  pid_t pid = 0;
+  pid_t tid = 0;
+  uint32_t generation = 0;
+  timer_t timer{};
+  bool have_timer = false;
+  std::atomic<bool> signalled{false};  // an interrupter armed the timer / sent a signal
+
+  ~Waiter() {
+    if (have_timer) timer_delete(timer);
+  }
+
+  // Called on the thread itself before it first blocks; retried while the
+  // timer cannot be had.
+  void Init() {
+    uint32_t gen = g_fork_generation.load(std::memory_order_relaxed);
+    if (gen != generation) {  // in a forked child: the timer is the parent's
+      generation = gen;
+      tid = 0;
+      have_timer = false;
+    }
+    if (tid == 0) {
+      pid = getpid();
+      tid = static_cast<pid_t>(syscall(SYS_gettid));
+    }
+    if (have_timer) return;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = WakeSignal();
+    sev._sigev_un._tid = tid;
+    have_timer = timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0;
+  }
+
+  // Any thread, async-signal-safe. Once armed, the timer repeats until
+  // Quiesce: a second interrupter has nothing to add.
+  void Interrupt() {
+    if (signalled.exchange(true, std::memory_order_relaxed)) return;
+    if (have_timer) {
+      struct itimerspec its;
+      memset(&its, 0, sizeof(its));
+      its.it_value.tv_nsec = 1;
+      its.it_interval.tv_nsec = std::chrono::nanoseconds(kRepeat).count();
+      timer_settime(timer, 0, &its, nullptr);
+    } else {
+      syscall(SYS_tgkill, pid, tid, WakeSignal());
+    }
+  }
+
+  // The thread itself, once no interrupter can reach it any more: stop the
+  // timer and take a signal still pending, so that none reaches the caller.
+  void Quiesce() {
+    if (!signalled.exchange(false, std::memory_order_relaxed)) return;
+    if (have_timer) {
+      struct itimerspec off;
+      memset(&off, 0, sizeof(off));
+      timer_settime(timer, 0, &off, nullptr);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, WakeSignal());
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, nullptr, &zero) > 0) {
+    }
+  }
+};
+
+thread_local Waiter t_waiter;
+
+class SuspendNotifier final : public AioNotifier {
+ public:
+  bool Init(Unavailable* why) { return InstallHandler(why); }
+
+  void Prepare(struct sigevent* sev, void*) override { sev->sigev_notify = SIGEV_NONE; }
+
+  void Watch(void* cookie, const struct aiocb* cb) override {
+    pending_.Add(cb, cookie);
+    // A waiter blocked in aio_suspend does not watch this aiocb: make it look.
+    Interrupt();
+  }
+
+  size_t Collect(void** cookies, size_t max, bool block, Clock::time_point deadline,
+                 bool* woken) override {
+    for (;;) {
+      size_t n = pending_.TakeDone(cookies, max);
+      if (wake_.exchange(false, std::memory_order_acq_rel)) *woken = true;
+      if (n > 0 || !block || *woken || max == 0) return n;
+      Waiter* me = &t_waiter;
+      me->Init();
+      // Publish, then look at the flag (see the file comment).
+      waiter_.store(me, std::memory_order_seq_cst);
+      pending_.Snapshot(&list_);
+      int rc = 0, err = 0;
+      sigset_t set, old;
+      sigemptyset(&set);
+      sigaddset(&set, WakeSignal());
+      pthread_sigmask(SIG_UNBLOCK, &set, &old);
+      if (!wake_.load(std::memory_order_seq_cst)) {
+        Clock::time_point until = deadline;
+        if (!me->have_timer && Clock::now() + kFallbackSlice < until) {
+          until = Clock::now() + kFallbackSlice;
+        }
+        struct timespec ts;
+        struct timespec* tsp = TimeLeft(until, &ts);
+        if (list_.empty()) {
+          rc = ppoll(nullptr, 0, tsp, nullptr);  // nothing in flight: sleep
+          if (rc == 0) {
+            rc = -1;
+            errno = EAGAIN;
+          }
+        } else {
+          rc = aio_suspend(list_.data(), static_cast<int>(list_.size()), tsp);
+        }
+        err = errno;
+        if (rc != 0 && err == EAGAIN && until != deadline) rc = 0;  // slice over: look again
+      }
+      waiter_.store(nullptr, std::memory_order_seq_cst);
+      while (wakers_.load(std::memory_order_seq_cst) != 0) sched_yield();
+      me->Quiesce();
+      if (sigismember(&old, WakeSignal())) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      // EINTR: an interrupter (or a signal of the caller's): look again.
+      if (rc != 0 && err == EAGAIN) block = false;  // timed out: one last look
+    }
+  }
+
+  // Any thread; async-signal-safe (atomics, timer_settime or tgkill).
+  void Wake() override {
+    wake_.store(true, std::memory_order_seq_cst);
+    Interrupt();
+  }
+
+ private:
+  void Interrupt() {
+    wakers_.fetch_add(1, std::memory_order_seq_cst);
+    Waiter* w = waiter_.load(std::memory_order_seq_cst);
+    if (w != nullptr) w->Interrupt();
+    wakers_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  Pending pending_;
+  std::vector<const struct aiocb*> list_;  // the waiter's only
+  std::atomic<bool> wake_{false};
+  std::atomic<Waiter*> waiter_{nullptr};
+  std::atomic<int> wakers_{0};
+};
+
+#else  // !__linux__
 
 class SuspendNotifier final : public AioNotifier {
  public:
@@ -29,25 +308,19 @@ class SuspendNotifier final : public AioNotifier {
       aio_return(&wake_cb_);
     }
     if (wake_rd_ >= 0) close(wake_rd_);
-    if (wake_wr_ >= 0 && wake_wr_ != wake_rd_) close(wake_wr_);
+    if (wake_wr_ >= 0) close(wake_wr_);
   }
 
   bool Init(Unavailable* why) {
-#if defined(__linux__)
-    wake_rd_ = wake_wr_ = eventfd(0, EFD_CLOEXEC);
-    if (wake_rd_ < 0) {
-#else
     int p[2];
-    if (pipe(p) == 0) {
-      wake_rd_ = p[0];
-      wake_wr_ = p[1];
-    } else {
-#endif
+    if (pipe(p) != 0) {
       why->status = FAIO_E_INSUFFICIENT_RESOURCES;
       why->host_error = errno;
       why->reason = std::string("wakeup descriptor: ") + strerror(errno);
       return false;
     }
+    wake_rd_ = p[0];
+    wake_wr_ = p[1];
     wake_armed_ = ArmWake();
     if (!wake_armed_) {
       why->status = FAIO_E_INSUFFICIENT_RESOURCES;
@@ -61,8 +334,8 @@ class SuspendNotifier final : public AioNotifier {
   void Prepare(struct sigevent* sev, void*) override { sev->sigev_notify = SIGEV_NONE; }
 
   void Watch(void* cookie, const struct aiocb* cb) override {
+    pending_.Add(cb, cookie);
     std::lock_guard<std::mutex> lock(mu_);
-    pending_.push_back(Entry{cb, cookie});
     // A waiter blocked in aio_suspend does not watch this aiocb: make it look.
     if (suspended_ && !poked_) {
       poked_ = true;
@@ -72,35 +345,21 @@ class SuspendNotifier final : public AioNotifier {
 
   size_t Collect(void** cookies, size_t max, bool block, Clock::time_point deadline,
                  bool* woken) override {
-    size_t n = 0;
     for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (size_t i = 0; i < pending_.size() && n < max;) {
-          if (aio_error(pending_[i].cb) != EINPROGRESS) {
-            cookies[n++] = pending_[i].cookie;
-            pending_[i] = pending_.back();
-            pending_.pop_back();
-          } else {
-            ++i;
-          }
-        }
-      }
+      size_t n = pending_.TakeDone(cookies, max);
       if (wake_armed_ && aio_error(&wake_cb_) != EINPROGRESS) {
         aio_return(&wake_cb_);
         wake_armed_ = false;
         *woken = true;
       }
       if (!wake_armed_) wake_armed_ = ArmWake();
-      if (n > 0 || !block || *woken || n == max) return n;
-      // Block on everything in flight and the wake read.
+      if (n > 0 || !block || *woken || max == 0) return n;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        list_.clear();
-        for (const Entry& e : pending_) list_.push_back(e.cb);
         suspended_ = true;
         poked_ = false;
       }
+      pending_.Snapshot(&list_);
       if (wake_armed_) list_.push_back(&wake_cb_);
       struct timespec ts;
       struct timespec* tsp = TimeLeft(deadline, &ts);
@@ -119,39 +378,35 @@ class SuspendNotifier final : public AioNotifier {
   void Wake() override { Poke(); }
 
  private:
-  struct Entry {
-    const struct aiocb* cb;
-    void* cookie;
-  };
-
   void Poke() {
-    uint64_t one = 1;
-    ssize_t r = write(wake_wr_, &one, sizeof(one));
+    char one = 1;
+    ssize_t r = write(wake_wr_, &one, 1);
     (void)r;
   }
 
-  // Reaper only (and Init): a read of the wake descriptor, completed by Poke.
+  // Reaper only (and Init): a read of the wake pipe, completed by Poke.
   bool ArmWake() {
     memset(&wake_cb_, 0, sizeof(wake_cb_));
     wake_cb_.aio_fildes = wake_rd_;
-    wake_cb_.aio_buf = &wake_buf_;
+    wake_cb_.aio_buf = wake_buf_;
     wake_cb_.aio_nbytes = sizeof(wake_buf_);
     wake_cb_.aio_sigevent.sigev_notify = SIGEV_NONE;
     return aio_read(&wake_cb_) == 0;
   }
 
+  Pending pending_;
   int wake_rd_ = -1;
   int wake_wr_ = -1;
   struct aiocb wake_cb_;
-  uint64_t wake_buf_ = 0;
+  char wake_buf_[64];
   bool wake_armed_ = false;                // reaper only
   std::vector<const struct aiocb*> list_;  // reaper only
-
   std::mutex mu_;
-  std::vector<Entry> pending_;  // guarded by mu_
-  bool suspended_ = false;      // guarded by mu_
-  bool poked_ = false;          // guarded by mu_
+  bool suspended_ = false;  // guarded by mu_
+  bool poked_ = false;      // guarded by mu_
 };
+
+#endif  // __linux__
 
 }  // namespace
 

@@ -3,7 +3,8 @@
 // What this file does about the reference design's flaws (docs/contract.md, The reference design's
 // flaws):
 //  - batches go to lio_listio(LIO_NOWAIT) in chunks of at most AIO_LISTIO_MAX
-//    (and the host's sysconf(_SC_AIO_LISTIO_MAX)); after a failed lio_listio
+//    (and the host's sysconf(_SC_AIO_LISTIO_MAX)) - on glibc one aio_read /
+//    aio_write per request instead, see "glibc" below; after a failed lio_listio
 //    every aiocb of that chunk is examined with aio_error (on FreeBSD by the
 //    error the kernel stored in it, see Enqueue): queued ones are
 //    counted, ones refused for resources go back to *prepared* when they form
@@ -21,6 +22,35 @@
 // successful cancel the request may be prepared and submitted again at once,
 // while the kernel still has to post the old aiocb's notification. The slot goes
 // back to the pool only when that notification has been reaped.
+//
+// glibc (the #if FAIO_GLIBC_AIO parts; FreeBSD and others do not have them).
+// glibc's POSIX AIO keeps, per descriptor, one queue of requests; its head runs
+// (or waits on the run list for one of the 20 worker threads), the rest wait
+// behind it. Two of its behaviours lost requests here (issue 15, item 1):
+//  - aio_cancel of a head that waits for a worker removes it and marks its
+//    successor runnable without putting that on the run list
+//    (__aio_remove_request): the successor and everything behind it on that
+//    descriptor never run. The old rule here - cancel only a request with an
+//    older one of its descriptor still queued ahead - was racy: the one ahead
+//    could finish between the look and the aio_cancel, making ours the head.
+//    Now a request is cancelled only when no other faio request of its
+//    descriptor, from any context, is queued behind it in glibc (submitted
+//    later, or of a lower priority). Cancelling a request with nothing behind
+//    it is safe wherever it stands; otherwise the answer is *in progress* and
+//    it completes normally. One process-wide lock (GlibcQueues::mu) covers the
+//    look, the aio_cancel and every submission, so that no faio request can
+//    join the queue behind it in between. Requests of the same descriptor
+//    submitted by code other than faio are not seen.
+//  - lio_listio: with LIO_NOWAIT it links every queued aiocb to a list
+//    notification allocated afterwards, and fails the call (EAGAIN) with every
+//    aiocb queued when that allocation fails; each aiocb's outcome has to be
+//    inferred from aio_error. aio_read / aio_write / aio_fsync per request
+//    answer for exactly one request each, which keeps the prefix rule
+//    (docs/contract.md, Submit) exact.
+//  - A request glibc refuses for want of memory (EAGAIN) is never queued and
+//    glibc leaves its aiocb's error code as it was: Take sets it to EAGAIN so
+//    that such an aiocb can never read as a success, and a refused request is
+//    never watched.
 #include "backend/posix_aio/posix_aio_backend.h"
 
 #include <errno.h>
@@ -30,6 +60,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -47,12 +78,71 @@ struct Slot {
   Request* req;
   uint32_t seq32;
   Slot* free_next;
-  uint64_t order;                 // submission order (under the submit lock)
+  uint64_t order;                 // submission order (glibc: process-wide)
   std::atomic<bool> busy{false};  // with the host, not yet released
   // FreeBSD: in a lio_listio call whose outcome Enqueue has not finished
   // examining; the reaper leaves the slot's aiocb alone until it clears.
   std::atomic<bool> listing{false};
+#if FAIO_GLIBC_AIO
+  // Membership of GlibcQueues' bucket of aio_fildes (under GlibcQueues::mu).
+  // Unlinked when the slot is taken again or its backend goes.
+  Slot* q_prev = nullptr;
+  Slot* q_next = nullptr;
+  bool queued = false;
+#endif
 };
+
+#if FAIO_GLIBC_AIO
+// GlibcQueues: every aiocb faio handed to glibc, by descriptor, process-wide
+// (see the file comment). Linked at submission, unlinked lazily; whether one is
+// still in glibc's queue is its aio_error (EINPROGRESS). Buckets by descriptor
+// so a cancel looks only at requests of (about) its own descriptor.
+struct GlibcQueues {
+  static constexpr size_t kBuckets = 1024;
+  std::mutex mu;
+  uint64_t next_order = 0;       // under mu
+  Slot* buckets[kBuckets] = {};  // under mu
+
+  Slot** Bucket(int fd) { return &buckets[static_cast<unsigned>(fd) % kBuckets]; }
+  void Link(Slot* s) {
+    Slot** head = Bucket(s->cb.aio_fildes);
+    s->q_prev = nullptr;
+    s->q_next = *head;
+    if (*head != nullptr) (*head)->q_prev = s;
+    *head = s;
+    s->queued = true;
+  }
+  void Unlink(Slot* s) {
+    if (!s->queued) return;
+    if (s->q_prev != nullptr) {
+      s->q_prev->q_next = s->q_next;
+    } else {
+      *Bucket(s->cb.aio_fildes) = s->q_next;
+    }
+    if (s->q_next != nullptr) s->q_next->q_prev = s->q_prev;
+    s->q_prev = s->q_next = nullptr;
+    s->queued = false;
+  }
+  // Is a faio request of s's descriptor queued behind s in glibc? glibc puts a
+  // new request behind every one of its descriptor with a priority at least
+  // its own (__abs_prio, set at submission), so one behind s is newer than s
+  // or of a lower priority. Conservative: a newer one counts even when it
+  // ranks ahead.
+  bool AnyBehind(const Slot* s) {
+    for (const Slot* o = *Bucket(s->cb.aio_fildes); o != nullptr; o = o->q_next) {
+      if (o == s || o->cb.aio_fildes != s->cb.aio_fildes) continue;
+      if (aio_error(&o->cb) != EINPROGRESS) continue;  // no longer in glibc's queue
+      if (o->order > s->order || o->cb.__abs_prio < s->cb.__abs_prio) return true;
+    }
+    return false;
+  }
+};
+
+GlibcQueues& Queues() {
+  static GlibcQueues* q = new GlibcQueues;  // never destroyed: contexts may outlive statics
+  return *q;
+}
+#endif
 
 size_t ListioMax() {
   long host = sysconf(_SC_AIO_LISTIO_MAX);
@@ -86,6 +176,14 @@ class PosixAioBackend final : public Backend {
                                       Clock::now() + std::chrono::milliseconds(100), &woken);
       for (size_t i = 0; i < got; ++i) Release(static_cast<Slot*>(cookies[i]), nullptr);
     }
+#if FAIO_GLIBC_AIO
+    {
+      std::lock_guard<std::mutex> lock(Queues().mu);
+      for (Slot* c : chunks_) {
+        for (size_t i = 0; i < kChunk; ++i) Queues().Unlink(&c[i]);
+      }
+    }
+#endif
     for (Slot* s : chunks_) delete[] s;
   }
 
@@ -93,6 +191,9 @@ class PosixAioBackend final : public Backend {
   uint32_t capacity() const override { return capacity_; }
 
   size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+#if FAIO_GLIBC_AIO
+    return EnqueueGlibc(reqs, n, host_error);
+#else
     size_t done = 0;
     while (done < n) {
       Request* r = reqs[done];
@@ -196,6 +297,7 @@ class PosixAioBackend final : public Backend {
       }
     }
     return n;
+#endif
   }
 
   void Commit() override {}
@@ -236,22 +338,23 @@ class PosixAioBackend final : public Backend {
   void Kick() override { notifier_->Wake(); }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+#if FAIO_GLIBC_AIO
+    // Under the process-wide lock the slot cannot be handed to another request
+    // and no faio request joins glibc's queue behind it (see the file comment).
+    // Not the submit lock: a submit holding it may be completing this very
+    // request locally, waiting for this cancel to let go of it.
+    std::lock_guard<std::mutex> lock(Queues().mu);
+#else
     // Under the submit lock the slot cannot be handed to another request.
     std::lock_guard<std::mutex> lock(*submit_mu_);
+#endif
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
     if (s == nullptr || s->req != r || s->seq32 != seq32) return CancelOutcome::kNotFound;
 #if FAIO_GLIBC_AIO
-    // glibc keeps one queue per descriptor and runs its head. aio_cancel of a
-    // head that waits for a worker thread marks its successor runnable without
-    // putting it on the run list (__aio_remove_request), stranding every later
-    // request of that descriptor (seen here: pipe reads that never ran). So
-    // cancel only a request with an older one of the same descriptor still in
-    // glibc's queue ahead of it: then it is not the head.
-    if (!BehindAnother(s)) {
-      return aio_error(&s->cb) == EINPROGRESS ? CancelOutcome::kInProgress
-                                              : CancelOutcome::kNotFound;
-    }
+    if (aio_error(&s->cb) != EINPROGRESS) return CancelOutcome::kNotFound;
+    // Cancelling it could strand what is queued behind it: let it run.
+    if (Queues().AnyBehind(s)) return CancelOutcome::kInProgress;
 #endif
     switch (aio_cancel(s->cb.aio_fildes, &s->cb)) {
       case AIO_CANCELED:
@@ -264,21 +367,71 @@ class PosixAioBackend final : public Backend {
   }
 
  private:
-  // Under the submit lock: is an older request of s's descriptor still queued
-  // or running in the host?
-  bool BehindAnother(const Slot* s) const {
-    for (const Slot* chunk : chunks_) {
-      for (size_t i = 0; i < kChunk; ++i) {
-        const Slot& o = chunk[i];
-        if (&o != s && o.busy.load(std::memory_order_acquire) &&
-            o.cb.aio_fildes == s->cb.aio_fildes && o.order < s->order &&
-            aio_error(&o.cb) == EINPROGRESS) {
-          return true;
+#if FAIO_GLIBC_AIO
+  // EnqueueGlibc hands each request to glibc on its own (aio_read, aio_write,
+  // aio_fsync), under the process-wide lock, and links it into GlibcQueues. A
+  // request refused for resources (EAGAIN) ends the batch: it and the rest go
+  // back to *prepared* (docs/contract.md, Submit). One that fails at once for
+  // another reason completes with its error - after the lock is dropped, since
+  // a cancel may hold that request while it waits for the lock, and
+  // CompleteLocally waits for the cancel's verdict.
+  size_t EnqueueGlibc(Request* const* reqs, size_t n, int* host_error) {
+    constexpr size_t kStep = 64;
+    size_t done = 0;
+    while (done < n) {
+      Slot* accepted[kStep];
+      Request* failed[kStep];
+      int failed_err[kStep];
+      size_t n_accepted = 0, n_failed = 0;
+      bool stop = false;
+      {
+        GlibcQueues& q = Queues();
+        std::lock_guard<std::mutex> lock(q.mu);
+        for (size_t k = 0; k < kStep && done < n; ++k) {
+          Request* r = reqs[done];
+          Slot* s = Take(r);
+          if (s == nullptr) {
+            *host_error = ENOMEM;
+            stop = true;
+            break;
+          }
+          s->order = q.next_order++;
+          int rc;
+          if (r->op == Op::kFlush) {
+            rc = aio_fsync((r->flush_flags & FAIO_FLUSH_FULL) ? O_SYNC : O_DSYNC, &s->cb);
+          } else if (r->op == Op::kRead) {
+            rc = aio_read(&s->cb);
+          } else {
+            rc = aio_write(&s->cb);
+          }
+          if (rc == 0) {
+            q.Link(s);
+            accepted[n_accepted++] = s;
+            ++done;
+            continue;
+          }
+          int err = errno;  // judged by errno, not by the return value (flaw 3)
+          Untake(s);
+          if (err == EAGAIN) {
+            *host_error = err;
+            stop = true;
+            break;
+          }
+          failed[n_failed] = r;
+          failed_err[n_failed++] = err;
+          ++done;
         }
       }
+      for (size_t i = 0; i < n_accepted; ++i) notifier_->Watch(accepted[i], &accepted[i]->cb);
+      for (size_t i = 0; i < n_failed; ++i) {
+        ctx_->CompleteLocally(failed[i], platform::StatusFromHostError(failed_err[i]),
+                              failed_err[i]);
+      }
+      if (stop) return done;
     }
-    return false;
+    return n;
   }
+#endif
 
   // Takes a slot for r and describes r in its aiocb (under the submit lock).
   Slot* Take(Request* r) {
@@ -286,9 +439,12 @@ class PosixAioBackend final : public Backend {
     if (free_ == nullptr && !Grow()) return nullptr;
     Slot* s = free_;
     free_ = s->free_next;
+#if FAIO_GLIBC_AIO
+    Queues().Unlink(s);  // the caller holds Queues().mu
+#endif
     memset(&s->cb, 0, sizeof(s->cb));
 #if FAIO_GLIBC_AIO
-    s->cb.__error_code = EAGAIN;
+    s->cb.__error_code = EAGAIN;  // not queued (yet): never a success (see the file comment)
 #endif
     s->req = r;
     s->seq32 = r->seq32;
@@ -301,7 +457,6 @@ class PosixAioBackend final : public Backend {
     }
     notifier_->Prepare(&s->cb.aio_sigevent, s);
     r->backend_data.store(reinterpret_cast<uintptr_t>(s), std::memory_order_relaxed);
-    s->order = next_order_++;
     s->busy.store(true, std::memory_order_release);
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     return s;
@@ -375,7 +530,6 @@ class PosixAioBackend final : public Backend {
   uint32_t capacity_ = 0;
   static constexpr size_t kChunk = 64;
   std::vector<Slot*> chunks_;  // under the submit lock
-  uint64_t next_order_ = 0;    // under the submit lock
   Slot* free_ = nullptr;       // under the submit lock
   std::atomic<Slot*> freed_{nullptr};
   std::atomic<int64_t> outstanding_{0};  // slots with the host

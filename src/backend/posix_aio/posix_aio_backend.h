@@ -1,6 +1,7 @@
 // posix_aio_backend.h - POSIX AIO (aio_read/aio_write/aio_fsync/lio_listio),
-// with completions from a notifier: "posix_aio" (SIGEV_THREAD) and "kqueue"
-// (SIGEV_KEVENT, FreeBSD - the reference design).
+// with completions from a notifier: "posix_aio" (SIGEV_NONE + aio_suspend,
+// notifier_suspend.cc) and "kqueue" (SIGEV_KEVENT, FreeBSD - the reference
+// design).
 #ifndef FAIO_SRC_BACKEND_POSIX_AIO_POSIX_AIO_BACKEND_H_
 #define FAIO_SRC_BACKEND_POSIX_AIO_POSIX_AIO_BACKEND_H_
 
