@@ -72,18 +72,12 @@ size_t Alignment(const BenchSpec& spec, const JobFile& file) {
 
 }  // namespace
 
-BenchSpec ParseBench(const BenchArgs& a) {
-  BenchSpec s;
-  if (!a.extras.empty()) {
-    throw UsageError(
-        fmt::format("'{}': not an option of faio bench (see faio bench --help)", a.extras.front()));
-  }
-  if (a.name.empty()) throw UsageError("--name: empty (use e.g. --name randread)");
-  s.name = a.name;
-  s.filename = a.filename;
-  s.size_given = a.size_given;
-  s.given = a.given;
+namespace {
 
+// ParseBench's steps, each filling its part of s.
+
+// ParseSizes checks --size and --bs.
+void ParseSizes(const BenchArgs& a, BenchSpec& s) {
   auto size = ParseSize(a.size);
   if (!size)
     throw UsageError(fmt::format("--size '{}': not a size (use e.g. 256M, 1G, 4096)", a.size));
@@ -96,7 +90,10 @@ BenchSpec ParseBench(const BenchArgs& a) {
                                  a.bs, kMaxTransfer));
   }
   s.bs = *bs;
+}
 
+// ParseDepths checks --iodepth and its batches.
+void ParseDepths(const BenchArgs& a, BenchSpec& s) {
   auto depth = ParseUnsigned(a.iodepth, 1, kMaxIodepth);
   if (!depth) {
     throw UsageError(
@@ -126,7 +123,10 @@ BenchSpec ParseBench(const BenchArgs& a) {
         fmt::format("--iodepth_batch_complete_min {}: more than --iodepth {}", *cmin, s.iodepth));
   }
   s.batch_complete_min = std::max<uint32_t>(1, static_cast<uint32_t>(*cmin));
+}
 
+// ParseTiming checks --time_based, --runtime, --ramp_time.
+void ParseTiming(const BenchArgs& a, BenchSpec& s) {
   // The default job (no --size, no --runtime) runs for 5 s; --size alone, as in
   // fio, ends the job once that many bytes were transferred.
   if (a.time_based.empty()) {
@@ -148,6 +148,10 @@ BenchSpec ParseBench(const BenchArgs& a) {
         fmt::format("--ramp_time '{}': not a duration (use e.g. 0, 2, 2s, 500ms)", a.ramp_time));
   }
   s.ramp_ns = NsOf(*ramp);
+}
+
+// ParseWorkload checks --backend, --direct, --rw, --rwmixread, --numjobs, --fsync.
+void ParseWorkload(const BenchArgs& a, BenchSpec& s) {
   if (a.backend.empty())
     throw UsageError("--backend: empty name (use auto, io_uring, threads, ...)");
   s.backend = a.backend;
@@ -195,7 +199,10 @@ BenchSpec ParseBench(const BenchArgs& a) {
         "--fsync '{}': not a whole number (a flush after every N writes; 0: none)", a.fsync));
   }
   s.fsync = static_cast<uint32_t>(*fsync);
+}
 
+// ParseOutput checks the output and registration options.
+void ParseOutput(const BenchArgs& a, BenchSpec& s) {
   if (a.output_format == "normal") {
     s.json = false;
   } else if (a.output_format == "json") {
@@ -207,65 +214,81 @@ BenchSpec ParseBench(const BenchArgs& a) {
   s.fixedbufs = a.fixedbufs;
   s.registerfiles = a.registerfiles;
   s.plot = a.plot;
+}
+
+}  // namespace
+
+BenchSpec ParseBench(const BenchArgs& a) {
+  BenchSpec s;
+  if (!a.extras.empty()) {
+    throw UsageError(
+        fmt::format("'{}': not an option of faio bench (see faio bench --help)", a.extras.front()));
+  }
+  if (a.name.empty()) throw UsageError("--name: empty (use e.g. --name randread)");
+  s.name = a.name;
+  s.filename = a.filename;
+  s.size_given = a.size_given;
+  s.given = a.given;
+  ParseSizes(a, s);
+  ParseDepths(a, s);
+  ParseTiming(a, s);
+  ParseWorkload(a, s);
+  ParseOutput(a, s);
   if (s.filename.empty() && s.bs > s.size) {
     throw UsageError(fmt::format("--bs {} is larger than --size {}", a.bs, a.size));
   }
   return s;
 }
 
-int RunBench(const BenchArgs& args) {
-  const BenchSpec spec = ParseBench(args);
-  InstallInterruptHandler();
-  // A --plot file that cannot be written fails the run before it starts.
-  if (!spec.plot.empty()) WritePlot(spec.plot, spec, {}, JobResult());
+namespace {
 
-  // Every job's context first, so that a bad backend fails before any file is
-  // written. A flush (--fsync) takes one of the --iodepth slots, as in fio.
-  const uint32_t capacity = spec.iodepth;
+// RunBench's steps.
+
+// OpenContexts makes every job's context first, so that a bad backend fails
+// before any file is written. A flush (--fsync) takes one of the --iodepth
+// slots, as in fio.
+std::vector<faio::Context> OpenContexts(const BenchSpec& spec) {
   std::vector<faio::Context> ctxs;
   for (uint32_t i = 0; i < spec.numjobs; ++i) {
     // --registerfiles: faio_ctx_associate_file (BenchJob::Setup) then makes the
     // file an io_uring fixed file; the file outlives every context.
     ctxs.push_back(
-        OpenContext(spec.backend, capacity, spec.registerfiles ? FAIO_CTX_FIXED_FILES : 0));
+        OpenContext(spec.backend, spec.iodepth, spec.registerfiles ? FAIO_CTX_FIXED_FILES : 0));
   }
-  ReportInfo info;
-  info.backend = ctxs[0].Backend() != nullptr ? ctxs[0].Backend() : "?";
+  return ctxs;
+}
 
-  // One file for all jobs (fio's shared --filename; the temporary file too).
+// OpenJobFile opens (or creates and lays out) the one file of all jobs (fio's
+// shared --filename; the temporary file too).
+JobFile OpenJobFile(const BenchSpec& spec, faio::Context& ctx) {
   JobFile file = spec.filename.empty()
-                     ? JobFile::CreateTemporary(ctxs[0], spec.size, spec.iodepth)
-                     : JobFile::Open(ctxs[0], spec.filename, spec.size, spec.size_given,
-                                     spec.direct, spec.iodepth, spec.writes);
+                     ? JobFile::CreateTemporary(ctx, spec.size, spec.iodepth)
+                     : JobFile::Open(ctx, spec.filename, spec.size, spec.size_given, spec.direct,
+                                     spec.iodepth, spec.writes);
   if (Interrupted()) throw ToolError(kExitInterrupted, "interrupted");
   if (spec.direct) file.EnableDirect();
   if (file.size() < spec.bs) {
     throw UsageError(fmt::format("--bs {}: larger than the file ({})", FormatBytes(spec.bs),
                                  FormatBytes(file.size())));
   }
-  const size_t alignment = Alignment(spec, file);
-  info.path = file.path();
-  info.temporary = file.temporary();
-  info.file_size = file.size();
-  info.started = std::time(nullptr);
+  return file;
+}
 
+std::vector<std::unique_ptr<BenchJob>> SetUpJobs(const BenchSpec& spec,
+                                                 std::vector<faio::Context>& ctxs,
+                                                 const JobFile& file) {
+  const size_t alignment = Alignment(spec, file);
   std::vector<std::unique_ptr<BenchJob>> jobs;
   for (uint32_t i = 0; i < spec.numjobs; ++i) {
     jobs.push_back(std::make_unique<BenchJob>(spec, i));
     jobs.back()->Setup(std::move(ctxs[i]), file.file(), file.size(), alignment);
   }
-  info.fixedbufs = jobs[0]->fixedbufs_note();
-  info.registerfiles = jobs[0]->registerfiles_note();
+  return jobs;
+}
 
-  const bool show_progress = !spec.json && StdoutIsTerminal();
-  if (!spec.json) {
-    PrintHeader(spec, info);
-    std::fflush(stdout);
-  }
-  std::vector<const LiveCounters*> live;
-  for (const auto& j : jobs) live.push_back(&j->live());
-  ProgressSampler sampler(spec, live, show_progress);
-
+// RunJobs runs every job on a thread of its own while the sampler samples
+// their counters on this one, until all have ended.
+void RunJobs(std::vector<std::unique_ptr<BenchJob>>& jobs, ProgressSampler& sampler) {
   std::mutex mu;
   std::condition_variable cv;
   uint32_t finished = 0;
@@ -285,7 +308,12 @@ int RunBench(const BenchArgs& args) {
   });
   for (std::thread& t : threads) t.join();
   sampler.Finish();
+}
 
+// Report prints the jobs' figures (one entry per job, or merged), writes the
+// plot, and returns the exit code.
+int Report(const BenchSpec& spec, const ReportInfo& info,
+           const std::vector<std::unique_ptr<BenchJob>>& jobs, const ProgressSampler& sampler) {
   std::vector<std::unique_ptr<JobResult>> results;
   for (const auto& j : jobs) results.push_back(std::make_unique<JobResult>(j->result()));
   std::unique_ptr<JobResult> group = MergeJobs(results);
@@ -309,6 +337,37 @@ int RunBench(const BenchArgs& args) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int RunBench(const BenchArgs& args) {
+  const BenchSpec spec = ParseBench(args);
+  InstallInterruptHandler();
+  // A --plot file that cannot be written fails the run before it starts.
+  if (!spec.plot.empty()) WritePlot(spec.plot, spec, {}, JobResult());
+
+  std::vector<faio::Context> ctxs = OpenContexts(spec);
+  ReportInfo info;
+  info.backend = ctxs[0].Backend() != nullptr ? ctxs[0].Backend() : "?";
+  JobFile file = OpenJobFile(spec, ctxs[0]);
+  info.path = file.path();
+  info.temporary = file.temporary();
+  info.file_size = file.size();
+  info.started = std::time(nullptr);
+  std::vector<std::unique_ptr<BenchJob>> jobs = SetUpJobs(spec, ctxs, file);
+  info.fixedbufs = jobs[0]->fixedbufs_note();
+  info.registerfiles = jobs[0]->registerfiles_note();
+
+  if (!spec.json) {
+    PrintHeader(spec, info);
+    std::fflush(stdout);
+  }
+  std::vector<const LiveCounters*> live;
+  for (const auto& j : jobs) live.push_back(&j->live());
+  ProgressSampler sampler(spec, live, /*show_line=*/!spec.json && StdoutIsTerminal());
+  RunJobs(jobs, sampler);
+  return Report(spec, info, jobs, sampler);
 }
 
 BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> b) {

@@ -186,174 +186,212 @@ void BenchJob::Run() noexcept {
 }
 
 void BenchJob::RunLoop() {
-  const BenchSpec& s = spec_;
-  JobResult& res = *result_;
-  const uint32_t depth = s.iodepth;
-  faio_ctx* const ctx = ctx_.native();
-
-  const uint64_t t_begin = NowNs();
-  uint64_t stats_start = t_begin;
-  bool ramping = s.ramp_ns > 0;
-  const uint64_t ramp_end = t_begin + s.ramp_ns;
-  const uint64_t t_end = s.runtime_ns != 0 ? ramp_end + s.runtime_ns : kNoLimit;
-  CpuUsage cpu0 = CpuUsage::Now();
-
-  uint64_t total_ios[kDirections] = {0, 0};  // since t_begin, for live_
-  uint64_t total_bytes[kDirections] = {0, 0};
-  uint64_t writes_since_flush = 0;
-  size_t inflight = 0;
-  bool stopping = false;
-  uint64_t last_completion = t_begin;
-
-  uint64_t now = t_begin;
-  for (uint32_t slot = 0; slot < depth; ++slot) {
-    if (!Prepare(slot, now)) break;
-  }
-  stopping = res.failed() || pending_.empty();
-
-  // PrepareFlush turns slot into a flush (fio's fsync=N: once N writes have
-  // completed, the next free slot carries a flush; a flush thus takes a place
-  // of the --iodepth, and several may be in flight).
-  auto prepare_flush = [&](uint32_t slot, uint64_t t) {
-    faio_req* f = reqs_[slot].native();
-    int st = faio_req_prepare_flush(f, file_, reinterpret_cast<void*>(uintptr_t{slot}));
-    if (st != FAIO_OK) {
-      NoteError("faio_req_prepare_flush: " + StatusText(st), 0);
-      stopping = true;
-      return;
-    }
-    writes_since_flush -= s.fsync;
-    start_ns_[slot] = t;
-    dir_[slot] = kDirSync;
-    pending_.push_back(f);
-    pending_slot_.push_back(slot);
-  };
-
+  StartLoop();
   while (true) {
-    // 1. Submit.
-    size_t done = 0;
-    while (!stopping && done < pending_.size()) {
-      size_t n = pending_.size() - done;
-      if (s.batch_submit != 0) n = std::min<size_t>(n, s.batch_submit);
-      int st = FAIO_OK;
-      size_t took = SubmitBatch(ctx, pending_.data() + done, n, &st);
-      const uint64_t issued = NowNs();
-      // slat: run-length recording (a batch shares its start time).
-      int run_dir = -1;
-      uint64_t run_val = 0, run_len = 0;
-      for (size_t i = done; i < done + took; ++i) {
-        const uint32_t slot = pending_slot_[i];
-        issue_ns_[slot] = issued;
-        int d = dir_[slot];
-        if (d == kDirSync) continue;
-        uint64_t v = issued - start_ns_[slot];
-        if (d == run_dir && v == run_val) {
-          ++run_len;
-        } else {
-          if (run_len != 0) res.dir[run_dir].slat.RecordN(run_val, run_len);
-          run_dir = d;
-          run_val = v;
-          run_len = 1;
-        }
-      }
+    SubmitPending();
+    if (loop_.inflight == 0) break;
+    Reap();
+    if (loop_.broken) break;
+    EndRampOrRun();
+  }
+  FinishLoop();
+}
+
+void BenchJob::StartLoop() {
+  Loop& l = loop_;
+  l = Loop();
+  l.t_begin = NowNs();
+  l.stats_start = l.t_begin;
+  l.ramping = spec_.ramp_ns > 0;
+  l.ramp_end = l.t_begin + spec_.ramp_ns;
+  l.t_end = spec_.runtime_ns != 0 ? l.ramp_end + spec_.runtime_ns : kNoLimit;
+  l.cpu0 = CpuUsage::Now();
+  l.last_completion = l.t_begin;
+  l.now = l.t_begin;
+  for (uint32_t slot = 0; slot < spec_.iodepth; ++slot) {
+    if (!Prepare(slot, l.now)) break;
+  }
+  l.stopping = result_->failed() || pending_.empty();
+}
+
+// PrepareFlush turns slot into a flush (fio's fsync=N: once N writes have
+// completed, the next free slot carries a flush; a flush thus takes a place
+// of the --iodepth, and several may be in flight).
+void BenchJob::PrepareFlush(uint32_t slot) {
+  faio_req* f = reqs_[slot].native();
+  int st = faio_req_prepare_flush(f, file_, reinterpret_cast<void*>(uintptr_t{slot}));
+  if (st != FAIO_OK) {
+    NoteError("faio_req_prepare_flush: " + StatusText(st), 0);
+    loop_.stopping = true;
+    return;
+  }
+  loop_.writes_since_flush -= spec_.fsync;
+  start_ns_[slot] = loop_.now;
+  dir_[slot] = kDirSync;
+  pending_.push_back(f);
+  pending_slot_.push_back(slot);
+}
+
+// SubmitPending submits what is prepared, at most --iodepth_batch_submit per
+// call, and reads the clock once after each call: the issue time of every
+// request the call took.
+void BenchJob::SubmitPending() {
+  Loop& l = loop_;
+  size_t done = 0;
+  while (!l.stopping && done < pending_.size()) {
+    size_t n = pending_.size() - done;
+    if (spec_.batch_submit != 0) n = std::min<size_t>(n, spec_.batch_submit);
+    int st = FAIO_OK;
+    size_t took = SubmitBatch(ctx_.native(), pending_.data() + done, n, &st);
+    RecordSlat(done, done + took, NowNs());
+    l.inflight += took;
+    done += took;
+    if (st == FAIO_OK) continue;
+    if (st == FAIO_E_INSUFFICIENT_RESOURCES && l.inflight > 0) break;  // again after a wait
+    NoteError("faio_ctx_submit: " + StatusText(st), 0);
+    l.stopping = true;
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done));
+  pending_slot_.erase(pending_slot_.begin(), pending_slot_.begin() + static_cast<ptrdiff_t>(done));
+}
+
+// RecordSlat stamps pending_[from, to) as issued at `issued` and records their
+// submission latencies, run-length encoded (a batch shares its start time).
+void BenchJob::RecordSlat(size_t from, size_t to, uint64_t issued) {
+  JobResult& res = *result_;
+  int run_dir = -1;
+  uint64_t run_val = 0, run_len = 0;
+  for (size_t i = from; i < to; ++i) {
+    const uint32_t slot = pending_slot_[i];
+    issue_ns_[slot] = issued;
+    int d = dir_[slot];
+    if (d == kDirSync) continue;
+    uint64_t v = issued - start_ns_[slot];
+    if (d == run_dir && v == run_val) {
+      ++run_len;
+    } else {
       if (run_len != 0) res.dir[run_dir].slat.RecordN(run_val, run_len);
-      inflight += took;
-      done += took;
-      if (st == FAIO_OK) continue;
-      if (st == FAIO_E_INSUFFICIENT_RESOURCES && inflight > 0) break;  // again after a wait
-      NoteError("faio_ctx_submit: " + StatusText(st), 0);
-      stopping = true;
-    }
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(done));
-    pending_slot_.erase(pending_slot_.begin(),
-                        pending_slot_.begin() + static_cast<ptrdiff_t>(done));
-    if (inflight == 0) break;
-
-    // 2. Reap.
-    uint32_t count = 0;
-    size_t min = std::min<size_t>(s.batch_complete_min, inflight);
-    int wst = faio_ctx_wait(ctx, min, kWaitTimeoutMs, reaped_.data(), reaped_.size(), &count);
-    now = NowNs();
-
-    // 3. Record and prepare again.
-    for (uint32_t i = 0; i < count; ++i) {
-      faio_req* r = reaped_[i];
-      uint32_t slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(faio_req_user(r)));
-      size_t got = 0;
-      int st = faio_req_result(r, &got);
-      const int d = dir_[slot];
-      if (d == kDirSync) {
-        if (st == FAIO_OK) {
-          ++res.sync.ios;
-          res.sync.lat.Record(now - issue_ns_[slot]);
-        } else {
-          ++res.sync.errors;
-          NoteError("flush failed: " + StatusText(st, faio_req_host_error(r)),
-                    faio_req_host_error(r));
-          stopping = true;
-        }
-      } else {
-        DirStats& ds = res.dir[d];
-        if (st == FAIO_OK) {
-          ++ds.ios;
-          ds.bytes += got;
-          ++total_ios[d];
-          total_bytes[d] += got;
-          if (got != s.bs) ++ds.short_ios;
-          ds.clat.Record(now - issue_ns_[slot]);
-          ds.lat.Record(now - start_ns_[slot]);
-          if (d == kDirWrite) ++writes_since_flush;
-        } else {
-          ++ds.errors;
-          NoteError(fmt::format("{} failed: {}", d == kDirRead ? "read" : "write",
-                                StatusText(st, faio_req_host_error(r))),
-                    faio_req_host_error(r));
-          stopping = true;
-        }
-      }
-      if (stopping) continue;
-      if (s.fsync != 0 && writes_since_flush >= s.fsync) {
-        prepare_flush(slot, now);
-      } else {
-        Prepare(slot, now);
-      }
-    }
-    inflight -= count;
-    if (count != 0) {
-      last_completion = now;
-      for (int d = 0; d < kDirections; ++d) {
-        live_.ios[d].store(total_ios[d], std::memory_order_relaxed);
-        live_.bytes[d].store(total_bytes[d], std::memory_order_relaxed);
-      }
-    }
-    if (wst != FAIO_OK && wst != FAIO_E_TIMEOUT && wst != FAIO_E_INTERRUPTED) {
-      NoteError("faio_ctx_wait: " + StatusText(wst), 0);
-      stopping = true;
-      if (count == 0) break;  // the context is broken; nothing more will come back
-    }
-    if (res.failed()) stopping = true;
-    if (ramping && now >= ramp_end) {
-      // The ramp is over: the figures start from zero (fio's ramp_time).
-      ramping = false;
-      for (DirStats& ds : res.dir) ds = DirStats();
-      res.sync = SyncStats();
-      stats_start = now;
-      last_completion = now;
-      cpu0 = CpuUsage::Now();
-    }
-    if (now >= t_end) stopping = true;
-    if (Interrupted()) {
-      stopping = true;
-      res.interrupted = true;
+      run_dir = d;
+      run_val = v;
+      run_len = 1;
     }
   }
-  if (inflight != 0) leak_buffers_ = true;
+  if (run_len != 0) res.dir[run_dir].slat.RecordN(run_val, run_len);
+}
+
+// Reap waits for --iodepth_batch_complete_min completions (250 ms at most, so
+// that the end of the run and Ctrl-C are noticed), reads the clock once (the
+// completion time of every request reaped, and the start time of the batch
+// prepared from them) and completes each.
+void BenchJob::Reap() {
+  Loop& l = loop_;
+  uint32_t count = 0;
+  size_t min = std::min<size_t>(spec_.batch_complete_min, l.inflight);
+  int wst =
+      faio_ctx_wait(ctx_.native(), min, kWaitTimeoutMs, reaped_.data(), reaped_.size(), &count);
+  l.now = NowNs();
+  for (uint32_t i = 0; i < count; ++i) Complete(reaped_[i]);
+  l.inflight -= count;
+  if (count != 0) {
+    l.last_completion = l.now;
+    for (int d = 0; d < kDirections; ++d) {
+      live_.ios[d].store(l.total_ios[d], std::memory_order_relaxed);
+      live_.bytes[d].store(l.total_bytes[d], std::memory_order_relaxed);
+    }
+  }
+  if (wst != FAIO_OK && wst != FAIO_E_TIMEOUT && wst != FAIO_E_INTERRUPTED) {
+    NoteError("faio_ctx_wait: " + StatusText(wst), 0);
+    l.stopping = true;
+    if (count == 0) l.broken = true;
+  }
+}
+
+// Complete records one reaped request's latencies and prepares its slot again
+// at a new offset (no allocation: requests, buffers and the timestamp arrays
+// are per slot); once --fsync writes have completed, the slot carries a flush.
+void BenchJob::Complete(faio_req* r) {
+  uint32_t slot = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(faio_req_user(r)));
+  size_t got = 0;
+  int st = faio_req_result(r, &got);
+  int host_error = st == FAIO_OK ? 0 : faio_req_host_error(r);
+  if (dir_[slot] == kDirSync) {
+    CompleteFlush(slot, st, host_error);
+  } else {
+    CompleteTransfer(slot, st, got, host_error);
+  }
+  if (loop_.stopping) return;
+  if (spec_.fsync != 0 && loop_.writes_since_flush >= spec_.fsync) {
+    PrepareFlush(slot);
+  } else {
+    Prepare(slot, loop_.now);
+  }
+}
+
+void BenchJob::CompleteFlush(uint32_t slot, int status, int host_error) {
+  JobResult& res = *result_;
+  if (status == FAIO_OK) {
+    ++res.sync.ios;
+    res.sync.lat.Record(loop_.now - issue_ns_[slot]);
+    return;
+  }
+  ++res.sync.errors;
+  NoteError("flush failed: " + StatusText(status, host_error), host_error);
+  loop_.stopping = true;
+}
+
+void BenchJob::CompleteTransfer(uint32_t slot, int status, size_t got, int host_error) {
+  Loop& l = loop_;
+  const int d = dir_[slot];
+  DirStats& ds = result_->dir[d];
+  if (status != FAIO_OK) {
+    ++ds.errors;
+    NoteError(fmt::format("{} failed: {}", d == kDirRead ? "read" : "write",
+                          StatusText(status, host_error)),
+              host_error);
+    l.stopping = true;
+    return;
+  }
+  ++ds.ios;
+  ds.bytes += got;
+  ++l.total_ios[d];
+  l.total_bytes[d] += got;
+  if (got != spec_.bs) ++ds.short_ios;
+  ds.clat.Record(l.now - issue_ns_[slot]);
+  ds.lat.Record(l.now - start_ns_[slot]);
+  if (d == kDirWrite) ++l.writes_since_flush;
+}
+
+// EndRampOrRun starts the figures from zero once the ramp is over (fio's
+// ramp_time), and stops the job at its end time, after an error or on Ctrl-C.
+void BenchJob::EndRampOrRun() {
+  Loop& l = loop_;
+  JobResult& res = *result_;
+  if (res.failed()) l.stopping = true;
+  if (l.ramping && l.now >= l.ramp_end) {
+    l.ramping = false;
+    for (DirStats& ds : res.dir) ds = DirStats();
+    res.sync = SyncStats();
+    l.stats_start = l.now;
+    l.last_completion = l.now;
+    l.cpu0 = CpuUsage::Now();
+  }
+  if (l.now >= l.t_end) l.stopping = true;
+  if (Interrupted()) {
+    l.stopping = true;
+    res.interrupted = true;
+  }
+}
+
+void BenchJob::FinishLoop() {
+  const Loop& l = loop_;
+  JobResult& res = *result_;
+  if (l.inflight != 0) leak_buffers_ = true;
   const uint64_t t_stop = NowNs();
-  res.cpu = CpuUsage::Now() - cpu0;
-  res.runtime_ns = last_completion > stats_start ? last_completion - stats_start : 0;
+  res.cpu = CpuUsage::Now() - l.cpu0;
+  res.runtime_ns = l.last_completion > l.stats_start ? l.last_completion - l.stats_start : 0;
   res.min_runtime_ns = res.runtime_ns;
-  res.cpu_base_ns = t_stop > stats_start ? t_stop - stats_start : 0;
-  res.elapsed_ns = t_stop - t_begin;
+  res.cpu_base_ns = t_stop > l.stats_start ? t_stop - l.stats_start : 0;
+  res.elapsed_ns = t_stop - l.t_begin;
 }
 
 }  // namespace faio::tool

@@ -56,9 +56,41 @@ class BenchJob {
   const std::string& registerfiles_note() const { return registerfiles_note_; }
 
  private:
+  // Loop is RunLoop's state: the clock marks, the totals for live_, and what is
+  // in flight.
+  struct Loop {
+    uint64_t t_begin = 0;
+    uint64_t stats_start = 0;  // where the figures start (after the ramp)
+    uint64_t ramp_end = 0;
+    uint64_t t_end = 0;
+    bool ramping = false;
+    CpuUsage cpu0;
+    uint64_t total_ios[kDirections] = {0, 0};  // since t_begin, for live_
+    uint64_t total_bytes[kDirections] = {0, 0};
+    uint64_t writes_since_flush = 0;
+    size_t inflight = 0;
+    bool stopping = false;
+    bool broken = false;  // a failed wait returned nothing: nothing more will come back
+    uint64_t last_completion = 0;
+    uint64_t now = 0;
+  };
+
   bool Prepare(uint32_t slot, uint64_t now);
+  void PrepareFlush(uint32_t slot);
   void RunLoop();
+  // RunLoop's steps, in the order of one iteration.
+  void StartLoop();
+  void SubmitPending();
+  void RecordSlat(size_t from, size_t to, uint64_t issued);
+  void Reap();
+  void Complete(faio_req* r);
+  void CompleteFlush(uint32_t slot, int status, int host_error);
+  void CompleteTransfer(uint32_t slot, int status, size_t got, int host_error);
+  void EndRampOrRun();
+  void FinishLoop();
   void NoteError(const std::string& what, int host_error);
+
+  Loop loop_;
 
   const BenchSpec& spec_;
   const uint32_t index_;
