@@ -3,23 +3,21 @@
 // The copy runs --iodepth slots, each with a --bs buffer, each cycling
 // read SRC -> write DST through one faio request; slots run independently, so
 // reads and writes are in flight together and writes complete in any order.
-// Only the data extents of SRC (SEEK_DATA/SEEK_HOLE) are read; DST is first cut
-// to SRC's size (ftruncate), so what is not written stays a hole.
+// Only the data extents of SRC are read (host/file.h's DataExtents: SEEK_DATA
+// and SEEK_HOLE, FSCTL_QUERY_ALLOCATED_RANGES); DST is first sized to SRC's
+// size (made sparse first where the host needs that), so what is not written
+// stays a hole.
 //
 // Direct I/O needs offsets and lengths aligned to the files' direct-I/O
 // alignment. Extents are widened to it (reading a little of a hole reads
 // zeros), and the last block, where SRC ends inside an aligned unit, is read
 // short and written padded with zeros to the alignment; DST is then cut back to
-// SRC's exact size with ftruncate before the final flush.
+// SRC's exact size before the final flush.
 #include "cp/copy.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <faio/faio.hpp>
@@ -42,37 +40,26 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMaxTransfer = 0x7ffff000;  // the largest single Linux transfer
 constexpr uint64_t kMaxBufferBytes = uint64_t{4} << 30;
 constexpr uint32_t kMaxIodepth = 4096;
-constexpr uint32_t kAssumedAlignment = 4096;  // when O_DIRECT works but statx cannot tell
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { Reset(-1); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void Reset(int fd) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
+constexpr uint32_t kAssumedAlignment = 4096;  // when direct I/O works but the host cannot tell
+#ifdef _WIN32
+constexpr const char* kSeparators = "/\\";
+#else
+constexpr const char* kSeparators = "/";
+#endif
 
 // DstGuard undoes DST on every way out of CopyFile but success: removes the
 // file it created, or empties the file it overwrote.
 class DstGuard {
  public:
-  DstGuard(std::string path, int fd, bool created)
-      : path_(std::move(path)), fd_(fd), created_(created) {}
+  DstGuard(std::string path, faio_file f, bool created)
+      : path_(std::move(path)), f_(f), created_(created) {}
   ~DstGuard() {
     if (!armed_) return;
     if (created_) {
-      unlink(path_.c_str());
+      RemoveFile(path_);
     } else {
-      (void)ftruncate(fd_, 0);
+      int e = 0;
+      (void)Resize(f_, 0, &e);
     }
   }
   DstGuard(const DstGuard&) = delete;
@@ -85,7 +72,7 @@ class DstGuard {
 
  private:
   std::string path_;
-  int fd_;
+  faio_file f_;
   bool created_;
   bool armed_ = true;
 };
@@ -94,70 +81,136 @@ uint64_t RoundUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 uint64_t RoundDown(uint64_t v, uint64_t a) { return v / a * a; }
 
 std::string Dirname(const std::string& path) {
-  auto slash = path.rfind('/');
+  auto slash = path.find_last_of(kSeparators);
   if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
+  if (slash == 0) return path.substr(0, 1);
   return path.substr(0, slash);
 }
 
 std::string Basename(const std::string& path) {
   std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  auto slash = p.rfind('/');
+  while (p.size() > 1 && std::strchr(kSeparators, p.back()) != nullptr) p.pop_back();
+  auto slash = p.find_last_of(kSeparators);
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-// Extents walks the data extents of a file with SEEK_DATA/SEEK_HOLE. Where the
-// file system cannot tell (EINVAL, EOPNOTSUPP), the whole file is one extent.
-class Extents {
- public:
-  Extents(int fd, uint64_t size) : fd_(fd), size_(size) {}
-  // Next finds the next extent at or after `pos`: true and [*start, *end), or
-  // false with *error empty at the end, or with the reason on failure.
-  bool Next(uint64_t pos, uint64_t* start, uint64_t* end, std::string* error) {
-    if (pos >= size_) return false;
-    if (!sparse_) {
-      *start = pos;
-      *end = size_;
-      return true;
-    }
-    off_t d = lseek(fd_, static_cast<off_t>(pos), SEEK_DATA);
-    if (d < 0) {
-      if (errno == ENXIO) return false;
-      if (errno == EINVAL || errno == EOPNOTSUPP) {
-        sparse_ = false;
-        *start = pos;
-        *end = size_;
-        return true;
-      }
-      *error = fmt::format("lseek(SEEK_DATA) at {}: {}", pos, FileErrorText(errno));
-      return false;
-    }
-    if (static_cast<uint64_t>(d) >= size_) return false;
-    off_t h = lseek(fd_, d, SEEK_HOLE);
-    uint64_t e = h < 0 ? size_ : std::min<uint64_t>(static_cast<uint64_t>(h), size_);
-    *start = static_cast<uint64_t>(d);
-    *end = e > *start ? e : size_;
-    return true;
+void CheckOptions(const CopyOptions& o) {
+  if (o.bs == 0 || o.bs > kMaxTransfer) {
+    throw UsageError(fmt::format("--bs {}: must be from 1 byte to {} bytes", o.bs, kMaxTransfer));
   }
+  if (o.iodepth == 0 || o.iodepth > kMaxIodepth) {
+    throw UsageError(fmt::format("--iodepth {}: must be from 1 to {}", o.iodepth, kMaxIodepth));
+  }
+  if (o.bs * o.iodepth * (o.verify ? 2 : 1) > kMaxBufferBytes) {
+    throw UsageError(fmt::format("--bs {} with --iodepth {}: needs more than {} of buffers",
+                                 FormatBytes(o.bs), o.iodepth, FormatBytes(kMaxBufferBytes)));
+  }
+}
 
- private:
-  int fd_;
-  uint64_t size_;
-  bool sparse_ = true;
-};
+// OpenSource opens SRC and checks that it is a regular file.
+File OpenSource(const std::string& src, FileStatus* st) {
+  int e = 0;
+  FileStatus pre;
+  if (StatPath(src, &pre, &e) && pre.kind == FileKind::kDirectory) {
+    throw ToolError(kExitFailure,
+                    fmt::format("SRC {} is a directory (faio cp copies one file)", src));
+  }
+  File f = OpenFile(src, {Access::kRead, Create::kNo}, &e);
+  if (!f.is_open()) {
+    throw ToolError(kExitFailure, fmt::format("cannot open SRC {}: {}", src, FileErrorText(e)));
+  }
+  if (!StatFile(f.get(), st, &e)) {
+    throw ToolError(kExitFailure, fmt::format("SRC {}: {}", src, FileErrorText(e)));
+  }
+  if (st->kind == FileKind::kDirectory) {
+    throw ToolError(kExitFailure,
+                    fmt::format("SRC {} is a directory (faio cp copies one file)", src));
+  }
+  if (st->kind != FileKind::kRegular) {
+    throw ToolError(kExitFailure, fmt::format("SRC {} is not a regular file", src));
+  }
+  return f;
+}
 
-// DirectPlan is how --direct came out: the descriptors to use for the I/O and
-// the alignment they need.
+// DestinationPath is where the copy goes: DST, or DST/basename(SRC) when DST is
+// a directory. Refuses SRC itself and a directory.
+std::string DestinationPath(const CopyOptions& o, const FileStatus& src) {
+  std::string dst = o.dst;
+  FileStatus st;
+  int e = 0;
+  bool exists = StatPath(dst, &st, &e);
+  if (exists && st.kind == FileKind::kDirectory) {
+    bool slash = std::strchr(kSeparators, o.dst.back()) != nullptr;
+    dst = (slash ? o.dst : o.dst + "/") + Basename(o.src);
+    exists = StatPath(dst, &st, &e);
+  }
+  if (exists && st.device == src.device && st.inode == src.inode) {
+    throw ToolError(kExitFailure, fmt::format("SRC {} and DST {} are the same file", o.src, dst));
+  }
+  if (exists && st.kind == FileKind::kDirectory) {
+    throw ToolError(kExitFailure, fmt::format("DST {} is a directory", dst));
+  }
+  return dst;
+}
+
+// OpenDestination creates DST with `mode`, or opens and truncates an existing
+// one (unless --no-clobber). *created says which.
+File OpenDestination(const CopyOptions& o, const std::string& dst, uint32_t mode, bool* created) {
+  int e = 0;
+  *created = true;
+  File f = OpenFile(dst, {Access::kReadWrite, Create::kExclusive, false, mode}, &e);
+  if (!f.is_open() && IsError(e, FileError::kExists)) {
+    if (o.no_clobber) {
+      throw ToolError(kExitFailure,
+                      fmt::format("DST {} exists (--no-clobber: not overwritten)", dst));
+    }
+    *created = false;
+    f = OpenFile(dst, {Access::kReadWrite, Create::kTruncate}, &e);
+  }
+  if (!f.is_open()) {
+    std::string dir = Dirname(dst);
+    FileStatus dir_st;
+    int dir_error = 0;
+    std::string why;
+    if (IsError(e, FileError::kNotFound) && !StatPath(dir, &dir_st, &dir_error)) {
+      why = fmt::format(" (the directory {} does not exist)", dir);
+    }
+    throw ToolError(kExitFailure,
+                    fmt::format("cannot {} DST {}: {}{}", *created ? "create" : "open", dst,
+                                FileErrorText(e), why));
+  }
+  return f;
+}
+
+// DirectPlan is how --direct came out: the files to use for the I/O and the
+// alignment they need.
 struct DirectPlan {
   bool on = false;
   uint64_t align = 1;   // offset/length alignment of both files
   uint32_t memory = 0;  // buffer alignment both files need
   std::string note;     // why auto chose buffered I/O
-  Fd src, dst;          // O_DIRECT descriptors when on
+  File src, dst;        // opened for direct I/O when on
 };
 
-DirectPlan PlanDirect(const CopyOptions& o, const std::string& dst_path, int dst_fd) {
+// Alignment fills the plan's alignment from both files.
+void PlanAlignment(DirectPlan* p) {
+  uint64_t align = 512;
+  uint32_t memory = 0;
+  for (faio_file f : {p->src.get(), p->dst.get()}) {
+    faio_alignment al{};
+    if (faio_file_alignment(f, &al) == FAIO_OK && al.offset > 0) {
+      align = std::max<uint64_t>(align, al.offset);
+      memory = std::max(memory, al.memory);
+    } else {
+      align = std::max<uint64_t>(align, kAssumedAlignment);
+      memory = std::max(memory, kAssumedAlignment);
+    }
+  }
+  p->align = align;
+  p->memory = memory;
+}
+
+DirectPlan PlanDirect(const CopyOptions& o, const std::string& dst_path, faio_file dst) {
   DirectPlan p;
   if (o.direct == DirectMode::kOff) return p;
   bool must = o.direct == DirectMode::kOn;
@@ -167,53 +220,44 @@ DirectPlan PlanDirect(const CopyOptions& o, const std::string& dst_path, int dst
       throw ToolError(kExitFailure, "--direct 1: " + why);
     }
     p.note = why;
-    p.src.Reset(-1);
-    p.dst.Reset(-1);
+    p.src.Close();
+    p.dst.Close();
   };
-  int s = open(o.src.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  if (s < 0) {
-    int e = errno;
-    refuse(e == EINVAL ? fmt::format("the file system of {} does not accept O_DIRECT", o.src)
-                       : fmt::format("cannot open {} with O_DIRECT: {}", o.src, FileErrorText(e)),
-           e == EINVAL);
+  auto refusal = [](const std::string& path, int e) {
+    return IsError(e, FileError::kDirectRefused)
+               ? fmt::format("the file system of {} does not accept O_DIRECT", path)
+               : fmt::format("cannot open {} with O_DIRECT: {}", path, FileErrorText(e));
+  };
+  int e = 0;
+  p.src = OpenFile(o.src, {Access::kRead, Create::kNo, /*direct=*/true}, &e);
+  if (!p.src.is_open()) {
+    refuse(refusal(o.src, e), IsError(e, FileError::kDirectRefused));
     return p;
   }
-  p.src.Reset(s);
-  // The same open file as dst_fd, not whatever the name points to now.
-  std::string self = fmt::format("/proc/self/fd/{}", dst_fd);
-  int d = open(self.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
-  if (d < 0 && errno == ENOENT) d = open(dst_path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
-  if (d < 0) {
-    int e = errno;
-    refuse(e == EINVAL
-               ? fmt::format("the file system of {} does not accept O_DIRECT", dst_path)
-               : fmt::format("cannot open {} with O_DIRECT: {}", dst_path, FileErrorText(e)),
-           e == EINVAL);
+  p.dst = ReopenDirect(dst, dst_path, Access::kReadWrite, &e);
+  if (!p.dst.is_open()) {
+    refuse(refusal(dst_path, e), IsError(e, FileError::kDirectRefused));
     return p;
   }
-  p.dst.Reset(d);
-  uint64_t align = 512;
-  uint32_t memory = 0;
-  for (int fd : {p.src.get(), p.dst.get()}) {
-    faio_alignment al{};
-    if (faio_file_alignment(fd, &al) == FAIO_OK && al.offset > 0) {
-      align = std::max<uint64_t>(align, al.offset);
-      memory = std::max(memory, al.memory);
-    } else {
-      align = std::max<uint64_t>(align, kAssumedAlignment);
-      memory = std::max(memory, kAssumedAlignment);
-    }
-  }
-  if (o.bs % align != 0) {
+  PlanAlignment(&p);
+  if (o.bs % p.align != 0) {
     refuse(fmt::format("--bs {} is not a multiple of the direct-I/O alignment ({} bytes)", o.bs,
-                       align),
+                       p.align),
            true);
     return p;
   }
   p.on = true;
-  p.align = align;
-  p.memory = memory;
   return p;
+}
+
+// SizeDestination gives DST SRC's size: what is not written stays a hole. It
+// also finds a file-size limit before any data moves.
+void SizeDestination(faio_file dst, const std::string& path, uint64_t size) {
+  int e = 0;
+  if (!PrepareSparse(dst, &e) || !Resize(dst, size, &e) || !PunchHoles(dst, 0, size, &e)) {
+    throw ToolError(kExitFailure, fmt::format("cannot extend DST {} to {} bytes: {}", path, size,
+                                              FileErrorText(e)));
+  }
 }
 
 // SlotsFor is how many slots a file of `size` bytes can keep busy: a small
@@ -232,273 +276,304 @@ struct CopySlot {
   int phase = 0;     // 0 read SRC, 1 write DST (copy); 0 SRC, 1 DST (compare)
 };
 
-// Compare reads both files back and returns the first offset where they
-// differ, or size when they are equal. Throws on read failures.
-uint64_t Compare(faio::Context& ctx, const CopyOptions& o, const std::string& dst_path, int src_fd,
-                 int dst_fd, const DirectPlan& plan, uint64_t size) {
-  Pump pump(ctx, SlotsFor(size, o.bs, o.iodepth), o.bs, BufferAlignment(plan.memory), 2);
-  std::vector<CopySlot> slots(pump.slots());
-  uint64_t next = 0, first_diff = size, compared = 0;
-  std::string diff_note;
-  Progress progress("verifying", size, o.progress);
+// Copier moves SRC's data extents to DST through a Pump: Refill starts a read
+// of the next block, Complete continues a short read, turns a full one into a
+// write, and continues a short write.
+class Copier {
+ public:
+  Copier(faio::Context& ctx, const CopyOptions& o, const std::string& dst, faio_file extents_of,
+         faio_file rfd, faio_file wfd, const DirectPlan& plan, uint64_t size)
+      : o_(o),
+        dst_(dst),
+        rfd_(rfd),
+        wfd_(wfd),
+        plan_(plan),
+        size_(size),
+        pump_(ctx, SlotsFor(size, o.bs, o.iodepth), o.bs, BufferAlignment(plan.memory)),
+        slots_(pump_.slots()),
+        extents_(extents_of, size) {}
 
-  auto refill = [&](uint32_t slot) {
-    if (next >= size || first_diff < size) return false;
-    CopySlot& s = slots[slot];
-    s = CopySlot{};
-    s.off = next;
-    s.want = static_cast<size_t>(std::min<uint64_t>(o.bs, size - next));
-    s.len = plan.on ? static_cast<size_t>(RoundUp(s.want, plan.align)) : s.want;
-    next += s.want;
-    pump.Read(slot, src_fd, s.off, pump.Buffer(slot, 0), s.len);
-    return true;
-  };
-  auto complete = [&](uint32_t slot, int st, size_t n, int host_error) {
-    CopySlot& s = slots[slot];
-    const std::string& name = s.phase == 0 ? o.src : dst_path;
-    int fd = s.phase == 0 ? src_fd : dst_fd;
-    std::byte* buf = pump.Buffer(slot, s.phase);
+  // Run copies; on failure it throws ToolError ending with `undone`.
+  void Run(const std::string& undone) {
+    Progress progress("copying", size_, o_.progress);
+    pump_.Run([this](uint32_t slot) { return Refill(slot); },
+              [this](uint32_t slot, int st, size_t n, int host_error) {
+                Complete(slot, st, n, host_error);
+              },
+              [&] { progress.Update(copied_, cur_); });
+    progress.Finish();
+    if (pump_.interrupted()) {
+      throw ToolError(kExitInterrupted, fmt::format("interrupted; {}", undone));
+    }
+    if (!pump_.error().empty()) {
+      throw ToolError(kExitFailure, fmt::format("{}; {}", pump_.error(), undone));
+    }
+  }
+
+  // Finish cuts DST back to SRC's size where a padded last block went past it,
+  // and makes the copy durable (a full flush through the context).
+  void Finish(faio_file dst, const std::string& undone) {
+    int e = 0;
+    if (plan_.on && !Resize(dst, size_, &e)) {
+      throw ToolError(kExitFailure, fmt::format("cannot cut DST {} to {} bytes: {}; {}", dst_,
+                                                size_, FileErrorText(e), undone));
+    }
+    int host_error = 0;
+    int st = pump_.Flush(dst, /*full=*/true, &host_error);
     if (st != FAIO_OK) {
-      pump.Fail(fmt::format("verify: reading {} at offset {} failed: {}", name, s.off + s.done,
-                            StatusText(st, host_error)));
+      throw ToolError(kExitFailure, fmt::format("flushing DST {} failed: {}; {}", dst_,
+                                                StatusText(st, host_error), undone));
+    }
+  }
+
+  uint64_t copied() const { return copied_; }
+  uint64_t extents() const { return extents_seen_; }
+
+ private:
+  // NextExtent moves cur_/cur_end_ to the next data extent (widened to the
+  // direct-I/O alignment); false at the end or on failure.
+  bool NextExtent() {
+    while (cur_ >= cur_end_) {
+      uint64_t s = 0, e = 0;
+      std::string error;
+      if (!extents_.Next(scan_, &s, &e, &error)) {
+        if (!error.empty()) pump_.Fail(fmt::format("SRC {}: {}", o_.src, error));
+        return false;
+      }
+      scan_ = e;
+      if (plan_.on) {
+        s = RoundDown(s, plan_.align);
+        e = std::min(RoundUp(e, plan_.align), RoundUp(size_, plan_.align));
+      }
+      s = std::max(s, cur_end_);
+      if (s < e) {
+        cur_ = s;
+        cur_end_ = e;
+        ++extents_seen_;
+      }
+    }
+    return true;
+  }
+
+  bool Refill(uint32_t slot) {
+    if (!NextExtent()) return false;
+    CopySlot& c = slots_[slot];
+    c = CopySlot{};
+    c.off = cur_;
+    c.len = static_cast<size_t>(std::min<uint64_t>(o_.bs, cur_end_ - cur_));
+    c.want = static_cast<size_t>(std::min<uint64_t>(c.len, size_ - cur_));
+    cur_ += c.len;
+    pump_.Read(slot, rfd_, c.off, pump_.Buffer(slot), c.len);
+    return true;
+  }
+
+  void Complete(uint32_t slot, int st, size_t n, int host_error) {
+    if (slots_[slot].phase == 0) {
+      ReadDone(slot, st, n, host_error);
+    } else {
+      WriteDone(slot, st, n, host_error);
+    }
+  }
+
+  void ReadDone(uint32_t slot, int st, size_t n, int host_error) {
+    CopySlot& c = slots_[slot];
+    std::byte* buf = pump_.Buffer(slot);
+    if (st != FAIO_OK) {
+      pump_.Fail(fmt::format("reading SRC {} at offset {} ({} bytes) failed: {}", o_.src,
+                             c.off + c.done, c.len - c.done, StatusText(st, host_error)));
+      return;
+    }
+    c.done += n;
+    if (c.done < c.want) {
+      if (n == 0) {
+        pump_.Fail(fmt::format(
+            "SRC {} ends at offset {}, before its size {} (did it shrink during the copy?)", o_.src,
+            c.off + c.done, size_));
+      } else if (plan_.on && c.done % plan_.align != 0) {
+        pump_.Fail(
+            fmt::format("reading SRC {} at offset {}: a direct read returned {} bytes, not a "
+                        "multiple of the alignment {}",
+                        o_.src, c.off, c.done, plan_.align));
+      } else {
+        pump_.Read(slot, rfd_, c.off + c.done, buf + c.done, c.len - c.done);
+      }
+      return;
+    }
+    c.phase = 1;
+    c.done = 0;
+    c.wlen = plan_.on ? static_cast<size_t>(RoundUp(c.want, plan_.align)) : c.want;
+    if (c.wlen > c.want) std::memset(buf + c.want, 0, c.wlen - c.want);
+    pump_.Write(slot, wfd_, c.off, buf, c.wlen);
+  }
+
+  void WriteDone(uint32_t slot, int st, size_t n, int host_error) {
+    CopySlot& c = slots_[slot];
+    if (st != FAIO_OK || n == 0) {
+      pump_.Fail(fmt::format("writing DST {} at offset {} ({} bytes) failed: {}", dst_,
+                             c.off + c.done, c.wlen - c.done,
+                             st != FAIO_OK ? StatusText(st, host_error)
+                                           : std::string("the write transferred nothing")));
+      return;
+    }
+    c.done += n;
+    if (c.done < c.wlen) {
+      pump_.Write(slot, wfd_, c.off + c.done, pump_.Buffer(slot) + c.done, c.wlen - c.done);
+      return;
+    }
+    copied_ += c.want;
+  }
+
+  const CopyOptions& o_;
+  const std::string& dst_;
+  faio_file rfd_, wfd_;
+  const DirectPlan& plan_;
+  uint64_t size_;
+  Pump pump_;
+  std::vector<CopySlot> slots_;
+  DataExtents extents_;
+  uint64_t cur_ = 0, cur_end_ = 0, scan_ = 0;  // the block to read next, its extent's end
+  uint64_t copied_ = 0;
+  uint64_t extents_seen_ = 0;
+};
+
+// Comparer reads SRC and DST back, block by block into two buffers per slot,
+// and finds the first offset where they differ.
+class Comparer {
+ public:
+  Comparer(faio::Context& ctx, const CopyOptions& o, const std::string& dst, faio_file src_fd,
+           faio_file dst_fd, const DirectPlan& plan, uint64_t size)
+      : o_(o),
+        dst_(dst),
+        src_fd_(src_fd),
+        dst_fd_(dst_fd),
+        plan_(plan),
+        size_(size),
+        first_diff_(size),
+        pump_(ctx, SlotsFor(size, o.bs, o.iodepth), o.bs, BufferAlignment(plan.memory), 2),
+        slots_(pump_.slots()) {}
+
+  // Run compares; throws ToolError when a read fails or the files differ.
+  void Run() {
+    Progress progress("verifying", size_, o_.progress);
+    pump_.Run([this](uint32_t slot) { return Refill(slot); },
+              [this](uint32_t slot, int st, size_t n, int host_error) {
+                Complete(slot, st, n, host_error);
+              },
+              [&] { progress.Update(compared_, next_); });
+    progress.Finish();
+    if (pump_.interrupted()) throw ToolError(kExitInterrupted, "interrupted while verifying");
+    if (!pump_.error().empty()) throw ToolError(kExitFailure, pump_.error());
+    if (first_diff_ < size_) {
+      throw ToolError(kExitFailure, fmt::format("verify: {} and {} differ at offset {}: {}", o_.src,
+                                                dst_, first_diff_, diff_note_));
+    }
+  }
+
+ private:
+  bool Refill(uint32_t slot) {
+    if (next_ >= size_ || first_diff_ < size_) return false;
+    CopySlot& s = slots_[slot];
+    s = CopySlot{};
+    s.off = next_;
+    s.want = static_cast<size_t>(std::min<uint64_t>(o_.bs, size_ - next_));
+    s.len = plan_.on ? static_cast<size_t>(RoundUp(s.want, plan_.align)) : s.want;
+    next_ += s.want;
+    pump_.Read(slot, src_fd_, s.off, pump_.Buffer(slot, 0), s.len);
+    return true;
+  }
+
+  void Differ(uint64_t at, std::string note) {
+    if (at < first_diff_) {
+      first_diff_ = at;
+      diff_note_ = std::move(note);
+    }
+  }
+
+  void Complete(uint32_t slot, int st, size_t n, int host_error) {
+    CopySlot& s = slots_[slot];
+    const std::string& name = s.phase == 0 ? o_.src : dst_;
+    faio_file fd = s.phase == 0 ? src_fd_ : dst_fd_;
+    std::byte* buf = pump_.Buffer(slot, s.phase);
+    if (st != FAIO_OK) {
+      pump_.Fail(fmt::format("verify: reading {} at offset {} failed: {}", name, s.off + s.done,
+                             StatusText(st, host_error)));
       return;
     }
     s.done += n;
     if (s.done < s.want) {
       if (n == 0) {
-        if (s.off + s.done < first_diff) {
-          first_diff = s.off + s.done;
-          diff_note = fmt::format("{} ends there, before {} bytes", name, size);
-        }
-        return;
+        Differ(s.off + s.done, fmt::format("{} ends there, before {} bytes", name, size_));
+      } else {
+        pump_.Read(slot, fd, s.off + s.done, buf + s.done, s.len - s.done);
       }
-      pump.Read(slot, fd, s.off + s.done, buf + s.done, s.len - s.done);
       return;
     }
     if (s.phase == 0) {
       s.phase = 1;
       s.done = 0;
-      pump.Read(slot, dst_fd, s.off, pump.Buffer(slot, 1), s.len);
+      pump_.Read(slot, dst_fd_, s.off, pump_.Buffer(slot, 1), s.len);
       return;
     }
-    const std::byte* a = pump.Buffer(slot, 0);
-    const std::byte* b = pump.Buffer(slot, 1);
+    CompareBlock(slot);
+  }
+
+  void CompareBlock(uint32_t slot) {
+    const CopySlot& s = slots_[slot];
+    const std::byte* a = pump_.Buffer(slot, 0);
+    const std::byte* b = pump_.Buffer(slot, 1);
     if (std::memcmp(a, b, s.want) != 0) {
       size_t i = 0;
       while (a[i] == b[i]) ++i;
-      if (s.off + i < first_diff) {
-        first_diff = s.off + i;
-        diff_note = fmt::format("byte {:#04x} in {}, {:#04x} in {}", std::to_integer<int>(a[i]),
-                                o.src, std::to_integer<int>(b[i]), dst_path);
-      }
+      Differ(s.off + i, fmt::format("byte {:#04x} in {}, {:#04x} in {}", std::to_integer<int>(a[i]),
+                                    o_.src, std::to_integer<int>(b[i]), dst_));
     }
-    compared += s.want;
-  };
-  pump.Run(refill, complete, [&] { progress.Update(compared, next); });
-  progress.Finish();
-  if (pump.interrupted()) throw ToolError(kExitInterrupted, "interrupted while verifying");
-  if (!pump.error().empty()) throw ToolError(kExitFailure, pump.error());
-  if (first_diff < size) {
-    throw ToolError(kExitFailure, fmt::format("verify: {} and {} differ at offset {}: {}", o.src,
-                                              dst_path, first_diff, diff_note));
+    compared_ += s.want;
   }
-  return size;
-}
+
+  const CopyOptions& o_;
+  const std::string& dst_;
+  faio_file src_fd_, dst_fd_;
+  const DirectPlan& plan_;
+  uint64_t size_;
+  uint64_t next_ = 0, first_diff_, compared_ = 0;
+  std::string diff_note_;
+  Pump pump_;
+  std::vector<CopySlot> slots_;
+};
 
 }  // namespace
 
 CopyResult CopyFile(const CopyOptions& o) {
-  if (o.bs == 0 || o.bs > kMaxTransfer) {
-    throw UsageError(fmt::format("--bs {}: must be from 1 byte to {} bytes", o.bs, kMaxTransfer));
-  }
-  if (o.iodepth == 0 || o.iodepth > kMaxIodepth) {
-    throw UsageError(fmt::format("--iodepth {}: must be from 1 to {}", o.iodepth, kMaxIodepth));
-  }
-  if (o.bs * o.iodepth * (o.verify ? 2 : 1) > kMaxBufferBytes) {
-    throw UsageError(fmt::format("--bs {} with --iodepth {}: needs more than {} of buffers",
-                                 FormatBytes(o.bs), o.iodepth, FormatBytes(kMaxBufferBytes)));
-  }
-
+  CheckOptions(o);
   CopyResult r;
-  Fd src(open(o.src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.get() < 0) {
-    throw ToolError(kExitFailure,
-                    fmt::format("cannot open SRC {}: {}", o.src, FileErrorText(errno)));
-  }
-  struct stat sst;
-  if (fstat(src.get(), &sst) != 0) {
-    throw ToolError(kExitFailure, fmt::format("SRC {}: {}", o.src, FileErrorText(errno)));
-  }
-  if (S_ISDIR(sst.st_mode)) {
-    throw ToolError(kExitFailure,
-                    fmt::format("SRC {} is a directory (faio cp copies one file)", o.src));
-  }
-  if (!S_ISREG(sst.st_mode)) {
-    throw ToolError(kExitFailure, fmt::format("SRC {} is not a regular file", o.src));
-  }
-  const uint64_t size = static_cast<uint64_t>(sst.st_size);
-
-  r.dst = o.dst;
-  struct stat dst_st;
-  bool dst_exists = stat(r.dst.c_str(), &dst_st) == 0;
-  if (dst_exists && S_ISDIR(dst_st.st_mode)) {
-    r.dst = (o.dst.back() == '/' ? o.dst : o.dst + "/") + Basename(o.src);
-    dst_exists = stat(r.dst.c_str(), &dst_st) == 0;
-  }
-  if (dst_exists && dst_st.st_dev == sst.st_dev && dst_st.st_ino == sst.st_ino) {
-    throw ToolError(kExitFailure, fmt::format("SRC {} and DST {} are the same file", o.src, r.dst));
-  }
-  if (dst_exists && S_ISDIR(dst_st.st_mode)) {
-    throw ToolError(kExitFailure, fmt::format("DST {} is a directory", r.dst));
-  }
+  FileStatus src_st;
+  File src = OpenSource(o.src, &src_st);
+  const uint64_t size = src_st.size;
+  r.dst = DestinationPath(o, src_st);
 
   // The context first: a backend that cannot run fails before DST is touched.
   faio::Context ctx = OpenContext(o.backend, o.iodepth + 1);
   r.backend = ctx.Backend() != nullptr ? ctx.Backend() : "?";
 
-  mode_t mode = sst.st_mode & 0777;
   bool created = true;
-  Fd dst(open(r.dst.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (dst.get() < 0 && errno == EEXIST) {
-    if (o.no_clobber) {
-      throw ToolError(kExitFailure,
-                      fmt::format("DST {} exists (--no-clobber: not overwritten)", r.dst));
-    }
-    created = false;
-    dst.Reset(open(r.dst.c_str(), O_RDWR | O_TRUNC | O_CLOEXEC));
-  }
-  if (dst.get() < 0) {
-    int e = errno;
-    std::string dir = Dirname(r.dst);
-    struct stat dir_st;
-    std::string why;
-    if (e == ENOENT && stat(dir.c_str(), &dir_st) != 0) {
-      why = fmt::format(" (the directory {} does not exist)", dir);
-    }
-    throw ToolError(kExitFailure, fmt::format("cannot {} DST {}: {}{}", created ? "create" : "open",
-                                              r.dst, FileErrorText(e), why));
-  }
+  File dst = OpenDestination(o, r.dst, src_st.mode & 0777, &created);
   r.overwrote = !created;
   DstGuard guard(r.dst, dst.get(), created);
 
   DirectPlan plan = PlanDirect(o, r.dst, dst.get());
   r.direct = plan.on;
   r.direct_note = plan.note;
-  const int rfd = plan.on ? plan.src.get() : src.get();
-  const int wfd = plan.on ? plan.dst.get() : dst.get();
-
-  // DST takes SRC's size now: what is not written stays a hole. It also finds
-  // a file-size limit before any data moves.
-  if (ftruncate(dst.get(), static_cast<off_t>(size)) != 0) {
-    throw ToolError(kExitFailure, fmt::format("cannot extend DST {} to {} bytes: {}", r.dst, size,
-                                              FileErrorText(errno)));
-  }
+  const faio_file rfd = plan.on ? plan.src.get() : src.get();
+  const faio_file wfd = plan.on ? plan.dst.get() : dst.get();
+  SizeDestination(dst.get(), r.dst, size);
 
   const Clock::time_point start = Clock::now();
   {
-    Pump pump(ctx, SlotsFor(size, o.bs, o.iodepth), o.bs, BufferAlignment(plan.memory));
-    std::vector<CopySlot> slots(pump.slots());
-    Extents extents(src.get(), size);
-    uint64_t cur = 0, cur_end = 0, scan = 0, copied = 0;
-    Progress progress("copying", size, o.progress);
-
-    auto refill = [&](uint32_t slot) {
-      while (cur >= cur_end) {
-        uint64_t s = 0, e = 0;
-        std::string error;
-        if (!extents.Next(scan, &s, &e, &error)) {
-          if (!error.empty()) pump.Fail(fmt::format("SRC {}: {}", o.src, error));
-          return false;
-        }
-        scan = e;
-        if (plan.on) {
-          s = RoundDown(s, plan.align);
-          e = std::min(RoundUp(e, plan.align), RoundUp(size, plan.align));
-        }
-        s = std::max(s, cur_end);
-        if (s < e) {
-          cur = s;
-          cur_end = e;
-          ++r.extents;
-        }
-      }
-      CopySlot& c = slots[slot];
-      c = CopySlot{};
-      c.off = cur;
-      c.len = static_cast<size_t>(std::min<uint64_t>(o.bs, cur_end - cur));
-      c.want = static_cast<size_t>(std::min<uint64_t>(c.len, size - cur));
-      cur += c.len;
-      pump.Read(slot, rfd, c.off, pump.Buffer(slot), c.len);
-      return true;
-    };
-    auto complete = [&](uint32_t slot, int st, size_t n, int host_error) {
-      CopySlot& c = slots[slot];
-      std::byte* buf = pump.Buffer(slot);
-      if (c.phase == 0) {
-        if (st != FAIO_OK) {
-          pump.Fail(fmt::format("reading SRC {} at offset {} ({} bytes) failed: {}", o.src,
-                                c.off + c.done, c.len - c.done, StatusText(st, host_error)));
-          return;
-        }
-        c.done += n;
-        if (c.done < c.want) {
-          if (n == 0) {
-            pump.Fail(
-                fmt::format("SRC {} ends at offset {}, before its size {} (did it shrink "
-                            "during the copy?)",
-                            o.src, c.off + c.done, size));
-          } else if (plan.on && c.done % plan.align != 0) {
-            pump.Fail(
-                fmt::format("reading SRC {} at offset {}: a direct read returned {} bytes, "
-                            "not a multiple of the alignment {}",
-                            o.src, c.off, c.done, plan.align));
-          } else {
-            pump.Read(slot, rfd, c.off + c.done, buf + c.done, c.len - c.done);
-          }
-          return;
-        }
-        c.phase = 1;
-        c.done = 0;
-        c.wlen = plan.on ? static_cast<size_t>(RoundUp(c.want, plan.align)) : c.want;
-        if (c.wlen > c.want) std::memset(buf + c.want, 0, c.wlen - c.want);
-        pump.Write(slot, wfd, c.off, buf, c.wlen);
-        return;
-      }
-      if (st != FAIO_OK || n == 0) {
-        pump.Fail(fmt::format("writing DST {} at offset {} ({} bytes) failed: {}", r.dst,
-                              c.off + c.done, c.wlen - c.done,
-                              st != FAIO_OK ? StatusText(st, host_error)
-                                            : std::string("the write transferred nothing")));
-        return;
-      }
-      c.done += n;
-      if (c.done < c.wlen) {
-        pump.Write(slot, wfd, c.off + c.done, buf + c.done, c.wlen - c.done);
-        return;
-      }
-      copied += c.want;
-    };
-    pump.Run(refill, complete, [&] { progress.Update(copied, cur); });
-    progress.Finish();
-    if (pump.interrupted()) {
-      throw ToolError(kExitInterrupted, fmt::format("interrupted; {}", guard.Undone()));
-    }
-    if (!pump.error().empty()) {
-      throw ToolError(kExitFailure, fmt::format("{}; {}", pump.error(), guard.Undone()));
-    }
-    r.data_bytes = copied;
-
-    // A padded last block went past SRC's size: cut DST back to it.
-    if (plan.on && ftruncate(dst.get(), static_cast<off_t>(size)) != 0) {
-      throw ToolError(kExitFailure, fmt::format("cannot cut DST {} to {} bytes: {}; {}", r.dst,
-                                                size, FileErrorText(errno), guard.Undone()));
-    }
-    int host_error = 0;
-    int st = pump.Flush(dst.get(), /*full=*/true, &host_error);
-    if (st != FAIO_OK) {
-      throw ToolError(kExitFailure, fmt::format("flushing DST {} failed: {}; {}", r.dst,
-                                                StatusText(st, host_error), guard.Undone()));
-    }
+    Copier copier(ctx, o, r.dst, src.get(), rfd, wfd, plan, size);
+    copier.Run(guard.Undone());
+    copier.Finish(dst.get(), guard.Undone());
+    r.data_bytes = copier.copied();
+    r.extents = copier.extents();
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.size = size;
@@ -507,9 +582,9 @@ CopyResult CopyFile(const CopyOptions& o) {
     Clock::time_point t = Clock::now();
     // The copy is durable; drop DST's clean pages so that it is read back from
     // the device, not from the page cache (a best effort).
-    (void)posix_fadvise(dst.get(), 0, 0, POSIX_FADV_DONTNEED);
+    DropCache(dst.get());
     try {
-      Compare(ctx, o, r.dst, rfd, plan.on ? plan.dst.get() : dst.get(), plan, size);
+      Comparer(ctx, o, r.dst, rfd, wfd, plan, size).Run();
     } catch (const ToolError& e) {
       throw ToolError(e.exit_code(), fmt::format("{}; {}", e.what(), guard.Undone()));
     }

@@ -6,13 +6,9 @@
 // own block "unreadable".
 #include "verify/run.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <faio/faio.hpp>
@@ -33,76 +29,64 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kChunkTarget = uint64_t{1} << 20;
 
-// Fd closes a descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 ToolError Trouble(const std::string& message) { return ToolError(kVerifyTrouble, message); }
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// OpenFile opens the file to write or check, and checks --direct against it.
-int OpenFile(const VerifyConfig& c, bool* created) {
-  int dflag = c.direct ? O_DIRECT : 0;
-  int fd = -1;
+// OpenTarget opens the file to write or check, and checks --direct against it.
+File OpenTarget(const VerifyConfig& c, bool* created) {
+  int e = 0;
+  File f;
   *created = false;
   if (c.verify_only) {
-    fd = open(c.path.c_str(), O_RDONLY | O_CLOEXEC | dflag);
+    f = OpenFile(c.path, {Access::kRead, Create::kNo, c.direct}, &e);
   } else {
-    fd = open(c.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | dflag, 0644);
-    if (fd >= 0) {
+    f = OpenFile(c.path, {Access::kReadWrite, Create::kExclusive, c.direct, 0644}, &e);
+    if (f.is_open()) {
       *created = true;
-    } else if (errno == EEXIST) {
-      fd = open(c.path.c_str(), O_RDWR | O_CLOEXEC | dflag);
+    } else if (IsError(e, FileError::kExists)) {
+      f = OpenFile(c.path, {Access::kReadWrite, Create::kNo, c.direct}, &e);
     }
   }
-  if (fd < 0) {
-    int e = errno;
-    if (e == EINVAL && c.direct) {
+  if (!f.is_open()) {
+    if (c.direct && IsError(e, FileError::kDirectRefused)) {
       throw UsageError(fmt::format(
           "--direct 1: the file system of {} does not accept O_DIRECT; use --direct 0", c.path));
     }
     throw Trouble(fmt::format("{}: cannot {}: {}", c.path,
                               c.verify_only ? "open" : "open or create", FileErrorText(e)));
   }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int e = errno;
-    close(fd);
-    throw Trouble(fmt::format("{}: {}", c.path,
-                              S_ISDIR(st.st_mode) ? "is a directory"
-                              : e != 0            ? FileErrorText(e)
-                                                  : "not a regular file"));
+  FileStatus st;
+  if (!StatFile(f.get(), &st, &e)) throw Trouble(fmt::format("{}: {}", c.path, FileErrorText(e)));
+  if (st.kind != FileKind::kRegular) {
+    throw Trouble(
+        fmt::format("{}: {}", c.path,
+                    st.kind == FileKind::kDirectory ? "is a directory" : "not a regular file"));
   }
   if (c.direct) {
     faio_alignment al{};
-    int s = faio_file_alignment(fd, &al);
+    int s = faio_file_alignment(f.get(), &al);
     uint32_t need = s == FAIO_OK ? al.offset : 512;
     if (need > 1 && c.bs % need != 0) {
-      close(fd);
       throw UsageError(
-          fmt::format("--bs {}: not a multiple of the direct-I/O alignment of {} ({} "
-                      "bytes)",
-                      c.bs, c.path, need));
+          fmt::format("--bs {}: not a multiple of the direct-I/O alignment of {} ({} bytes)", c.bs,
+                      c.path, need));
     }
   }
-  return fd;
+  return f;
 }
 
-uint32_t MemoryAlignment(int fd) {
+// FileSize is the size of the open file.
+uint64_t FileSize(faio_file f, const std::string& path) {
+  FileStatus st;
+  int e = 0;
+  if (!StatFile(f, &st, &e)) throw Trouble(fmt::format("{}: {}", path, FileErrorText(e)));
+  return st.size;
+}
+
+uint32_t MemoryAlignment(faio_file fd) {
   faio_alignment al{};
   return faio_file_alignment(fd, &al) == FAIO_OK ? al.memory : 0;
 }
@@ -121,7 +105,7 @@ struct SlotJob {
   size_t block = 0;     // the block being re-read, when single
 };
 
-void WriteFile(faio::Context& ctx, int fd, const VerifyConfig& c, size_t chunk) {
+void WriteFile(faio::Context& ctx, faio_file fd, const VerifyConfig& c, size_t chunk) {
   Pump pump(ctx, SlotsFor(c.size, chunk, c.iodepth), chunk, BufferAlignment(MemoryAlignment(fd)));
   std::vector<SlotJob> jobs(pump.slots());
   uint64_t next = 0, written = 0;
@@ -185,143 +169,177 @@ struct Hints {
   uint64_t headers = 0;                    // blocks that carried the magic
 };
 
-void CheckFile(faio::Context& ctx, int fd, VerifyReport& r, size_t chunk) {
-  const VerifyConfig& c = r.config;
-  Pump pump(ctx, SlotsFor(c.size, chunk, c.iodepth), chunk, BufferAlignment(MemoryAlignment(fd)));
-  std::vector<SlotJob> jobs(pump.slots());
-  uint64_t next = 0, checked = 0;
-  Hints hints;
-  Progress progress("checking", c.size, c.progress);
+// Checker reads the file back in chunks through a Pump and judges every block;
+// a chunk whose read fails is read again block by block.
+class Checker {
+ public:
+  Checker(faio::Context& ctx, faio_file fd, VerifyReport& r, size_t chunk)
+      : fd_(fd),
+        r_(r),
+        c_(r.config),
+        chunk_(chunk),
+        pump_(ctx, SlotsFor(c_.size, chunk, c_.iodepth), chunk,
+              BufferAlignment(MemoryAlignment(fd))),
+        jobs_(pump_.slots()) {}
 
-  auto judge = [&](const std::byte* data, uint64_t off, size_t valid) {
-    Expected want{off, c.sequence, c.seed, c.bs};
-    Verdict v = ClassifyBlock(std::span<const std::byte>(data, c.bs), valid, want);
-    if (v.header_valid) {
-      ++hints.headers;
-      if (v.kind == BlockKind::kMismatch) {
-        if (v.header.block_len != c.bs) {
-          ++hints.lengths[v.header.block_len];
-        } else if (v.header.seed != c.seed) {
-          ++hints.seeds[v.header.seed];
-        } else {
-          ++hints.sequences[v.header.sequence];
-        }
-      }
-    }
-    ++r.blocks;
-    Record(r, off, v.kind, std::move(v.detail));
-  };
-  // Judge the blocks of a chunk whose read got `got` bytes and ended there
-  // (the end of the file).
-  auto judge_chunk = [&](uint32_t slot, size_t got) {
-    SlotJob& j = jobs[slot];
-    std::byte* buf = pump.Buffer(slot);
-    std::memset(buf + got, 0, j.len - got);
-    for (size_t b = 0; b < j.len; b += c.bs) {
-      size_t valid = got > b ? std::min<size_t>(got - b, c.bs) : 0;
-      judge(buf + b, j.off + b, valid);
-    }
-    checked += j.len;
-  };
-  auto read_single = [&](uint32_t slot) {
-    SlotJob& j = jobs[slot];
-    j.done = 0;
-    pump.Read(slot, fd, j.off + j.block, pump.Buffer(slot) + j.block, c.bs);
-  };
+  void Run() {
+    Progress progress("checking", c_.size, c_.progress);
+    pump_.Run([this](uint32_t slot) { return Refill(slot); },
+              [this](uint32_t slot, int st, size_t n, int host_error) {
+                Complete(slot, st, n, host_error);
+              },
+              [&] { progress.Update(checked_, checked_); });
+    progress.Finish();
+    if (pump_.interrupted()) throw ToolError(kExitInterrupted, "interrupted while checking");
+    if (!pump_.error().empty()) throw Trouble(pump_.error());
+    ExplainPatterns();
+  }
 
-  auto refill = [&](uint32_t slot) {
-    if (next >= c.size) return false;
-    SlotJob& j = jobs[slot];
-    j = SlotJob{next, static_cast<size_t>(std::min<uint64_t>(chunk, c.size - next)), 0};
-    next += j.len;
-    pump.Read(slot, fd, j.off, pump.Buffer(slot), j.len);
+ private:
+  bool Refill(uint32_t slot) {
+    if (next_ >= c_.size) return false;
+    SlotJob& j = jobs_[slot];
+    j = SlotJob{next_, static_cast<size_t>(std::min<uint64_t>(chunk_, c_.size - next_)), 0};
+    next_ += j.len;
+    pump_.Read(slot, fd_, j.off, pump_.Buffer(slot), j.len);
     return true;
-  };
-  auto complete = [&](uint32_t slot, int st, size_t n, int host_error) {
-    SlotJob& j = jobs[slot];
-    if (pump.stopping()) return;  // interrupted: the report is not printed anyway
-    if (!j.single) {
-      if (st != FAIO_OK) {
-        if (j.len == c.bs) {  // a one-block chunk: that block is unreadable
-          ++r.blocks;
-          Record(r, j.off, BlockKind::kUnreadable,
-                 fmt::format("the read failed: {}", StatusText(st, host_error)));
-          checked += j.len;
-          return;
-        }
-        j.single = true;  // find out which blocks of the chunk are unreadable
-        j.block = 0;
-        read_single(slot);
+  }
+
+  void Complete(uint32_t slot, int st, size_t n, int host_error) {
+    if (pump_.stopping()) return;  // interrupted: the report is not printed anyway
+    if (jobs_[slot].single) {
+      BlockDone(slot, st, n, host_error);
+    } else {
+      ChunkDone(slot, st, n, host_error);
+    }
+  }
+
+  void ChunkDone(uint32_t slot, int st, size_t n, int host_error) {
+    SlotJob& j = jobs_[slot];
+    if (st != FAIO_OK) {
+      if (j.len == c_.bs) {  // a one-block chunk: that block is unreadable
+        Unreadable(j.off, st, host_error);
+        checked_ += j.len;
         return;
       }
-      j.done += n;
-      if (n > 0 && j.done < j.len && j.off + j.done < r.file_size) {
-        pump.Read(slot, fd, j.off + j.done, pump.Buffer(slot) + j.done, j.len - j.done);
-        return;
-      }
-      judge_chunk(slot, j.done);
+      j.single = true;  // find out which blocks of the chunk are unreadable
+      j.block = 0;
+      ReadBlock(slot);
       return;
     }
-    // Block by block.
-    std::byte* buf = pump.Buffer(slot) + j.block;
+    j.done += n;
+    if (n > 0 && j.done < j.len && j.off + j.done < r_.file_size) {
+      pump_.Read(slot, fd_, j.off + j.done, pump_.Buffer(slot) + j.done, j.len - j.done);
+      return;
+    }
+    JudgeChunk(slot, j.done);
+  }
+
+  // BlockDone handles a block read alone, after its chunk's read failed.
+  void BlockDone(uint32_t slot, int st, size_t n, int host_error) {
+    SlotJob& j = jobs_[slot];
+    std::byte* buf = pump_.Buffer(slot) + j.block;
     uint64_t off = j.off + j.block;
     if (st != FAIO_OK) {
-      ++r.blocks;
-      Record(r, off, BlockKind::kUnreadable,
-             fmt::format("the read failed: {}", StatusText(st, host_error)));
+      Unreadable(off, st, host_error);
     } else {
       j.done += n;
-      if (n > 0 && j.done < c.bs && off + j.done < r.file_size) {
-        pump.Read(slot, fd, off + j.done, buf + j.done, c.bs - j.done);
+      if (n > 0 && j.done < c_.bs && off + j.done < r_.file_size) {
+        pump_.Read(slot, fd_, off + j.done, buf + j.done, c_.bs - j.done);
         return;
       }
-      std::memset(buf + j.done, 0, c.bs - j.done);
-      judge(buf, off, j.done);
+      std::memset(buf + j.done, 0, c_.bs - j.done);
+      Judge(buf, off, j.done);
     }
-    j.block += c.bs;
+    j.block += c_.bs;
     if (j.block < j.len) {
-      read_single(slot);
+      ReadBlock(slot);
     } else {
-      checked += j.len;
+      checked_ += j.len;
     }
-  };
-  pump.Run(refill, complete, [&] { progress.Update(checked, checked); });
-  progress.Finish();
-  if (pump.interrupted()) throw ToolError(kExitInterrupted, "interrupted while checking");
-  if (!pump.error().empty()) throw Trouble(pump.error());
+  }
 
-  // Explain patterns.
-  for (const auto& [seed, n] : hints.seeds) {
-    r.hints.push_back(
-        fmt::format("{} block(s) were written with --seed {}, not --seed {}", n, seed, c.seed));
+  void ReadBlock(uint32_t slot) {
+    SlotJob& j = jobs_[slot];
+    j.done = 0;
+    pump_.Read(slot, fd_, j.off + j.block, pump_.Buffer(slot) + j.block, c_.bs);
   }
-  for (const auto& [len, n] : hints.lengths) {
-    r.hints.push_back(
-        fmt::format("{} block(s) were written with --bs {}, not --bs {}", n, len, c.bs));
-  }
-  for (const auto& [seq, n] : hints.sequences) {
-    r.hints.push_back(
-        fmt::format("{} block(s) carry sequence {}, newer than --sequence {}", n, seq, c.sequence));
-  }
-  if (hints.headers == 0 && r.blocks > 0 && r.counts[static_cast<int>(BlockKind::kCorrupted)] > 0) {
-    r.hints.push_back(
-        fmt::format("no block of {} has a faio verify header: was it written by "
-                    "`faio verify`?",
-                    c.path));
-  }
-  if (r.file_size < c.size) {
-    r.hints.push_back(fmt::format(
-        "the file is {} bytes, shorter than the {} checked: blocks past its end count as lost",
-        r.file_size, c.size));
-  }
-}
 
-}  // namespace
+  void Unreadable(uint64_t off, int st, int host_error) {
+    ++r_.blocks;
+    Record(r_, off, BlockKind::kUnreadable,
+           fmt::format("the read failed: {}", StatusText(st, host_error)));
+  }
 
-VerifyReport RunVerify(const VerifyConfig& config) {
-  VerifyReport r;
-  r.config = config;
-  VerifyConfig& c = r.config;
+  // JudgeChunk judges the blocks of a chunk whose read got `got` bytes and
+  // ended there (the end of the file).
+  void JudgeChunk(uint32_t slot, size_t got) {
+    SlotJob& j = jobs_[slot];
+    std::byte* buf = pump_.Buffer(slot);
+    std::memset(buf + got, 0, j.len - got);
+    for (size_t b = 0; b < j.len; b += c_.bs) {
+      size_t valid = got > b ? std::min<size_t>(got - b, c_.bs) : 0;
+      Judge(buf + b, j.off + b, valid);
+    }
+    checked_ += j.len;
+  }
+
+  void Judge(const std::byte* data, uint64_t off, size_t valid) {
+    Expected want{off, c_.sequence, c_.seed, c_.bs};
+    Verdict v = ClassifyBlock(std::span<const std::byte>(data, c_.bs), valid, want);
+    if (v.header_valid) {
+      ++hints_.headers;
+      if (v.kind == BlockKind::kMismatch) {
+        if (v.header.block_len != c_.bs) {
+          ++hints_.lengths[v.header.block_len];
+        } else if (v.header.seed != c_.seed) {
+          ++hints_.seeds[v.header.seed];
+        } else {
+          ++hints_.sequences[v.header.sequence];
+        }
+      }
+    }
+    ++r_.blocks;
+    Record(r_, off, v.kind, std::move(v.detail));
+  }
+
+  void ExplainPatterns() {
+    for (const auto& [seed, n] : hints_.seeds) {
+      r_.hints.push_back(
+          fmt::format("{} block(s) were written with --seed {}, not --seed {}", n, seed, c_.seed));
+    }
+    for (const auto& [len, n] : hints_.lengths) {
+      r_.hints.push_back(
+          fmt::format("{} block(s) were written with --bs {}, not --bs {}", n, len, c_.bs));
+    }
+    for (const auto& [seq, n] : hints_.sequences) {
+      r_.hints.push_back(fmt::format("{} block(s) carry sequence {}, newer than --sequence {}", n,
+                                     seq, c_.sequence));
+    }
+    if (hints_.headers == 0 && r_.blocks > 0 &&
+        r_.counts[static_cast<int>(BlockKind::kCorrupted)] > 0) {
+      r_.hints.push_back(fmt::format(
+          "no block of {} has a faio verify header: was it written by `faio verify`?", c_.path));
+    }
+    if (r_.file_size < c_.size) {
+      r_.hints.push_back(fmt::format(
+          "the file is {} bytes, shorter than the {} checked: blocks past its end count as lost",
+          r_.file_size, c_.size));
+    }
+  }
+
+  faio_file fd_;
+  VerifyReport& r_;
+  const VerifyConfig& c_;
+  size_t chunk_;
+  Pump pump_;
+  std::vector<SlotJob> jobs_;
+  uint64_t next_ = 0, checked_ = 0;
+  Hints hints_;
+};
+
+// CheckConfig refuses option values that cannot work together.
+void CheckConfig(const VerifyConfig& c) {
   if (c.bs < kHeaderSize) {
     throw UsageError(
         fmt::format("--bs {}: smaller than the block header ({} bytes)", c.bs, kHeaderSize));
@@ -331,11 +349,18 @@ VerifyReport RunVerify(const VerifyConfig& config) {
     throw UsageError(fmt::format("--size {}: not a multiple of --bs {}", c.size, c.bs));
   }
   if (!c.verify_only && !c.size_given && c.size % c.bs != 0) {
-    throw UsageError(
-        fmt::format("--bs {}: the default --size {} is not a multiple of it; give "
-                    "--size",
-                    c.bs, c.size));
+    throw UsageError(fmt::format(
+        "--bs {}: the default --size {} is not a multiple of it; give --size", c.bs, c.size));
   }
+}
+
+}  // namespace
+
+VerifyReport RunVerify(const VerifyConfig& config) {
+  VerifyReport r;
+  r.config = config;
+  VerifyConfig& c = r.config;
+  CheckConfig(c);
 
   faio::Context ctx;
   try {
@@ -345,17 +370,12 @@ VerifyReport RunVerify(const VerifyConfig& config) {
     throw;
   }
   r.backend = ctx.Backend() != nullptr ? ctx.Backend() : "?";
-  Fd fd(OpenFile(c, &r.created));
-
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) throw Trouble(fmt::format("{}: {}", c.path, FileErrorText(errno)));
+  File file = OpenTarget(c, &r.created);
+  uint64_t have = FileSize(file.get(), c.path);
   if (c.verify_only && !c.size_given) {
-    uint64_t have = static_cast<uint64_t>(st.st_size);
     if (have == 0) {
-      throw Trouble(
-          fmt::format("{} is empty: nothing to check (give --size to count its blocks "
-                      "as lost)",
-                      c.path));
+      throw Trouble(fmt::format(
+          "{} is empty: nothing to check (give --size to count its blocks as lost)", c.path));
     }
     c.size = (have + c.bs - 1) / c.bs * c.bs;
   }
@@ -365,20 +385,17 @@ VerifyReport RunVerify(const VerifyConfig& config) {
 
   if (!c.verify_only) {
     Clock::time_point t = Clock::now();
-    WriteFile(ctx, fd.get(), c, chunk);
+    WriteFile(ctx, file.get(), c, chunk);
     r.write_seconds = Since(t);
-    if (!c.direct) {
-      // Read back from the device, not from the page cache (the data is durable
-      // now, so the pages are clean and can be dropped; a best effort).
-      (void)posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
-    }
-    if (fstat(fd.get(), &st) != 0)
-      throw Trouble(fmt::format("{}: {}", c.path, FileErrorText(errno)));
+    // Read back from the device, not from the page cache (the data is durable
+    // now, so the pages are clean and can be dropped; a best effort).
+    if (!c.direct) DropCache(file.get());
+    have = FileSize(file.get(), c.path);
   }
-  r.file_size = static_cast<uint64_t>(st.st_size);
+  r.file_size = have;
 
   Clock::time_point t = Clock::now();
-  CheckFile(ctx, fd.get(), r, chunk);
+  Checker(ctx, file.get(), r, chunk).Run();
   r.check_seconds = Since(t);
   return r;
 }
