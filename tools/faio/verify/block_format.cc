@@ -3,10 +3,14 @@
 #include "verify/block_format.h"
 
 #include <fmt/format.h>
+#ifdef FAIO_TOOL_HAVE_ISAL
 #include <isa-l/crc.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
+
+#include "verify/crc32c.h"
 
 namespace faio::tool {
 namespace {
@@ -35,10 +39,14 @@ uint64_t Get(const std::byte* p, int n) {
   return v;
 }
 
-// CrcRaw runs ISA-L's CRC32C over data of any length. crc32_iscsi takes an int
-// length, so long spans go in pieces; it neither pre- nor post-inverts (the
+// CrcRaw runs CRC32C over data of any length: ISA-L's crc32_iscsi where the
+// build has it, else crc32c.h's (equal, and tested to be). crc32_iscsi takes an
+// int length, so long spans go in pieces; neither pre- nor post-inverts (the
 // caller does, see Crc32c).
 uint32_t CrcRaw(const std::byte* data, size_t len, uint32_t state) {
+#ifndef FAIO_TOOL_HAVE_ISAL
+  return Crc32cRaw(state, data, len);
+#else
   constexpr size_t kPiece = size_t{1} << 30;
   while (len > 0) {
     size_t n = std::min(len, kPiece);
@@ -48,6 +56,7 @@ uint32_t CrcRaw(const std::byte* data, size_t len, uint32_t state) {
     len -= n;
   }
   return state;
+#endif
 }
 
 bool AllZero(std::span<const std::byte> data) {
