@@ -59,10 +59,6 @@ bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
 bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
 
 void AdviseHugePages(void* p, size_t size) {
-  // Large buffer sets go on transparent huge pages where the host allows it:
-  // first-touch page faults of 4 KiB pages cost more than the I/O of a small
-  // copy (measured on a VM: 32 MiB touched in 0.62 s with 4 KiB pages, 0.10 s
-  // with MADV_HUGEPAGE).
 #ifdef MADV_HUGEPAGE
   (void)madvise(p, size, MADV_HUGEPAGE);
 #else
