@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "options.h"
+#include "cli/options.h"
 
 namespace {
 

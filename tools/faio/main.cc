@@ -1,5 +1,5 @@
-// main.cc - the faio command-line tool: info, bench, cp, verify (cp and verify on
-// POSIX hosts only, see tools/CMakeLists.txt).
+// main.cc - the faio command-line tool: info, bench, cp, verify (each compiled in
+// where its folder is built, see tools/faio/CMakeLists.txt).
 //
 // It uses faio's public API only (<faio/faio.hpp>, <faio/faio.h>), like any
 // other program would. Each subcommand registers itself (subcommand.h).
@@ -10,8 +10,8 @@
 #include <exception>
 #include <vector>
 
-#include "common.h"
-#include "subcommand.h"
+#include "cli/common.h"
+#include "cli/subcommand.h"
 
 int main(int argc, char** argv) {
   using namespace faio::tool;
@@ -20,8 +20,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   std::vector<Subcommand> subs = {AddInfo(app), AddBench(app)};
-#if FAIO_TOOL_HAVE_CP_VERIFY
+#if FAIO_TOOL_HAVE_CP
   subs.push_back(AddCp(app));
+#endif
+#if FAIO_TOOL_HAVE_VERIFY
   subs.push_back(AddVerify(app));
 #endif
 

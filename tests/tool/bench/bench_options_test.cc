@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "bench.h"
-#include "common.h"
-#include "options.h"
+#include "bench/bench.h"
+#include "cli/common.h"
+#include "cli/options.h"
 
 namespace faio::tool {
 namespace {

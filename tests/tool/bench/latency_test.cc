@@ -1,7 +1,7 @@
 // latency_test.cc - LatencyHistogram against known distributions: every
 // percentile within the bucket's relative error of the exact order statistic,
 // merge equal to recording everything into one, exact mean and stdev.
-#include "latency.h"
+#include "bench/latency.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // block_format_test.cc - the verify block format: CRC32C check values, the
 // byte layout of the header, the reproducible payload, and every verdict of
 // ClassifyBlock.
-#include "block_format.h"
+#include "verify/block_format.h"
 
 #include <gtest/gtest.h>
 
@@ -85,8 +85,8 @@ TEST(BlockFormat, EncodeDecodeRoundTrip) {
 TEST(BlockFormat, PayloadIsReproducibleAndDependsOnEveryField) {
   EXPECT_EQ(Block(4096, 8192, 3, 9), Block(4096, 8192, 3, 9));
   std::vector<std::byte> a = Block(4096, 8192, 3, 9);
-  for (const auto& other : {Block(4096, 4096, 3, 9), Block(4096, 8192, 4, 9),
-                            Block(4096, 8192, 3, 10)}) {
+  for (const auto& other :
+       {Block(4096, 4096, 3, 9), Block(4096, 8192, 4, 9), Block(4096, 8192, 3, 10)}) {
     EXPECT_NE(std::memcmp(a.data() + kHeaderSize, other.data() + kHeaderSize, 4096 - kHeaderSize),
               0);
   }

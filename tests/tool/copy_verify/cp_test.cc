@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "common.h"
-#include "cp_copy.h"
+#include "cli/common.h"
+#include "cp/copy.h"
 #include "test_util.h"
 
 namespace faio::tool {
@@ -59,8 +59,8 @@ bool Contains(const std::string& s, const std::string& what) {
 // host and gone when the shell ends.
 bool PrivateMountsWork(const std::string& scratch) {
   RunResult r = RunProgram({"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                     "mount -t tmpfs -o size=64k none \"$0\"", scratch},
-                    scratch);
+                            "mount -t tmpfs -o size=64k none \"$0\"", scratch},
+                           scratch);
   return r.exit_code == 0;
 }
 
@@ -215,8 +215,8 @@ TEST(Cp, ClearErrors) {
 
   RunResult run = RunProgram({Tool(), "cp", dir / "missing", dir / "dst"}, dir.path());
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_TRUE(Contains(run.err, "cannot open SRC " + dir / "missing" +
-                                    ": No such file or directory"))
+  EXPECT_TRUE(
+      Contains(run.err, "cannot open SRC " + dir / "missing" + ": No such file or directory"))
       << run.err;
   EXPECT_FALSE(Exists(dir / "dst"));
 
@@ -286,18 +286,19 @@ TEST(Cp, DirectOnAFileSystemWithoutODirect) {
   }
   // In a private mount namespace: a ramfs, a refused --direct 1 (DST removed),
   // then --direct auto falling back to buffered I/O.
-  RunResult run = RunProgram({"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                       "mount -t ramfs none \"$1\" || exit 99; "
-                       "\"$0\" cp --direct 1 \"$2\" \"$1/dst\"; echo \"rc=$?\"; "
-                       "test -e \"$1/dst\" && echo left-behind; "
-                       "\"$0\" cp --direct auto \"$2\" \"$1/dst\" && cmp \"$2\" \"$1/dst\" && "
-                       "echo auto-ok",
-                       Tool(), mnt, src},
-                      dir.path());
+  RunResult run =
+      RunProgram({"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  "mount -t ramfs none \"$1\" || exit 99; "
+                  "\"$0\" cp --direct 1 \"$2\" \"$1/dst\"; echo \"rc=$?\"; "
+                  "test -e \"$1/dst\" && echo left-behind; "
+                  "\"$0\" cp --direct auto \"$2\" \"$1/dst\" && cmp \"$2\" \"$1/dst\" && "
+                  "echo auto-ok",
+                  Tool(), mnt, src},
+                 dir.path());
   ASSERT_NE(run.exit_code, 99) << "mount -t ramfs failed: " << run.err;
   EXPECT_TRUE(Contains(run.out, "rc=2")) << run.out << run.err;
-  EXPECT_TRUE(Contains(run.err, "--direct 1: the file system of " + mnt +
-                                    "/dst does not accept O_DIRECT"))
+  EXPECT_TRUE(
+      Contains(run.err, "--direct 1: the file system of " + mnt + "/dst does not accept O_DIRECT"))
       << run.err;
   EXPECT_FALSE(Contains(run.out, "left-behind")) << run.out;
   EXPECT_TRUE(Contains(run.out, "direct no")) << run.out;
@@ -313,22 +314,21 @@ TEST(Cp, FullDiskRemovesACreatedDstAndEmptiesAnExistingOne) {
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   if (!PrivateMountsWork(mnt)) GTEST_SKIP() << "no private mount namespace for a small tmpfs";
   RunResult run = RunProgram({"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                       "mount -t tmpfs -o size=256k none \"$1\" || exit 99; "
-                       "\"$0\" cp --direct 0 \"$2\" \"$1/new\"; echo \"rc=$?\"; "
-                       "test -e \"$1/new\" && echo new-left-behind; "
-                       "echo old > \"$1/old\"; "
-                       "\"$0\" cp --direct 0 \"$2\" \"$1/old\"; echo \"rc=$?\"; "
-                       "echo \"old-size=$(stat -c %s \"$1/old\")\"",
-                       Tool(), mnt, src},
-                      dir.path());
+                              "mount -t tmpfs -o size=256k none \"$1\" || exit 99; "
+                              "\"$0\" cp --direct 0 \"$2\" \"$1/new\"; echo \"rc=$?\"; "
+                              "test -e \"$1/new\" && echo new-left-behind; "
+                              "echo old > \"$1/old\"; "
+                              "\"$0\" cp --direct 0 \"$2\" \"$1/old\"; echo \"rc=$?\"; "
+                              "echo \"old-size=$(stat -c %s \"$1/old\")\"",
+                              Tool(), mnt, src},
+                             dir.path());
   ASSERT_NE(run.exit_code, 99) << "mount -t tmpfs failed: " << run.err;
   EXPECT_FALSE(Contains(run.out, "rc=0")) << run.out;
   EXPECT_TRUE(Contains(run.err, "writing DST " + mnt + "/new at offset")) << run.err;
   EXPECT_TRUE(Contains(run.err, "FAIO_E_DISK_FULL")) << run.err;
   EXPECT_TRUE(Contains(run.err, mnt + "/new removed")) << run.err;
   EXPECT_FALSE(Contains(run.out, "new-left-behind")) << run.out;
-  EXPECT_TRUE(Contains(run.err, mnt + "/old (which existed) left truncated to 0 bytes"))
-      << run.err;
+  EXPECT_TRUE(Contains(run.err, mnt + "/old (which existed) left truncated to 0 bytes")) << run.err;
   EXPECT_TRUE(Contains(run.out, "old-size=0")) << run.out;
 }
 
@@ -340,8 +340,8 @@ TEST(Cp, InterruptStopsDrainsAndRemovesDst) {
   // the moment it takes to interrupt it.
   std::vector<char> chunk(1 << 20, 'x');
   for (int i = 0; i < 64; ++i) testing::WriteAt(src, static_cast<uint64_t>(i) << 20, chunk);
-  std::vector<std::string> argv = {Tool(), "cp", "--bs", "512", "--iodepth", "1", "--direct",
-                                   "0", src, dst};
+  std::vector<std::string> argv = {Tool(), "cp",       "--bs", "512", "--iodepth",
+                                   "1",    "--direct", "0",    src,   dst};
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "block_format.h"
-#include "common.h"
+#include "cli/common.h"
 #include "test_util.h"
-#include "verify_run.h"
+#include "verify/block_format.h"
+#include "verify/run.h"
 
 namespace faio::tool {
 namespace {
@@ -101,8 +101,9 @@ TEST(Verify, NamesEveryFaultKindAtItsOffset) {
   // stale: block 30 replaced by its sequence-1 version.
   std::vector<std::byte> old(kBs);
   EncodeBlock(old, 30 * kBs, 1, c.seed);
-  WriteBlock(c.path, 30, std::vector<char>(reinterpret_cast<char*>(old.data()),
-                                           reinterpret_cast<char*>(old.data()) + kBs));
+  WriteBlock(c.path, 30,
+             std::vector<char>(reinterpret_cast<char*>(old.data()),
+                               reinterpret_cast<char*>(old.data()) + kBs));
 
   c.verify_only = true;
   VerifyReport r = RunVerify(c);
@@ -124,9 +125,9 @@ TEST(Verify, NamesEveryFaultKindAtItsOffset) {
   EXPECT_EQ(r.bad.at(30 * kBs).detail, "sequence 1, expected 2: an older write");
 
   // The same through the binary: exit 1, a line per kind, the blocks listed.
-  RunResult run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--bs", "4k", "--seed", "1234",
-                       "--sequence", "2"},
-                      dir.path());
+  RunResult run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--bs", "4k", "--seed",
+                              "1234", "--sequence", "2"},
+                             dir.path());
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.out.find("lost:        2"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("misdirected: 2"), std::string::npos) << run.out;
@@ -141,8 +142,8 @@ TEST(Verify, NamesEveryFaultKindAtItsOffset) {
 
   // And as JSON.
   run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--seed", "1234", "--sequence", "2",
-             "--output-format", "json"},
-            dir.path());
+                    "--output-format", "json"},
+                   dir.path());
   EXPECT_EQ(run.exit_code, 1);
   auto j = nlohmann::json::parse(run.out);
   EXPECT_EQ(j["bad"], 6);
@@ -179,17 +180,17 @@ TEST(Verify, WrongSeedIsReportedAsAMismatchWithTheSeedThatWasUsed) {
   VerifyConfig c = Config(dir / "f");
   c.seed = 5;
   ASSERT_EQ(RunVerify(c).BadCount(), 0u);
-  RunResult run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--seed", "9", "--sequence", "2"},
-                      dir.path());
+  RunResult run = RunProgram(
+      {Tool(), "verify", c.path, "--verify_only", "--seed", "9", "--sequence", "2"}, dir.path());
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("mismatch:    64"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("note: 64 block(s) were written with --seed 5, not --seed 9"),
             std::string::npos)
       << run.out;
   // A wrong --bs is named too.
-  run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--seed", "5", "--sequence", "2", "--bs",
-             "8k"},
-            dir.path());
+  run = RunProgram(
+      {Tool(), "verify", c.path, "--verify_only", "--seed", "5", "--sequence", "2", "--bs", "8k"},
+      dir.path());
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.out.find("--bs 4096, not --bs 8192"), std::string::npos) << run.out;
 }
@@ -227,9 +228,9 @@ TEST(Verify, ListKeepsTheLowestOffsetsAndCountsTheRest) {
   c.bs = 512;
   c.size = 1100 * 512;
   ASSERT_EQ(RunVerify(c).BadCount(), 0u);
-  RunResult run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--bs", "512", "--seed", "1",
-                       "--sequence", "2", "--output-format", "json"},
-                      dir.path());
+  RunResult run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--bs", "512", "--seed",
+                              "1", "--sequence", "2", "--output-format", "json"},
+                             dir.path());
   EXPECT_EQ(run.exit_code, 1) << run.err;
   auto j = nlohmann::json::parse(run.out);
   EXPECT_EQ(j["bad"], 1100);
@@ -239,9 +240,9 @@ TEST(Verify, ListKeepsTheLowestOffsetsAndCountsTheRest) {
   EXPECT_EQ(j["bad_blocks"][999]["offset"], 999 * 512);
   EXPECT_EQ(j["bad_blocks_more"], 100);
   // The normal output lists the first 20.
-  run = RunProgram({Tool(), "verify", c.path, "--verify_only", "--bs", "512", "--seed", "1",
-             "--sequence", "2"},
-            dir.path());
+  run = RunProgram(
+      {Tool(), "verify", c.path, "--verify_only", "--bs", "512", "--seed", "1", "--sequence", "2"},
+      dir.path());
   EXPECT_NE(run.out.find("bad blocks (first 20 of 1100):"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("offset 9728 (block 19)"), std::string::npos);
   EXPECT_EQ(run.out.find("offset 10240 (block 20)"), std::string::npos);
@@ -312,13 +313,13 @@ TEST(Verify, UsageErrorsAndTroubleExitWith2) {
     EXPECT_FALSE(r.err.empty());
     return r.exit_code;
   };
-  EXPECT_EQ(code({f, "--bs", "32"}), 2);                      // smaller than the header
-  EXPECT_EQ(code({f, "--bs", "4k", "--size", "10000"}), 2);   // not a multiple
+  EXPECT_EQ(code({f, "--bs", "32"}), 2);                     // smaller than the header
+  EXPECT_EQ(code({f, "--bs", "4k", "--size", "10000"}), 2);  // not a multiple
   EXPECT_EQ(code({f, "--seed", "x"}), 2);
   EXPECT_EQ(code({f, "--backend", "nosuch"}), 2);
   EXPECT_EQ(code({f, "--output-format", "xml"}), 2);
-  EXPECT_EQ(code({dir / "missing", "--verify_only"}), 2);     // nothing to check
-  EXPECT_FALSE(Exists(f));  // nothing was created by a refused run
+  EXPECT_EQ(code({dir / "missing", "--verify_only"}), 2);  // nothing to check
+  EXPECT_FALSE(Exists(f));                                 // nothing was created by a refused run
   testing::WriteFile(f, {});
   RunResult r = RunProgram({Tool(), "verify", f, "--verify_only"}, dir.path());
   EXPECT_EQ(r.exit_code, 2);

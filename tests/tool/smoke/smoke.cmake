@@ -17,6 +17,18 @@
 #                 size, then read once whole as an existing file (no --size)
 #   bench-direct  randread with --direct 1 (O_DIRECT / FILE_FLAG_NO_BUFFERING)
 #   usage         a bad option value: exit status 2 and the option named
+#   verify        faio verify writes and checks a file (every block good), then
+#                 checks it again with a hole punched in it (the hole's blocks
+#                 lost) and with a byte corrupted (that block corrupted): the
+#                 exit statuses, the JSON counts and lists, the normal output
+#   cp            faio cp --verify of a sparse file with a corrupted block:
+#                 identical copy, holes kept where the host can tell them,
+#                 the copy's verify verdicts those of the source; --no-clobber
+#
+# FILES is faio_smoke_files (punches holes, corrupts bytes, tells a file's
+# allocated size). Under Wine, which implements no sparse-file FSCTL, a hole is
+# punched with the build host's fallocate instead: the file is sparse on the
+# disk all the same, and faio cp there copies it as one extent.
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
 
 foreach(_var FAIO MODE BACKEND)
@@ -96,6 +108,85 @@ function(check_job bytes bs)
   expect_eq("read+write io_bytes" "${total}" "${bytes}")
   math(EXPR want_ios "${bytes} / ${bs}")
   expect_eq("read+write total_ios" "${ios}" "${want_ios}")
+endfunction()
+
+# files(ARGS...) runs faio_smoke_files; sets files_rc and files_out.
+function(files)
+  execute_process(COMMAND ${EMULATOR} ${FILES} ${ARGN}
+                  RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+  set(files_rc "${_rc}" PARENT_SCOPE)
+  set(files_out "${_out}" PARENT_SCOPE)
+  if(NOT _rc EQUAL 0 AND NOT _rc EQUAL 3)
+    fail("faio_smoke_files ${ARGN}: exit ${_rc}: ${_err}")
+  endif()
+endfunction()
+
+# punch(PATH OFFSET LENGTH) makes [OFFSET, +LENGTH) of PATH a hole: through the
+# host's calls, or (exit 3: the host cannot) the build host's fallocate.
+function(punch path off len)
+  files(punch ${path} ${off} ${len})
+  if(files_rc EQUAL 0)
+    return()
+  endif()
+  find_program(_fallocate fallocate)
+  if(NOT _fallocate)
+    fail("cannot punch a hole in ${path}: the host cannot and there is no fallocate")
+  endif()
+  execute_process(COMMAND ${_fallocate} --punch-hole --offset ${off} --length ${len} ${path}
+                  RESULT_VARIABLE _rc ERROR_VARIABLE _err)
+  if(NOT _rc EQUAL 0)
+    fail("fallocate --punch-hole ${path}: ${_err}")
+  endif()
+endfunction()
+
+# allocated(VAR PATH) sets VAR to the bytes of PATH on the disk.
+function(allocated var path)
+  files(allocated ${path})
+  if(NOT files_out MATCHES "allocated ([0-9]+) size")
+    fail("faio_smoke_files allocated ${path}: ${files_out}")
+  endif()
+  set(${var} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+# expect_verdicts(GOOD LOST CORRUPTED) checks faio verify's JSON report (in
+# out): the counts of every kind, and the bad-block total.
+function(expect_verdicts good lost corrupted)
+  json_get(g good)
+  expect_eq("good" "${g}" "${good}")
+  json_get(l counts lost)
+  expect_eq("counts.lost" "${l}" "${lost}")
+  json_get(c counts corrupted)
+  expect_eq("counts.corrupted" "${c}" "${corrupted}")
+  foreach(kind misdirected stale mismatch unreadable)
+    json_get(n counts ${kind})
+    expect_eq("counts.${kind}" "${n}" 0)
+  endforeach()
+  math(EXPR bad "${lost} + ${corrupted}")
+  json_get(b bad)
+  expect_eq("bad" "${b}" "${bad}")
+  string(JSON listed ERROR_VARIABLE _e LENGTH "${out}" bad_blocks)
+  if(_e)
+    fail("JSON: bad_blocks: ${_e}")
+  endif()
+  expect_eq("bad_blocks length" "${listed}" "${bad}")
+  if(BACKEND STREQUAL "auto")
+    if(DEFINED AUTO)
+      json_get(backend backend)
+      expect_eq("backend" "${backend}" "${AUTO}")
+    endif()
+  else()
+    json_get(backend backend)
+    expect_eq("backend" "${backend}" "${BACKEND}")
+  endif()
+endfunction()
+
+# check_verify(FILE RC GOOD LOST CORRUPTED) runs faio verify --verify_only on
+# FILE (4 KiB blocks) and checks its exit status and verdicts.
+function(check_verify file want_rc good lost corrupted)
+  faio(verify ${file} --verify_only --bs 4k --backend ${BACKEND} --output-format json)
+  expect_rc(${want_rc})
+  expect_verdicts(${good} ${lost} ${corrupted})
+  set(out "${out}" PARENT_SCOPE)
 endfunction()
 
 function(expect_empty_dir)
@@ -178,6 +269,86 @@ elseif(MODE STREQUAL "usage")
   if(NOT err MATCHES "unknown backend")
     fail("the message does not say 'unknown backend'")
   endif()
+elseif(MODE STREQUAL "verify")
+  # 1 MiB of 4 KiB blocks, written and checked: all good, exit 0.
+  faio(verify v.dat --size 1M --bs 4k --backend ${BACKEND} --output-format json)
+  expect_rc(0)
+  expect_verdicts(256 0 0)
+  json_get(mode mode)
+  expect_eq("mode" "${mode}" "write_and_verify")
+  json_get(created created)
+  expect_eq("created" "${created}" ON)
+  # A sparse file: the hole's 64 blocks read as zeros, lost; exit 1.
+  punch(v.dat 262144 262144)
+  check_verify(v.dat 1 192 64 0)
+  json_get(off bad_blocks 0 offset)
+  expect_eq("bad_blocks[0].offset" "${off}" 262144)
+  json_get(kind bad_blocks 0 kind)
+  expect_eq("bad_blocks[0].kind" "${kind}" "lost")
+  # One byte flipped in block 2: that block alone is corrupted.
+  files(corrupt v.dat 8292)
+  check_verify(v.dat 1 191 64 1)
+  json_get(off bad_blocks 0 offset)
+  expect_eq("bad_blocks[0].offset" "${off}" 8192)
+  json_get(kind bad_blocks 0 kind)
+  expect_eq("bad_blocks[0].kind" "${kind}" "corrupted")
+  json_get(detail bad_blocks 0 detail)
+  if(NOT detail MATCHES "^crc32c mismatch: stored 0x[0-9a-f]+, computed 0x[0-9a-f]+$")
+    fail("bad_blocks[0].detail: ${detail}")
+  endif()
+  # The normal output says the same.
+  faio(verify v.dat --verify_only --bs 4k --backend ${BACKEND})
+  expect_rc(1)
+  expect_match("checked 256 blocks in [0-9.]+ s \\([0-9.]+ MiB/s\\): 191 good, 65 bad\n")
+  expect_match("\n  lost: +64\n")
+  expect_match("\n  corrupted: +1\n")
+  expect_match("\n    offset 8192 \\(block 2\\): corrupted: crc32c mismatch")
+  # Bad options: exit 2.
+  faio(verify v.dat --verify_only --bs 16 --backend ${BACKEND})
+  expect_rc(2)
+  file(REMOVE v.dat)
+  expect_empty_dir()
+elseif(MODE STREQUAL "cp")
+  # SRC: 1 MiB of verify blocks with a 256 KiB hole and a corrupted block.
+  faio(verify src.dat --size 1M --bs 4k --backend ${BACKEND} --output-format json)
+  expect_rc(0)
+  punch(src.dat 262144 262144)
+  files(corrupt src.dat 8292)
+  faio(cp --verify --backend ${BACKEND} src.dat dst.dat)
+  expect_rc(0)
+  expect_match("^src\\.dat -> dst\\.dat: 1048576 bytes \\(1\\.00 MiB\\) in [0-9.]+ s")
+  expect_match("\n  verified: identical \\(1\\.00 MiB compared in [0-9.]+ s\\)\n")
+  file(SHA256 src.dat src_sum)
+  file(SHA256 dst.dat dst_sum)
+  expect_eq("the SHA-256 of dst.dat" "${dst_sum}" "${src_sum}")
+  # Holes stay holes where the host reports them (SEEK_DATA/SEEK_HOLE,
+  # FSCTL_QUERY_ALLOCATED_RANGES; Wine has no such FSCTL: one extent there).
+  allocated(src_alloc src.dat)
+  if(out MATCHES "\n  data: ([0-9]+) bytes in ([0-9]+) extent\\(s\\); the ([0-9]+) bytes of holes stay holes\n")
+    expect_eq("data bytes" "${CMAKE_MATCH_1}" 786432)
+    expect_eq("extents" "${CMAKE_MATCH_2}" 2)
+    allocated(dst_alloc dst.dat)
+    if(NOT dst_alloc LESS 1048576)
+      fail("dst.dat takes ${dst_alloc} bytes: its hole was filled")
+    endif()
+  elseif(NOT WIN32_BUILD AND src_alloc LESS 1048576)
+    fail("src.dat is sparse (${src_alloc} bytes on the disk) but cp found no hole")
+  endif()
+  # The copy gets the same verdicts as its source.
+  check_verify(dst.dat 1 191 64 1)
+  # --no-clobber: DST stays, exit 1.
+  faio(cp --no-clobber --backend ${BACKEND} src.dat dst.dat)
+  expect_rc(1)
+  if(NOT err MATCHES "exists \\(--no-clobber")
+    fail("cp --no-clobber: the message does not say that DST exists")
+  endif()
+  # A missing SRC: exit 1, DST untouched.
+  faio(cp --backend ${BACKEND} missing.dat dst.dat)
+  expect_rc(1)
+  file(SHA256 dst.dat dst_sum)
+  expect_eq("the SHA-256 of dst.dat after a failed cp" "${dst_sum}" "${src_sum}")
+  file(REMOVE src.dat dst.dat)
+  expect_empty_dir()
 else()
   message(FATAL_ERROR "smoke.cmake: unknown MODE ${MODE}")
 endif()

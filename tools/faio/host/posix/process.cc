@@ -1,0 +1,93 @@
+// process.cc - the faio tool's process-wide host layer on POSIX hosts (see
+// host/host.h).
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "host/host.h"
+
+namespace faio::tool {
+namespace {
+
+// Set by the signal handler, read by every job thread: a lock-free atomic is
+// both async-signal-safe and race-free across threads.
+std::atomic<int> g_interrupted{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void OnInterrupt(int) { g_interrupted.store(1, std::memory_order_relaxed); }
+
+double Seconds(const timeval& tv) {
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+void InstallInterruptHandler() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  // No SA_RESTART: a blocking call returns EINTR and the loop looks at the flag.
+  // SA_RESETHAND: a second Ctrl-C ends the process at once.
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool Interrupted() { return g_interrupted.load(std::memory_order_relaxed) != 0; }
+
+AlignedBuffer AllocAligned(size_t alignment, size_t size) {
+  void* p = nullptr;
+  if (posix_memalign(&p, alignment, size) != 0) return nullptr;
+  return AlignedBuffer(static_cast<std::byte*>(p));
+}
+
+void FreeAligned(void* p) { std::free(p); }
+
+bool LocalTime(std::time_t t, std::tm* out) { return localtime_r(&t, out) != nullptr; }
+
+bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
+
+void AdviseHugePages(void* p, size_t size) {
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, size, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)size;
+#endif
+}
+
+unsigned long ProcessId() { return static_cast<unsigned long>(getpid()); }
+
+std::string HostErrorText(int host_error) {
+  if (host_error == 0) return {};
+  return fmt::format("errno {}: {}", host_error, std::strerror(host_error));
+}
+
+CpuUsage CpuUsage::Now() {
+  CpuUsage u;
+  struct rusage ru {};
+#ifdef RUSAGE_THREAD
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return u;
+#else
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return u;  // no per-thread figures here
+#endif
+  u.usr_s = Seconds(ru.ru_utime);
+  u.sys_s = Seconds(ru.ru_stime);
+  u.ctx = static_cast<uint64_t>(ru.ru_nvcsw + ru.ru_nivcsw);
+  u.majf = static_cast<uint64_t>(ru.ru_majflt);
+  u.minf = static_cast<uint64_t>(ru.ru_minflt);
+  return u;
+}
+
+}  // namespace faio::tool
