@@ -47,8 +47,15 @@ constexpr uint32_t kDefaultPerContext = 16;
 // sleep: long enough to cover a cached transfer on another core, so one
 // request at a time costs no thread wake-up, short enough not to matter to a
 // machine with other work.
+#if defined(_WIN32)
+// Not on Windows: measured under Wine, spinning threads starved the workers
+// that had the work (a completion stream of a few dozen per second).
+constexpr Clock::duration kWorkerSpin = std::chrono::microseconds(0);
+constexpr Clock::duration kReaperSpin = std::chrono::microseconds(0);
+#else
 constexpr Clock::duration kWorkerSpin = std::chrono::microseconds(50);
 constexpr Clock::duration kReaperSpin = std::chrono::microseconds(30);
+#endif
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
