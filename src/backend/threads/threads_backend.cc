@@ -186,6 +186,7 @@ class Pool {
   uint32_t workers_ = 0;               // started
   uint32_t starting_ = 0;              // being started by a Push
   uint32_t sleeping_ = 0;              // in work_cv_.wait
+  uint32_t tickets_ = 0;               // wake-ups sent to sleepers, not yet taken by one
   std::atomic<uint32_t> runnable_{0};  // contexts in the ready list, for the spinner
   std::atomic<bool> spinning_{false};  // one idle worker spins at a time
 };
@@ -341,7 +342,7 @@ Pool::Pool() {
 void Pool::ForkChild() {
   Pool& p = Get();
   p.ready_head_ = p.ready_tail_ = nullptr;
-  p.workers_ = p.starting_ = p.sleeping_ = 0;
+  p.workers_ = p.starting_ = p.sleeping_ = p.tickets_ = 0;
   p.runnable_.store(0, std::memory_order_relaxed);
   p.spinning_.store(false, std::memory_order_relaxed);
   new (&p.work_cv_) std::condition_variable();
@@ -416,7 +417,10 @@ void Pool::Push(ThreadsBackend* q, Request* const* reqs, size_t n) {
     // spinner will take; from the sleepers first, then new ones.
     size_t want = std::min<size_t>(n, q->cap_ - q->running_);
     if (spinning_.load(std::memory_order_acquire)) --want;
-    size_t wake = std::min<size_t>(want, sleeping_);
+    // A sleeper already sent a wake-up is not counted again: every wake-up
+    // wanted reaches a worker that has not been woken yet.
+    size_t wake = std::min<size_t>(want, sleeping_ - tickets_);
+    tickets_ += static_cast<uint32_t>(wake);
     for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
     size_t room = max_ - workers_ - starting_;
     start = static_cast<uint32_t>(std::min(want - wake, room));
@@ -475,7 +479,8 @@ void Pool::Work() {
         if (ready_head_ != nullptr) continue;
       }
       ++sleeping_;
-      work_cv_.wait(lock);
+      work_cv_.wait(lock, [this] { return tickets_ > 0; });
+      --tickets_;
       --sleeping_;
       continue;
     }
@@ -500,7 +505,8 @@ void Pool::Work() {
     // must be awake for it (a push counted on a spinner that took another).
     bool start = false;
     if (ready_head_ != nullptr && !spinning_.load(std::memory_order_acquire)) {
-      if (sleeping_ > 0) {
+      if (sleeping_ > tickets_) {
+        ++tickets_;
         work_cv_.notify_one();
       } else if (workers_ + starting_ < max_) {
         ++starting_;
