@@ -320,10 +320,13 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
   // head of its descriptor's queue once A ahead of it finished - stranded C
   // behind it: C never ran, and the stress test ended with requests still in
   // progress. Each round submits three 1-byte reads of an empty pipe, A, B, C;
-  // one byte is fed while B is cancelled (in half the rounds C is cancelled
-  // first). Then one byte is fed for every read that was not cancelled, and
-  // each of those must come back through a wait: every request accounted for
-  // exactly once, nothing lost. Both outcomes of B's cancel must occur.
+  // one byte (in some rounds two, so that B itself can finish: on io_uring a
+  // pipe read waiting for data is always cancellable) is fed while B is
+  // cancelled (in half the rounds C is cancelled first). Then one byte is fed
+  // for every read that was not cancelled and has none yet, and each of those
+  // must come back through a wait: every request accounted for exactly once,
+  // nothing lost, and no cancelled read took a byte. Both outcomes of B's
+  // cancel must occur.
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   Pipe* p = NewPipe();
@@ -340,6 +343,44 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
   char bufs[3][1];
   std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(GetParam())) ^ 0x5eed);
   int feed_first_pct = 50;
+  // One feeder thread for all rounds, told to go by the round number: a thread
+  // started per round takes longer to start (under ASan, far longer) than the
+  // window it must hit.
+  struct Order {
+    size_t bytes = 0;
+    bool after_spin = false;
+    std::chrono::microseconds spin{0};
+  };
+  Order order;
+  std::atomic<int> go{-1};
+  std::atomic<int> fed{-1};
+  std::atomic<bool> quit{false};
+  std::thread feeder([&] {
+    for (int seen = -1;;) {
+      int n = 0;
+      int g;
+      while ((g = go.load(std::memory_order_acquire)) == seen && !quit.load()) {
+        if (++n > 1000) std::this_thread::yield();
+      }
+      if (g == seen) return;
+      seen = g;
+      if (order.after_spin) {
+        Clock::time_point until = Clock::now() + order.spin;
+        while (Clock::now() < until) {
+        }
+      }
+      p->Feed(order.bytes);
+      fed.store(g, std::memory_order_release);
+    }
+  });
+  struct Stop {
+    std::atomic<bool>* quit;
+    std::thread* t;
+    ~Stop() {
+      quit->store(true);
+      t->join();
+    }
+  } stop{&quit, &feeder};
   Clock::time_point t0 = Clock::now();
   for (; rounds < kMaxRounds &&
          (rounds < kMinRounds || b_cancelled < kMinEach || b_by_wait < kMinEach) &&
@@ -348,24 +389,23 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
     const bool feed_first = static_cast<int>(rng() % 100) < feed_first_pct;
     const bool cancel_c_first = (rng() & 1) != 0;
     const auto spin = std::chrono::microseconds(rng() % 200);
-    std::atomic<bool> go{false};
-    std::thread feeder([&] {
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      if (!feed_first) {
-        Clock::time_point until = Clock::now() + spin;
-        while (Clock::now() < until) {
-        }
-      }
-      p->Feed(1);
-    });
+    // Two bytes first in a share of the rounds that grows while B has gone to
+    // the completion less often than to the cancel: on io_uring a pipe read
+    // waiting for data stays cancellable, and one byte goes to C, not B.
+    const size_t first_bytes =
+        static_cast<int>(rng() % 100) < (b_by_wait < b_cancelled ? 50 : 10) ? 2 : 1;
+    // In half of those the feeder starts before the submit and races it too.
+    const bool go_before_submit = first_bytes == 2 && (rng() & 1) != 0;
+    order.bytes = first_bytes;
+    order.after_spin = !feed_first;
+    order.spin = spin;
+    if (go_before_submit) go.store(rounds, std::memory_order_release);
     faio_req* batch[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
       ASSERT_ST(FAIO_OK, faio_req_prepare_read(batch[i], p->r, 0, bufs[i], 1, nullptr));
     }
     int sub = faio_ctx_submit(ctx, batch, 3);
-    go.store(true, std::memory_order_release);
-    if (sub != FAIO_OK) feeder.join();
+    go.store(rounds, std::memory_order_release);
     ASSERT_ST(FAIO_OK, sub);
     if (feed_first) {
       Clock::time_point until = Clock::now() + spin;
@@ -374,7 +414,7 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
     }
     int sc = cancel_c_first ? faio_req_cancel(c) : FAIO_E_IN_PROGRESS;
     int sb = faio_req_cancel(b);
-    feeder.join();
+    while (fed.load(std::memory_order_acquire) != rounds) std::this_thread::yield();
     for (int s : {sb, sc}) {
       ASSERT_TRUE(s == FAIO_OK || s == FAIO_E_IN_PROGRESS || s == FAIO_E_COMPLETED)
           << StatusName(s);
@@ -393,13 +433,18 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
     } else {
       left.push_back(c);
     }
-    // One byte came already; one more for each other read still out.
-    ASSERT_EQ(p->Feed(left.size() - 1), left.size() - 1);
+    // first_bytes came already; one more for each other read still out.
+    const size_t more = left.size() > first_bytes ? left.size() - first_bytes : 0;
+    ASSERT_EQ(p->Feed(more), more);
     std::vector<faio_req*> got = Reap(ctx, left.size(), milliseconds(5000));
     ASSERT_TRUE(SameSet(got, left))
         << "round " << rounds << ": B's cancel said " << StatusName(sb) << ", C's "
         << StatusName(sc) << "; a request that was not cancelled never came back";
     for (faio_req* r : got) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+    // A byte no read took is still in the pipe: a cancelled read took nothing.
+    for (size_t i = left.size(); i < first_bytes; i++) {
+      ASSERT_TRUE(p->TakeOne()) << "round " << rounds << ": a cancelled read took a byte";
+    }
     ExpectNoneCounted(ctx);
     feed_first_pct =
         sb == FAIO_OK ? std::min(95, feed_first_pct + 5) : std::max(5, feed_first_pct - 5);
