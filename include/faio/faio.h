@@ -255,6 +255,17 @@ FAIO_API int faio_req_result(const faio_req *req, size_t *transferred);
  * a completed request that failed, 0 otherwise (and for invalid handles). */
 FAIO_API int faio_req_host_error(const faio_req *req);
 
+/* A completion callback: called by faio_ctx_run on the thread that runs it, once
+ * per completion of a request that has one, after the request is completed (its
+ * result is readable, and it may be prepared and submitted again). */
+typedef void (*faio_req_callback)(faio_req *req, void *arg);
+
+/* faio_req_set_callback gives req a callback for faio_ctx_run (NULL removes it).
+ * It stays with the request across prepares until set again. Returns 0,
+ * FAIO_E_INVALID_STATE while the request is submitted, FAIO_E_INVALID_HANDLE.
+ * See docs/contract.md, Event loops and callbacks. */
+FAIO_API int faio_req_set_callback(faio_req *req, faio_req_callback cb, void *arg);
+
 /* ---- Contexts ------------------------------------------------------------- */
 
 /* faio_ctx_create makes a context on the backend chosen automatically (or named by
@@ -375,6 +386,31 @@ FAIO_API int faio_ctx_wakeup(faio_ctx *ctx);
  * through ctx reach the host again. Returns 0 (also if there was no error) or
  * FAIO_E_INVALID_HANDLE. */
 FAIO_API int faio_ctx_clear_error(faio_ctx *ctx, faio_file f);
+
+/* faio_ctx_pollable gives a handle that is ready - readable (POSIX descriptor)
+ * or signalled (Windows event) - while a completion or a wakeup may be pending,
+ * for an event loop (epoll, kqueue, poll, libuv, Asio) to watch. The caller
+ * never reads, writes or closes it (faio_ctx_destroy does). The rule: when it is
+ * ready, call faio_ctx_wait (or faio_ctx_run) with timeout 0 until one returns
+ * no completion; every wait re-arms it. No completion is left behind with the
+ * handle not ready; it may be ready once with nothing to reap. The first call
+ * makes the handle and needs nothing in flight (else FAIO_E_BUSY); later calls
+ * return the same one. Returns 0, FAIO_E_INVALID_PARAMETER (out null),
+ * FAIO_E_BUSY, FAIO_E_NOT_SUPPORTED (the backend has no way: see
+ * docs/event-loops.md), FAIO_E_INSUFFICIENT_RESOURCES, FAIO_E_INVALID_HANDLE. */
+FAIO_API int faio_ctx_pollable(faio_ctx *ctx, faio_file *out);
+
+/* faio_ctx_run is faio_ctx_wait that calls the callback of each completed
+ * request (faio_req_set_callback) on this thread instead of handing it out; a
+ * request without one just completes (its result is readable). *count receives
+ * how many completions it dispatched. Returns 0 once at least min (0 means 1)
+ * were dispatched, or when the timeout or a wakeup ended it after some;
+ * FAIO_E_TIMEOUT / FAIO_E_INTERRUPTED / FAIO_E_NO_REQUEST with none, as the
+ * wait does. A callback may prepare and submit requests (its own too), cancel,
+ * and call faio_ctx_wakeup; a faio_ctx_wait, faio_ctx_run or faio_ctx_destroy
+ * of the same context from a callback returns FAIO_E_BUSY (the context is
+ * being waited on). */
+FAIO_API int faio_ctx_run(faio_ctx *ctx, size_t min, uint32_t timeout_ms, uint32_t *count);
 
 #ifdef __cplusplus
 } /* extern "C" */

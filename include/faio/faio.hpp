@@ -131,6 +131,11 @@ class Request {
   // HostError: errno / Windows error of a failed request, else 0.
   int HostError() const noexcept { return faio_req_host_error(h_); }
   void* User() const noexcept { return faio_req_user(h_); }
+  // SetCallback: faio_req_set_callback (for Context::Run). kInvalidState while
+  // submitted. The callback must not throw (it is called from C).
+  [[nodiscard]] Status SetCallback(faio_req_callback cb, void* arg) noexcept {
+    return static_cast<Status>(faio_req_set_callback(h_, cb, arg));
+  }
   faio_req* native() const noexcept { return h_; }
   explicit operator bool() const noexcept { return h_ != nullptr; }
 
@@ -237,6 +242,26 @@ class Context {
     int s = faio_ctx_wait(h_, min, ms, out.data(), out.size(), &n);
     if (s != FAIO_OK) return Result<WaitOutcome>(static_cast<Status>(s));
     return Result<WaitOutcome>(Status::kOk, WaitOutcome{n});
+  }
+
+  // Run: faio_ctx_run - a wait that calls each completed request's callback;
+  // the value is how many it dispatched (kOk), else a status with 0.
+  [[nodiscard]] Result<size_t> Run(size_t min, Millis timeout = kIndefinite) noexcept {
+    uint32_t n = 0;
+    uint32_t ms = timeout.count() < 0 ? 0
+                  : timeout.count() >= static_cast<int64_t>(FAIO_WAIT_INDEFINITE)
+                      ? FAIO_WAIT_INDEFINITE
+                      : static_cast<uint32_t>(timeout.count());
+    int s = faio_ctx_run(h_, min, ms, &n);
+    return Result<size_t>(static_cast<Status>(s), s == FAIO_OK ? n : 0);
+  }
+
+  // Pollable: faio_ctx_pollable - the handle an event loop watches; when it is
+  // ready, Wait or Run with timeout 0 until one returns no completion.
+  [[nodiscard]] Result<File> Pollable() noexcept {
+    File f{};
+    int s = faio_ctx_pollable(h_, &f);
+    return Result<File>(static_cast<Status>(s), f);
   }
 
   // Wakeup interrupts the waiter (or the next wait). Any thread; never blocks.

@@ -30,6 +30,7 @@
 
 #include "core/request.h"
 #include "faio/faio.h"
+#include "platform/host.h"
 
 namespace faio::detail {
 
@@ -91,6 +92,16 @@ class Backend {
 
   // AssociateFile: optional registration of a file.
   virtual int AssociateFile(faio_file) { return FAIO_OK; }
+
+  // WatchPollable arranges that every host completion from now on makes `n`
+  // ready (platform::SignalNotify), for faio_ctx_pollable, and sets *out to the
+  // handle the caller polls (n.wait, or one of the backend's own that is ready
+  // whenever n is). Completions the backend makes without the host (done
+  // inline at submission) call Context::Signal. Called once, under the submit
+  // lock, with nothing in flight. FAIO_E_NOT_SUPPORTED: the host has no way.
+  virtual int WatchPollable(const platform::Notify&, faio_file*) { return FAIO_E_NOT_SUPPORTED; }
+  // HasPollable: WatchPollable can succeed (asked before the in-flight check).
+  virtual bool HasPollable() const { return false; }
 
   // RegisterBuffers: optional registration of memory (faio_ctx_register_buffers).
   // Called with the submit lock held and nothing in flight; at most once.

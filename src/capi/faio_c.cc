@@ -222,4 +222,19 @@ int faio_ctx_clear_error(faio_ctx* ctx, faio_file f) {
   return !c ? FAIO_E_INVALID_HANDLE : c->ClearError(f);
 }
 
+int faio_ctx_pollable(faio_ctx* ctx, faio_file* out) {
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Pollable(out);
+}
+
+int faio_ctx_run(faio_ctx* ctx, size_t min, uint32_t timeout_ms, uint32_t* count) {
+  if (count != nullptr) *count = 0;
+  ContextPin c(ctx);
+  return !c ? FAIO_E_INVALID_HANDLE : c->Run(min, timeout_ms, count);
+}
+
+int faio_req_set_callback(faio_req* req, faio_req_callback cb, void* arg) {
+  return faio::detail::SetCallback(req, cb, arg);
+}
+
 }  // extern "C"

@@ -155,6 +155,7 @@ Context::~Context() {
   FAIO_DCHECK(submitted_.load() == reaped_.load() + cancelled_.load());
 #endif
   backend_.reset();  // joins workers / closes the ring before the file table goes
+  if (notify_on_.load()) platform::CloseNotify(&notify_);
 }
 
 void Context::Uncount(size_t n, bool cancelled) {
@@ -386,6 +387,7 @@ void Context::CompleteLocally(Request* r, int status, int host_error, size_t byt
     local_nonempty_.store(true, std::memory_order_release);
   }
   backend_->Kick();
+  Signal();
 }
 
 size_t Context::TakeLocal(Request** out, size_t max) {
@@ -443,24 +445,36 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
   *count = 0;
   if (out == nullptr || size == 0) return FAIO_E_INVALID_PARAMETER;
   if (min > size) return FAIO_E_OUT_OF_RANGE;
-  if (min == 0) min = 1;
-  if (size > UINT32_MAX) size = UINT32_MAX;  // the count is 32-bit
-
   bool expected = false;
   if (!waiting_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
     return FAIO_E_BUSY;
   }
+  int st = WaitHeld(min, timeout_ms, out, size, count);
+  waiting_.store(false, std::memory_order_release);
+  return st;
+}
+
+int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,
+                      uint32_t* count) {
+  *count = 0;
+  if (min == 0) min = 1;
+  if (size > UINT32_MAX) size = UINT32_MAX;  // the count is 32-bit
+  // The pollable handle is re-armed by every wait: reset before anything is
+  // looked at, so a completion or wakeup that comes later makes it ready again
+  // and one that came earlier is found by this wait (docs/contract.md, Event
+  // loops).
+  const bool pollable = notify_on_.load(std::memory_order_acquire);
+  if (pollable) platform::ResetNotify(notify_);
   const bool without_pending = (flags_ & FAIO_CTX_WAIT_WITHOUT_PENDING) != 0;
   if (!without_pending && inflight_.load(std::memory_order_acquire) == 0) {
-    waiting_.store(false, std::memory_order_release);
     return FAIO_E_NO_REQUEST;
   }
   // A wait that begins with a wakeup pending reports it before it reaps
   // anything: completions already available stay for the next wait
   // (docs/contract.md, Wakeup). So a stream of completions cannot starve a
-  // wakeup.
+  // wakeup. Those completions keep the pollable handle ready.
   if (wakeup_pending_.exchange(false, std::memory_order_acq_rel)) {
-    waiting_.store(false, std::memory_order_release);
+    if (pollable) platform::SignalNotify(notify_);
     return FAIO_E_INTERRUPTED;
   }
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
@@ -520,6 +534,61 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
     }
   }
   *count = static_cast<uint32_t>(n);
+  return status;
+}
+
+int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
+  if (count == nullptr) return FAIO_E_INVALID_PARAMETER;
+  *count = 0;
+  // The context counts as waited on while callbacks run: a wait or run on it
+  // from a callback (or another thread) is FAIO_E_BUSY, a destroy too.
+  bool expected = false;
+  if (!waiting_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    return FAIO_E_BUSY;
+  }
+  if (min == 0) min = 1;
+  const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
+  const Clock::time_point deadline =
+      indefinite ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
+  constexpr size_t kBatch = 64;
+  faio_req* got[kBatch];
+  size_t done = 0;
+  int status = FAIO_OK;
+  for (;;) {
+    uint32_t left_ms = 0;
+    if (indefinite) {
+      left_ms = FAIO_WAIT_INDEFINITE;
+    } else {
+      Clock::time_point now = Clock::now();
+      if (now < deadline) {
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+        left_ms = static_cast<uint32_t>(std::min<int64_t>(ms, FAIO_WAIT_INDEFINITE - 1));
+      }
+    }
+    const size_t want = std::min(min - done, kBatch);
+    uint32_t n = 0;
+    int st = WaitHeld(want, left_ms, got, kBatch, &n);
+    for (uint32_t i = 0; i < n; ++i) {
+      Request* r = LookupRequest(got[i]);
+      // Read before the call: the callback may set another one.
+      faio_req_callback cb = r->callback;
+      void* arg = r->callback_arg;
+      if (cb != nullptr) cb(got[i], arg);
+    }
+    done += n;
+    if (st != FAIO_OK) {
+      // Nothing reaped by this round: done with what earlier rounds had. A
+      // wakeup this round consumed stays pending for the next wait or run.
+      if (st == FAIO_E_INTERRUPTED && done > 0) {
+        wakeup_pending_.store(true, std::memory_order_release);
+        Signal();
+      }
+      status = done > 0 ? FAIO_OK : st;
+      break;
+    }
+    if (done >= min) break;
+  }
+  *count = static_cast<uint32_t>(std::min<size_t>(done, UINT32_MAX));
   waiting_.store(false, std::memory_order_release);
   return status;
 }
@@ -527,6 +596,35 @@ int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, 
 int Context::Wakeup() {
   wakeup_pending_.store(true, std::memory_order_release);
   backend_->Kick();
+  Signal();
+  return FAIO_OK;
+}
+
+int Context::Pollable(faio_file* out) {
+  if (out == nullptr) return FAIO_E_INVALID_PARAMETER;
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  if (notify_on_.load(std::memory_order_acquire)) {
+    *out = pollable_;
+    return FAIO_OK;
+  }
+  // Requests already with the host were handed over without the notice the
+  // handle needs (an eventfd or event in their control block).
+  if (!backend_->HasPollable()) return FAIO_E_NOT_SUPPORTED;
+  if (inflight_.load(std::memory_order_acquire) != 0) return FAIO_E_BUSY;
+  int err = 0;
+  int st = platform::OpenNotify(&notify_, &err);
+  if (st != FAIO_OK) return st;
+  faio_file f = platform::kInvalidFile;
+  st = backend_->WatchPollable(notify_, &f);
+  if (st != FAIO_OK) {
+    platform::CloseNotify(&notify_);
+    return st;
+  }
+  pollable_ = f;
+  notify_on_.store(true, std::memory_order_release);
+  // A wakeup may be pending already.
+  if (wakeup_pending_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
+  *out = f;
   return FAIO_OK;
 }
 

@@ -27,6 +27,7 @@
 #include "core/file_table.h"
 #include "core/request.h"
 #include "faio/faio.h"
+#include "platform/host.h"
 
 namespace faio::detail {
 
@@ -42,7 +43,18 @@ class Context {
   // 0 on every refusal of the whole batch.
   int Submit(faio_req** reqs, size_t n, size_t* accepted = nullptr);
   int Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
+  // Run: see faio_ctx_run (a wait that calls each completed request's callback).
+  int Run(size_t min, uint32_t timeout_ms, uint32_t* count);
   int Wakeup();
+  // Pollable: see faio_ctx_pollable. The first call makes the handle (nothing
+  // may be in flight then); later calls return the same one.
+  int Pollable(faio_file* out);
+  // Signal makes the pollable handle ready, if there is one: for completions
+  // that reach the core without the host's notice (a backend's inline
+  // completions, CompleteLocally, a wakeup). Any thread; async-signal-safe.
+  void Signal() {
+    if (notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
+  }
   int Cancel(Request* r, uint64_t word);
   int ClearError(faio_file f);
   int AssociateFile(faio_file f);
@@ -96,6 +108,8 @@ class Context {
 
  private:
   Context() = default;
+  // WaitHeld is Wait for a caller that holds waiting_ (Wait, Run).
+  int WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
   size_t TakeLocal(Request** out, size_t max);
   // Issues flushes whose barrier has passed. Takes the submit lock.
   void DrainFlushes();
@@ -127,6 +141,11 @@ class Context {
   std::atomic<bool> waiting_{false};
   std::atomic<bool> wakeup_pending_{false};
   std::atomic<bool> drain_due_{false};
+
+  // The pollable handle (faio_ctx_pollable): made once, under submit_mu_.
+  platform::Notify notify_;
+  faio_file pollable_ = platform::kInvalidFile;  // what the caller polls
+  std::atomic<bool> notify_on_{false};
   // Finish's batched epoch releases (waiting thread only): one atomic
   // subtraction per run of completions of the same epoch.
   Epoch* release_epoch_ = nullptr;

@@ -166,4 +166,14 @@ int CancelRequest(faio_req* h) {
   return pin->Cancel(r, w);
 }
 
+int SetCallback(faio_req* h, faio_req_callback cb, void* arg) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s != kIdle && s != kPrepared && s != kCompleted) return FAIO_E_INVALID_STATE;
+  r->callback = cb;
+  r->callback_arg = cb == nullptr ? nullptr : arg;
+  return FAIO_OK;
+}
+
 }  // namespace faio::detail

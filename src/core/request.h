@@ -52,6 +52,10 @@ struct Request {
   void* buf = nullptr;
   size_t len = 0;
   void* user = nullptr;
+  // faio_req_set_callback: kept across prepares; changed only while the
+  // request is not submitted, read by faio_ctx_run after it completed.
+  faio_req_callback callback = nullptr;
+  void* callback_arg = nullptr;
 
   // Outcome (written by the winner of the kSubmitted -> kFinishing transition).
   int32_t status = 0;
@@ -103,6 +107,7 @@ int RequestResult(const faio_req* h, size_t* transferred);
 int RequestHostError(const faio_req* h);
 void* RequestUser(const faio_req* h);
 int CancelRequest(faio_req* h);
+int SetCallback(faio_req* h, faio_req_callback cb, void* arg);
 
 }  // namespace faio::detail
 

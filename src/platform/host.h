@@ -11,6 +11,12 @@
 
 namespace faio::platform {
 
+#ifdef _WIN32
+inline const faio_file kInvalidFile = INVALID_HANDLE_VALUE;
+#else
+inline constexpr faio_file kInvalidFile = -1;
+#endif
+
 // StatusFromHostError maps a host error code (errno on POSIX) to a FAIO_E_*
 // status. The one place this mapping lives for a host.
 int StatusFromHostError(int err);
@@ -27,6 +33,22 @@ int SyncFile(faio_file f, bool full, int* err);
 int CheckFile(faio_file f);
 // FileAlignment answers faio_file_alignment.
 int FileAlignment(faio_file f, faio_alignment* out);
+
+// Notify is a context's pollable handle (faio_ctx_pollable): ready (readable on
+// POSIX, signalled on Windows) from a Signal until the next Reset. Linux: one
+// eventfd (both members); other POSIX hosts: a non-blocking pipe (`wait` is its
+// read end); Windows: a manual-reset event.
+struct Notify {
+  faio_file wait = kInvalidFile;    // what the caller polls
+  faio_file signal = kInvalidFile;  // what Signal writes
+};
+// OpenNotify returns FAIO_OK, or a status with the host error in *err.
+int OpenNotify(Notify* out, int* err);
+// SignalNotify makes it ready; async-signal-safe on POSIX (one write).
+void SignalNotify(const Notify& n);
+// ResetNotify makes it not ready (reads what Signal wrote).
+void ResetNotify(const Notify& n);
+void CloseNotify(Notify* n);
 
 }  // namespace faio::platform
 

@@ -23,11 +23,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -187,6 +190,7 @@ struct Held {
   int host_error;
   size_t bytes;
   Clock::time_point due;
+  bool signalled = false;  // the pollable handle was made ready for it
 };
 
 // A write not yet covered by a successful flush: what it overwrote.
@@ -232,6 +236,14 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   }
 
   ~FaultBackend() override {
+    if (timer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        timer_stop_ = true;
+      }
+      timer_cv_.notify_one();
+      timer_.join();
+    }
     if (!rules_.empty()) ctx_->SetCompletionFilter(nullptr);
     inner_.reset();  // nothing is in flight (destroy is refused while busy)
     if (crashed_ || crash_at_destroy_) PowerLoss();
@@ -318,6 +330,22 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     return outcome;
   }
 
+  // The inner backend's handle, and for held completions (delay faults) a
+  // timer thread that makes it ready when each falls due: a loop that waits
+  // only on the handle would otherwise never reap them.
+  bool HasPollable() const override { return inner_->HasPollable(); }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    int st = inner_->WatchPollable(n, out);
+    if (st != FAIO_OK || rules_.empty()) return st;
+    notify_ = n;
+    try {
+      timer_ = std::thread([this] { Timer(); });
+    } catch (const std::system_error&) {
+      return FAIO_E_INSUFFICIENT_RESOURCES;
+    }
+    return FAIO_OK;
+  }
+
   int AssociateFile(faio_file f) override { return inner_->AssociateFile(f); }
   int RegisterBuffers(const faio_buffer* bufs, size_t count) override {
     return inner_->RegisterBuffers(bufs, count);
@@ -353,6 +381,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     if (!p.hold) return true;
     held_.push_back(Held{r, seq32, *status, *host_error, *bytes, Clock::now() + p.delay});
     lock.unlock();
+    if (timer_.joinable()) timer_cv_.notify_one();
     inner_->Kick();  // a Reap blocked for it must look at the held ones again
     return false;
   }
@@ -602,6 +631,30 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     undo_.clear();
   }
 
+  // The pollable handle's timer (see WatchPollable).
+  void Timer() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!timer_stop_) {
+      Clock::time_point next = Clock::time_point::max();
+      for (const Held& h : held_) {
+        if (!h.signalled) next = std::min(next, h.due);
+      }
+      if (next == Clock::time_point::max()) {
+        timer_cv_.wait(lock);
+        continue;
+      }
+      Clock::time_point now = Clock::now();
+      if (next > now) {
+        timer_cv_.wait_until(lock, next);
+        continue;
+      }
+      for (Held& h : held_) {
+        if (h.due <= now) h.signalled = true;
+      }
+      platform::SignalNotify(notify_);
+    }
+  }
+
   // Hands in the held completions that are due (waiting thread).
   size_t ReleaseDue(Request** out, size_t max) {
     if (rules_.empty()) return 0;
@@ -641,6 +694,10 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   std::map<std::pair<uint64_t, uint64_t>, FileRec> files_;  // guarded by mu_
   uint64_t undo_ids_ = 0;                        // guarded by mu_
   uint64_t flush_ids_ = 0;                       // guarded by mu_
+  platform::Notify notify_;                      // faio_ctx_pollable's
+  std::thread timer_;                            // see WatchPollable
+  std::condition_variable timer_cv_;
+  bool timer_stop_ = false;                      // guarded by mu_
 };
 
 }  // namespace

@@ -20,6 +20,9 @@
 // fixed-file table and later requests on it use IOSQE_FIXED_FILE. Both only
 // change how the kernel finds the pages and the file, not what a request does.
 //
+// Pollable handle (faio_ctx_pollable): the core's eventfd, registered with
+// IORING_REGISTER_EVENTFD.
+//
 // Cancel: IORING_REGISTER_SYNC_CANCEL (6.0) by user_data, which names the
 // submission, so a stale cancel can never hit a newer submission. A cancelled
 // request's -ECANCELED CQE still arrives; Context::Finish drops it.
@@ -323,6 +326,17 @@ class IoUringBackend final : public Backend {
     // EAGAIN means the counter is already huge: a kick is pending anyway.
     ssize_t r = write(efd_, &one, sizeof(one));
     (void)r;
+  }
+
+  // The kernel signals a registered eventfd after it posts each CQE (the
+  // wakeup's too), so a wait that resets it before looking at the ring misses
+  // nothing.
+  bool HasPollable() const override { return true; }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    int ret = io_uring_register_eventfd(&ring_, n.signal);
+    if (ret < 0) return platform::StatusFromHostError(-ret);
+    *out = n.wait;
+    return FAIO_OK;
   }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {

@@ -305,6 +305,17 @@ class LinuxAioBackend final : public Backend {
     return n;
   }
 
+  // Set under the submit lock with nothing in flight; read by Prepare and
+  // TryNow (submit lock) and by the reaper's re-arm, which runs only for
+  // requests submitted after it.
+  bool HasPollable() const override { return true; }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    notify_ = n;
+    notify_on_ = true;
+    *out = n.wait;
+    return FAIO_OK;
+  }
+
   void Kick() override {
     uint64_t one = 1;
     ssize_t r = write(efd_, &one, sizeof(one));
@@ -425,6 +436,9 @@ class LinuxAioBackend final : public Backend {
       r->next = head;
     } while (!local_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
                                            std::memory_order_relaxed));
+    // The pollable handle turns ready when the stack stops being empty (a wait
+    // resets it before it takes the stack; see the threads backend).
+    if (head == nullptr && notify_on_) platform::SignalNotify(notify_);
     if (blocked_.load(std::memory_order_seq_cst)) Kick();
     return true;
   }
@@ -455,6 +469,10 @@ class LinuxAioBackend final : public Backend {
     memset(cb, 0, sizeof(*cb));
     cb->aio_data = (uint64_t{r->seq32} << 32) | r->index;
     cb->aio_fildes = static_cast<uint32_t>(r->file);
+    if (notify_on_) {  // the kernel signals the eventfd after it posts the event
+      cb->aio_flags = IOCB_FLAG_RESFD;
+      cb->aio_resfd = static_cast<uint32_t>(notify_.signal);
+    }
     Phase(r).store(kPhaseDirect, std::memory_order_relaxed);
     switch (r->op) {
       case Op::kRead:
@@ -577,6 +595,8 @@ class LinuxAioBackend final : public Backend {
   aio_context_t aio_ = 0;
   int efd_ = -1;
   iocb wake_cb_ = {};
+  platform::Notify notify_;  // faio_ctx_pollable's, once WatchPollable ran
+  bool notify_on_ = false;
   bool wake_armed_ = false;  // reaper only (and Init)
   int kind_fd_ = -1;         // submitters only (under the context's submit lock)
   Kind kind_ = Kind::kDirect;

@@ -125,6 +125,14 @@ class ThreadsBackend final : public Backend {
     WakeReaper();
   }
 
+  bool HasPollable() const override { return true; }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    notify_ = n;
+    notify_on_.store(true, std::memory_order_release);
+    *out = n.wait;
+    return FAIO_OK;
+  }
+
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     std::lock_guard<std::mutex> lock(q_mu_);
     // The core holds submission seq32 in kCancelling while we decide, so the
@@ -175,6 +183,12 @@ class ThreadsBackend final : public Backend {
         r->next = head;
       } while (!done_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
                                             std::memory_order_relaxed));
+      // The pollable handle turns ready when the stack stops being empty: a
+      // wait resets it before it takes the stack, and is repeated until it
+      // finds nothing, so a later push always finds the stack empty again.
+      if (head == nullptr && notify_on_.load(std::memory_order_acquire)) {
+        platform::SignalNotify(notify_);
+      }
       WakeReaper();
     }
   }
@@ -244,6 +258,8 @@ class ThreadsBackend final : public Backend {
   std::condition_variable sleep_cv_;
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> kicked_{false};
+  platform::Notify notify_;  // set once, before any request that signals it
+  std::atomic<bool> notify_on_{false};
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #ifdef __linux__
 #include <linux/stat.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #endif
 
@@ -133,6 +134,58 @@ int FileAlignment(faio_file f, faio_alignment* out) {
   out->memory = 512;
   out->offset = st.st_blksize > 0 ? static_cast<uint32_t>(st.st_blksize) : 512;
   return FAIO_OK;
+}
+
+int OpenNotify(Notify* out, int* err) {
+#ifdef __linux__
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) {
+    *err = errno;
+    return FAIO_E_INSUFFICIENT_RESOURCES;  // EMFILE/ENFILE/ENOMEM: exhaustion
+  }
+  out->wait = out->signal = fd;
+#else
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    *err = errno;
+    return FAIO_E_INSUFFICIENT_RESOURCES;
+  }
+  out->wait = fds[0];
+  out->signal = fds[1];
+#endif
+  return FAIO_OK;
+}
+
+void SignalNotify(const Notify& n) {
+#ifdef __linux__
+  uint64_t one = 1;
+  ssize_t k;
+  do {
+    k = write(n.signal, &one, sizeof(one));
+  } while (k < 0 && errno == EINTR);
+#else
+  // A full pipe is ready already: EAGAIN loses nothing.
+  char one = 1;
+  ssize_t k;
+  do {
+    k = write(n.signal, &one, 1);
+  } while (k < 0 && errno == EINTR);
+#endif
+  (void)k;
+}
+
+void ResetNotify(const Notify& n) {
+  char buf[64];
+  ssize_t k;
+  do {
+    k = read(n.wait, buf, sizeof(buf));
+  } while (k > 0 || (k < 0 && errno == EINTR));
+}
+
+void CloseNotify(Notify* n) {
+  if (n->signal != n->wait && n->signal >= 0) close(n->signal);
+  if (n->wait >= 0) close(n->wait);
+  n->wait = n->signal = kInvalidFile;
 }
 
 }  // namespace faio::platform

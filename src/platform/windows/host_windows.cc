@@ -167,4 +167,23 @@ int FileAlignment(faio_file f, faio_alignment* out) {
   return FAIO_OK;
 }
 
+int OpenNotify(Notify* out, int* err) {
+  HANDLE e = CreateEventW(nullptr, TRUE, FALSE, nullptr);  // manual reset
+  if (e == nullptr) {
+    *err = static_cast<int>(GetLastError());
+    return FAIO_E_INSUFFICIENT_RESOURCES;
+  }
+  out->wait = out->signal = e;
+  return FAIO_OK;
+}
+
+void SignalNotify(const Notify& n) { SetEvent(n.signal); }
+
+void ResetNotify(const Notify& n) { ResetEvent(n.wait); }
+
+void CloseNotify(Notify* n) {
+  if (n->wait != INVALID_HANDLE_VALUE && n->wait != nullptr) CloseHandle(n->wait);
+  n->wait = n->signal = INVALID_HANDLE_VALUE;
+}
+
 }  // namespace faio::platform
