@@ -462,7 +462,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   // The pollable handle is re-armed by every wait: reset before anything is
   // looked at, so a completion or wakeup that comes later makes it ready again
   // and one that came earlier is found by this wait (docs/contract.md, Event
-  // loops).
+  // loops and callbacks).
   const bool pollable = notify_on_.load(std::memory_order_acquire);
   if (pollable) platform::ResetNotify(notify_);
   const bool without_pending = (flags_ & FAIO_CTX_WAIT_WITHOUT_PENDING) != 0;

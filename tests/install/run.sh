@@ -59,6 +59,7 @@ cmake --build "$work/cmake" -j2
 run "$work/cmake/consumer"
 run "$work/cmake/hello_c"
 run "$work/cmake/hello_cxx"
+run "$work/cmake/epoll_loop"
 
 step "pkg-config --static faio (PKG_CONFIG_PATH=$pcdir)"
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -85,6 +86,10 @@ run "$work/hello_c_pc"
 c++ -std=c++20 -Wall -Wextra -Werror -o "$work/hello_cxx_pc" "$root/examples/hello.cc" \
   $(pkg-config --cflags --libs --static faio)
 run "$work/hello_cxx_pc"
+# shellcheck disable=SC2046
+cc -std=c99 -Wall -Wextra -Werror -o "$work/epoll_loop_pc" "$root/examples/epoll_loop.c" \
+  $(pkg-config --cflags --libs --static faio) -lpthread
+run "$work/epoll_loop_pc"
 
 if [[ -x $prefix/bin/faio ]]; then
   step "installed tool"
