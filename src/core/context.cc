@@ -413,6 +413,7 @@ bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, siz
 }
 
 bool Context::Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+  HostHandBack(r);
   uint64_t w;
   if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
   if (r->op == Op::kFlush && r->fstate != nullptr) {
@@ -565,9 +566,10 @@ int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
         left_ms = static_cast<uint32_t>(std::min<int64_t>(ms, FAIO_WAIT_INDEFINITE - 1));
       }
     }
-    const size_t want = std::min(min - done, kBatch);
+    // One at a time: callbacks run as soon as completions come, not when the
+    // whole minimum has (a callback's resubmission may be what the rest needs).
     uint32_t n = 0;
-    int st = WaitHeld(want, left_ms, got, kBatch, &n);
+    int st = WaitHeld(1, left_ms, got, kBatch, &n);
     for (uint32_t i = 0; i < n; ++i) {
       Request* r = LookupRequest(got[i]);
       // Read before the call: the callback may set another one.
@@ -666,6 +668,7 @@ int Context::Cancel(Request* r, uint64_t w) {
     return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
   }
   CancelOutcome outcome = backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)));
+  HostHandBack(r);
   if (outcome != CancelOutcome::kCancelled) {
     r->word.store(w, std::memory_order_release);  // back to kSubmitted
     return outcome == CancelOutcome::kNotFound ? FAIO_E_COMPLETED : FAIO_E_IN_PROGRESS;

@@ -57,6 +57,8 @@ int CreateRequest(faio_req** out) {
   uint64_t seq = SeqOf(r->word.load(std::memory_order_relaxed));
   r->op.store(Op::kNone, std::memory_order_relaxed);
   r->user = nullptr;
+  r->callback = nullptr;  // a recycled slot must not call its last owner's
+  r->callback_arg = nullptr;
   r->status = 0;
   r->host_error = 0;
   r->bytes = 0;

@@ -286,6 +286,7 @@ class IoUringBackend final : public Backend {
       }
       if (!fixed_slot_.empty() && r->op != Op::kNone) UseFixedFile(sqe, r->file);
       sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
+      HostHandOff(r);
     }
     return n;
   }

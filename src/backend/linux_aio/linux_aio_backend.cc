@@ -495,6 +495,7 @@ class LinuxAioBackend final : public Backend {
         cb->aio_lio_opcode = IOCB_CMD_NOOP;
         break;
     }
+    HostHandOff(r);
     return cb;
   }
 
