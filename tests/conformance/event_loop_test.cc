@@ -15,6 +15,7 @@
 #endif
 
 #include "conformance.h"
+#include "faio/faio.hpp"
 
 namespace faio_test {
 namespace {
@@ -243,7 +244,7 @@ TEST_P(EventLoop, NoCompletionIsStrandedUnderSubmittersAndWakeups) {
   faio_file fd = f->Open(0);
   constexpr int kThreads = 2;
   constexpr size_t kPer = 16;  // requests each submitter keeps in flight
-  const int rounds = kSanitized ? 1000 : 4000;
+  const int rounds = SlowHost() ? 1000 : 4000;
   struct Submitter {
     std::vector<faio_req*> reqs;
     std::vector<Bytes> bufs;
@@ -388,7 +389,7 @@ TEST_P(EventLoop, CallbacksThatResubmitRunChainsOfAHundredThousand) {
   auto f = NewFile(64 * 512);
   faio_file fd = f->Open(0);
   constexpr int kChains = 4;
-  const int64_t per = kSanitized ? 10000 : 25000;  // 10^5 in all without sanitizers
+  const int64_t per = SlowHost() ? 10000 : 25000;  // 10^5 in all without sanitizers
   std::vector<Chain> chains(kChains);
   std::vector<faio_req*> reqs = NewReqs(kChains);
   for (int i = 0; i < kChains; i++) {
@@ -588,6 +589,41 @@ TEST_P(EventLoop, AWakeupThatEndsARunAfterSomeCallbacksStaysPending) {
   ASSERT_EQ(p->Feed(1), 1u);
   ASSERT_ST(FAIO_OK, faio_ctx_run(ctx, 1, 5000, &n));
   EXPECT_EQ(calls.load(), 2);
+}
+
+TEST_P(EventLoop, CppPollableSetCallbackAndRun) {
+  faio::Options o;
+  o.backend = backend();
+  o.threads = IsThreads() ? kThreadsWorkers : 0;
+  faio::Result<faio::Context> made = faio::Context::Create(o);
+  ASSERT_TRUE(made.ok()) << faio::ToString(made.status());
+  faio::Context ctx = std::move(made.value());
+  faio::Result<faio::File> h = ctx.Pollable();
+  if (HasPollable(GetParam())) {
+    ASSERT_TRUE(h.ok()) << faio::ToString(h.status());
+  } else {
+    EXPECT_EQ(h.status(), faio::Status::kNotSupported);
+  }
+  auto f = NewFile(4096);
+  faio::Result<faio::Request> rr = faio::Request::Create();
+  ASSERT_TRUE(rr.ok());
+  faio::Request r = std::move(rr.value());
+  std::atomic<int> calls{0};
+  ASSERT_EQ(r.SetCallback(CountCb, &calls), faio::Status::kOk);
+  std::byte buf[128];
+  ASSERT_EQ(r.PrepareRead(f->fd(), 0, buf), faio::Status::kOk);
+  ASSERT_EQ(ctx.Submit(r), faio::Status::kOk);
+  EXPECT_EQ(r.SetCallback(nullptr, nullptr), faio::Status::kInvalidState);
+  if (h.ok()) {
+    EXPECT_TRUE(Ready(h.value(), 5000));
+  }
+  faio::Result<size_t> ran = ctx.Run(1, faio::Millis(5000));
+  ASSERT_TRUE(ran.ok()) << faio::ToString(ran.status());
+  EXPECT_EQ(ran.value(), 1u);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(r.Outcome().value(), sizeof buf);
+  EXPECT_EQ(ctx.Run(1, faio::Millis(0)).status(), faio::Status::kNoRequest);
+  EXPECT_EQ(ctx.Destroy(), faio::Status::kOk);
 }
 
 }  // namespace
