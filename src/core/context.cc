@@ -314,7 +314,14 @@ int Context::Submit(faio_req** reqs, size_t n, size_t* accepted_out) {
       if (staged == kStage) enqueue_staged();
     }
     enqueue_staged();
-    backend_->Commit();
+    // Submits from callbacks of faio_ctx_run reach the host together, once the
+    // callbacks of the batch have returned (Run commits them): one system call
+    // for a batch of resubmissions, as a plain wait loop would make.
+    if (run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+      commit_due_ = true;
+    } else {
+      backend_->Commit();
+    }
   }
 
   // 4. Whatever did not reach the host is prepared again; its reservation goes.
@@ -548,6 +555,7 @@ int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
     return FAIO_E_BUSY;
   }
   if (min == 0) min = 1;
+  run_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
   const Clock::time_point deadline =
       indefinite ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -577,6 +585,11 @@ int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
       void* arg = r->callback_arg;
       if (cb != nullptr) cb(got[i], arg);
     }
+    if (commit_due_) {
+      commit_due_ = false;
+      std::lock_guard<std::mutex> lock(submit_mu_);
+      backend_->Commit();
+    }
     done += n;
     if (st != FAIO_OK) {
       // Nothing reaped by this round: done with what earlier rounds had. A
@@ -591,6 +604,7 @@ int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
     if (done >= min) break;
   }
   *count = static_cast<uint32_t>(std::min<size_t>(done, UINT32_MAX));
+  run_thread_.store(std::thread::id(), std::memory_order_relaxed);
   waiting_.store(false, std::memory_order_release);
   return status;
 }

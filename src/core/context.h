@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "backend/backend.h"
@@ -146,6 +147,11 @@ class Context {
   platform::Notify notify_;
   faio_file pollable_ = platform::kInvalidFile;  // what the caller polls
   std::atomic<bool> notify_on_{false};
+
+  // faio_ctx_run: the thread running callbacks (its submits are committed once
+  // per batch of callbacks), and whether one of them staged something.
+  std::atomic<std::thread::id> run_thread_{};
+  bool commit_due_ = false;  // run thread only
   // Finish's batched epoch releases (waiting thread only): one atomic
   // subtraction per run of completions of the same epoch.
   Epoch* release_epoch_ = nullptr;
