@@ -407,7 +407,8 @@ FAIO_API int faio_ctx_pollable(faio_ctx *ctx, faio_file *out);
  * were dispatched, or when the timeout or a wakeup ended it after some;
  * FAIO_E_TIMEOUT / FAIO_E_INTERRUPTED / FAIO_E_NO_REQUEST with none, as the
  * wait does. A callback may prepare and submit requests (its own too), cancel,
- * and call faio_ctx_wakeup; a faio_ctx_wait, faio_ctx_run or faio_ctx_destroy
+ * and call faio_ctx_wakeup (what it submits to this context reaches the host when
+ * the batch of callbacks has returned); a faio_ctx_wait, faio_ctx_run or faio_ctx_destroy
  * of the same context from a callback returns FAIO_E_BUSY (the context is
  * being waited on). */
 FAIO_API int faio_ctx_run(faio_ctx *ctx, size_t min, uint32_t timeout_ms, uint32_t *count);
