@@ -60,6 +60,7 @@ run "$work/cmake/consumer"
 run "$work/cmake/hello_c"
 run "$work/cmake/hello_cxx"
 run "$work/cmake/epoll_loop"
+if pkg-config --exists libuv; then run "$work/cmake/uv_loop"; fi
 
 step "pkg-config --static faio (PKG_CONFIG_PATH=$pcdir)"
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
