@@ -466,4 +466,3 @@ TEST_P(Cancel, CancelRacingWithCompletionOfThePreviousRequestLosesNothing) {
 
 }  // namespace
 }  // namespace faio_test
-
