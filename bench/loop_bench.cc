@@ -58,9 +58,7 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-int64_t RandomOffset(Setup* s) {
-  return static_cast<int64_t>((s->rng() % s->blocks) * kBlock);
-}
+int64_t RandomOffset(Setup* s) { return static_cast<int64_t>((s->rng() % s->blocks) * kBlock); }
 
 bool Prepare(Setup* s, faio_req* r) {
   auto i = reinterpret_cast<uintptr_t>(faio_req_user(r));
@@ -76,12 +74,23 @@ void OnRead(faio_req* r, void* arg) {
   if (!Prepare(s, r) || faio_ctx_submit(s->ctx, &r, 1) != FAIO_OK) s->errors++;
 }
 
+// Resubmit checks n completions and submits them again, as one batch.
+void Resubmit(Setup* s, faio_req** out, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    size_t got = 0;
+    if (faio_req_result(out[i], &got) != FAIO_OK || got != kBlock) s->errors++;
+    if (!Prepare(s, out[i])) s->errors++;
+  }
+  s->done += n;
+  if (n > 0 && faio_ctx_submit(s->ctx, out, n) != FAIO_OK) s->errors++;
+}
+
 enum class Way { kWait, kEpoll, kRun };
 const char* Name(Way w) { return w == Way::kWait ? "wait" : w == Way::kEpoll ? "epoll" : "run"; }
 
 struct Round {
-  double rate;     // requests per second
-  double cpu_ns;   // CPU ns per request
+  double rate;    // requests per second
+  double cpu_ns;  // CPU ns per request
 };
 
 // Takes and resubmits completions for `seconds`; the 32 requests stay in flight
@@ -100,13 +109,7 @@ Round RunRound(Setup* s, Way way, double seconds) {
         s->errors++;
         continue;
       }
-      for (uint32_t i = 0; i < n; i++) {
-        size_t got = 0;
-        if (faio_req_result(out[i], &got) != FAIO_OK || got != kBlock) s->errors++;
-        if (!Prepare(s, out[i])) s->errors++;
-      }
-      s->done += n;
-      if (faio_ctx_submit(s->ctx, out, n) != FAIO_OK) s->errors++;
+      Resubmit(s, out, n);
       continue;
     }
     struct epoll_event ev;
@@ -120,13 +123,7 @@ Round RunRound(Setup* s, Way way, double seconds) {
         continue;
       }
       if (faio_ctx_wait(s->ctx, 1, 0, out, kDepth, &n) != FAIO_OK) break;
-      for (uint32_t i = 0; i < n; i++) {
-        size_t got = 0;
-        if (faio_req_result(out[i], &got) != FAIO_OK || got != kBlock) s->errors++;
-        if (!Prepare(s, out[i])) s->errors++;
-      }
-      s->done += n;
-      if (faio_ctx_submit(s->ctx, out, n) != FAIO_OK) s->errors++;
+      Resubmit(s, out, n);
     }
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -245,9 +242,10 @@ int main(int argc, char** argv) {
     if (faio_ctx_wait(s.ctx, left, 5000, out, kDepth, &n) != FAIO_OK) break;
     left -= n;
   }
-  std::printf("loop_bench: backend %s, 4 KiB random reads of a cached %llu MiB file, QD %zu, "
-              "%d interleaved rounds of %.1f s (medians)\n",
-              backend.c_str(), static_cast<unsigned long long>(size_mib), kDepth, rounds, seconds);
+  std::printf(
+      "loop_bench: backend %s, 4 KiB random reads of a cached %llu MiB file, QD %zu, "
+      "%d interleaved rounds of %.1f s (medians)\n",
+      backend.c_str(), static_cast<unsigned long long>(size_mib), kDepth, rounds, seconds);
   std::printf("%-6s %12s %14s %10s\n", "way", "req/s", "CPU ns/req", "CPU vs wait");
   double base = Median(cpu[0]);
   for (int w = 0; w < 3; w++) {

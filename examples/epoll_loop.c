@@ -9,9 +9,8 @@
  * FAIO_E_INTERRUPTED. Exits 0 when every byte was right and every request came
  * back. Linux only (epoll). */
 #define _GNU_SOURCE
-#include <faio/faio.h>
-
 #include <errno.h>
+#include <faio/faio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,9 +27,9 @@
 #define MAX_CTX 8
 
 struct loop_ctx {
-  faio_ctx *ctx;
-  const char *backend;
-  faio_req *reqs[DEPTH];
+  faio_ctx* ctx;
+  const char* backend;
+  faio_req* reqs[DEPTH];
   unsigned char bufs[DEPTH][BLOCK];
   int64_t offs[DEPTH];
   uint64_t next_block; /* next block to read, over all passes */
@@ -40,24 +39,24 @@ struct loop_ctx {
 
 static unsigned char pattern(uint64_t off) { return (unsigned char)(off * 131u + (off >> 12)); }
 
-static int fail(const char *what, int st) {
+static int fail(const char* what, int st) {
   fprintf(stderr, "epoll_loop: %s: %s\n", what, faio_strerror(st));
   return 1;
 }
 
 /* Prepares and submits req slot i of c for the next block, if any is left. */
-static int submit_next(struct loop_ctx *c, int fd, size_t i) {
+static int submit_next(struct loop_ctx* c, int fd, size_t i) {
   const uint64_t blocks = (uint64_t)PASSES * (FILE_SIZE / BLOCK);
   if (c->next_block >= blocks) return 0;
   int64_t off = (int64_t)((c->next_block++ % (FILE_SIZE / BLOCK)) * BLOCK);
   c->offs[i] = off;
-  int st = faio_req_prepare_read(c->reqs[i], fd, off, c->bufs[i], BLOCK, (void *)(uintptr_t)i);
+  int st = faio_req_prepare_read(c->reqs[i], fd, off, c->bufs[i], BLOCK, (void*)(uintptr_t)i);
   if (st == 0) st = faio_ctx_submit(c->ctx, &c->reqs[i], 1);
   return st;
 }
 
-static void *waker(void *arg) {
-  faio_ctx *ctx = arg;
+static void* waker(void* arg) {
+  faio_ctx* ctx = arg;
   for (int i = 0; i < 20; i++) {
     faio_ctx_wakeup(ctx);
     usleep(1000);
@@ -87,7 +86,7 @@ int main(void) {
     faio_ctx_options o;
     faio_ctx_options_init(&o);
     o.backend = infos[b].name;
-    struct loop_ctx *c = &ctxs[nctx];
+    struct loop_ctx* c = &ctxs[nctx];
     if (faio_ctx_create_ex(&c->ctx, &o) != 0) continue;
     faio_file h;
     int st = faio_ctx_pollable(c->ctx, &h);
@@ -124,10 +123,10 @@ int main(void) {
       return 1;
     }
     for (int e = 0; e < n; e++) {
-      struct loop_ctx *c = evs[e].data.ptr;
+      struct loop_ctx* c = evs[e].data.ptr;
       /* The rule: wait with timeout 0 until a wait returns no completion. */
       for (;;) {
-        faio_req *out[DEPTH];
+        faio_req* out[DEPTH];
         uint32_t got = 0;
         int st = faio_ctx_wait(c->ctx, 1, 0, out, DEPTH, &got);
         if (st == FAIO_E_INTERRUPTED) {

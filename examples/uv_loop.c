@@ -9,13 +9,12 @@
  * Uses the automatic backend (FAIO_BACKEND picks another one). */
 #define _GNU_SOURCE
 #include <faio/faio.h>
-#include <uv.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define FILE_SIZE (1u << 20)
 #define BLOCK 4096u
@@ -25,11 +24,11 @@
 static unsigned char data[FILE_SIZE];
 
 struct app {
-  faio_ctx *ctx;
+  faio_ctx* ctx;
   int fd;
   uv_poll_t poll;
   uv_timer_t timer;
-  faio_req *reqs[DEPTH];
+  faio_req* reqs[DEPTH];
   unsigned char bufs[DEPTH][BLOCK];
   int64_t offs[DEPTH];
   uint64_t next_block;
@@ -39,14 +38,14 @@ struct app {
   int failed;
 };
 
-static void on_read(faio_req *req, void *arg);
+static void on_read(faio_req* req, void* arg);
 
 /* Prepares and submits slot i for the next block, if any is left. */
-static void submit_next(struct app *a, size_t i) {
+static void submit_next(struct app* a, size_t i) {
   if (a->next_block >= (uint64_t)PASSES * (FILE_SIZE / BLOCK)) return;
   a->offs[i] = (int64_t)((a->next_block++ % (FILE_SIZE / BLOCK)) * BLOCK);
-  int st = faio_req_prepare_read(a->reqs[i], a->fd, a->offs[i], a->bufs[i], BLOCK,
-                                 (void *)(uintptr_t)i);
+  int st =
+      faio_req_prepare_read(a->reqs[i], a->fd, a->offs[i], a->bufs[i], BLOCK, (void*)(uintptr_t)i);
   if (st == 0) st = faio_req_set_callback(a->reqs[i], on_read, a);
   if (st == 0) st = faio_ctx_submit(a->ctx, &a->reqs[i], 1);
   if (st != 0) {
@@ -57,8 +56,8 @@ static void submit_next(struct app *a, size_t i) {
   a->in_flight++;
 }
 
-static void on_read(faio_req *req, void *arg) {
-  struct app *a = arg;
+static void on_read(faio_req* req, void* arg) {
+  struct app* a = arg;
   size_t i = (size_t)(uintptr_t)faio_req_user(req);
   size_t len = 0;
   int st = faio_req_result(req, &len);
@@ -73,9 +72,9 @@ static void on_read(faio_req *req, void *arg) {
   submit_next(a, i);
 }
 
-static void on_ready(uv_poll_t *p, int status, int events) {
+static void on_ready(uv_poll_t* p, int status, int events) {
   (void)events;
-  struct app *a = p->data;
+  struct app* a = p->data;
   if (status < 0) {
     fprintf(stderr, "uv_loop: poll: %s\n", uv_strerror(status));
     a->failed = 1;
@@ -96,7 +95,7 @@ static void on_ready(uv_poll_t *p, int status, int events) {
   }
 }
 
-static void on_timer(uv_timer_t *t) { faio_ctx_wakeup(((struct app *)t->data)->ctx); }
+static void on_timer(uv_timer_t* t) { faio_ctx_wakeup(((struct app*)t->data)->ctx); }
 
 int main(void) {
   char path[] = "/tmp/faio-uv-XXXXXX";
@@ -119,7 +118,7 @@ int main(void) {
             faio_strerror(st));
     return 1;
   }
-  uv_loop_t *loop = uv_default_loop();
+  uv_loop_t* loop = uv_default_loop();
   uv_poll_init(loop, &a.poll, h);
   a.poll.data = &a;
   uv_poll_start(&a.poll, UV_READABLE, on_ready);
@@ -140,8 +139,8 @@ int main(void) {
   }
   printf("uv_loop: ok: %llu reads of %u bytes checked on %s through libuv, %d wakeups seen\n",
          (unsigned long long)a.done, BLOCK, faio_ctx_backend(a.ctx), a.interrupted);
-  uv_close((uv_handle_t *)&a.poll, NULL);
-  uv_close((uv_handle_t *)&a.timer, NULL);
+  uv_close((uv_handle_t*)&a.poll, NULL);
+  uv_close((uv_handle_t*)&a.timer, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   for (size_t i = 0; i < DEPTH; i++) faio_req_destroy(a.reqs[i]);

@@ -102,8 +102,9 @@ TEST_P(EventLoop, BadArguments) {
             faio_ctx_run(reinterpret_cast<faio_ctx*>(uintptr_t{0x1234}), 1, 0, &n));
   EXPECT_EQ(n, 0u);
   EXPECT_ST(FAIO_E_INVALID_PARAMETER, faio_ctx_run(ctx, 1, 0, nullptr));
-  EXPECT_ST(FAIO_E_INVALID_HANDLE,
-            faio_req_set_callback(reinterpret_cast<faio_req*>(uintptr_t{0x1234}), nullptr, nullptr));
+  EXPECT_ST(
+      FAIO_E_INVALID_HANDLE,
+      faio_req_set_callback(reinterpret_cast<faio_req*>(uintptr_t{0x1234}), nullptr, nullptr));
 }
 
 TEST_P(EventLoop, ReadyOnlyAfterACompletionAndRearmedByTheWait) {
@@ -340,10 +341,11 @@ TEST_P(EventLoop, NoCompletionIsStrandedUnderSubmittersAndWakeups) {
   }
   stop.store(true);
   for (std::thread& t : threads) t.join();
-  std::printf("[ loop     ] %s: %lld of %lld reaped through the handle, %d wakeups sent, %d seen "
-              "interrupted, %d times ready\n",
-              backend(), static_cast<long long>(reaped), static_cast<long long>(submitted.load()),
-              wakeups.load(), interrupted, sleeps);
+  std::printf(
+      "[ loop     ] %s: %lld of %lld reaped through the handle, %d wakeups sent, %d seen "
+      "interrupted, %d times ready\n",
+      backend(), static_cast<long long>(reaped), static_cast<long long>(submitted.load()),
+      wakeups.load(), interrupted, sleeps);
   EXPECT_FALSE(stranded) << "a completion waited while the handle was not ready";
   EXPECT_EQ(finished.load(), kThreads);
   EXPECT_EQ(reaped, submitted.load());
