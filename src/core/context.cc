@@ -34,11 +34,13 @@ ContextTable& Table() { return g_contexts; }
 // flush that succeeds would lie, so the context remembers them (docs/contract.md, Flush).
 bool IsStickyFlushError(int status) { return status == FAIO_E_IO || status == FAIO_E_DISK_FULL; }
 
-// TakeForCompletion moves submission seq32 of r from kSubmitted to kFinishing
-// for a completion. A canceller holds the request in kCancelling only while it
-// asks the host to withdraw it (a short system call); the completion waits for
-// its verdict: withdrawn (the completion is stale) or not (it proceeds).
-bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
+}  // namespace
+
+// The slow path of TakeForCompletion (context.h): a canceller holds the
+// request in kCancelling only while it asks the host to withdraw it (a short
+// system call); the completion waits for its verdict: withdrawn (the
+// completion is stale) or not (it proceeds).
+bool TakeForCompletionSlow(Request* r, uint32_t seq32, uint64_t* word) {
   uint64_t w = r->word.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
@@ -56,8 +58,6 @@ bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
     }
   }
 }
-
-}  // namespace
 
 ContextPin::ContextPin(uint64_t handle) {
   ContextSlot* slot = Table().Lookup(handle);
@@ -414,38 +414,21 @@ size_t Context::TakeLocal(Request** out, size_t max) {
   return n;
 }
 
-bool Context::Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
-  if (filter_ != nullptr && !filter_->Filter(r, seq32, &status, &host_error, &bytes)) return false;
+bool Context::FinishFiltered(Request* r, uint32_t seq32, int status, int host_error,
+                             size_t bytes) {
+  if (!filter_->Filter(r, seq32, &status, &host_error, &bytes)) return false;
   return Deliver(r, seq32, status, host_error, bytes);
 }
 
-bool Context::Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
-  HostHandBack(r);
-  uint64_t w;
-  if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
-  if (r->op == Op::kFlush && r->fstate != nullptr) {
-    FileState* fs = r->fstate;
-    if (IsStickyFlushError(status)) {
-      fs->sticky_host_error.store(host_error, std::memory_order_relaxed);
-      fs->sticky_status.store(status, std::memory_order_release);
-    } else if (int sticky = fs->sticky_status.load(std::memory_order_acquire); sticky != FAIO_OK) {
-      status = sticky;  // never a silent success after a lost write
-      host_error = fs->sticky_host_error.load(std::memory_order_relaxed);
-    }
+void Context::FlushOutcome(Request* r, int* status, int* host_error) {
+  FileState* fs = r->fstate;
+  if (IsStickyFlushError(*status)) {
+    fs->sticky_host_error.store(*host_error, std::memory_order_relaxed);
+    fs->sticky_status.store(*status, std::memory_order_release);
+  } else if (int sticky = fs->sticky_status.load(std::memory_order_acquire); sticky != FAIO_OK) {
+    *status = sticky;  // never a silent success after a lost write
+    *host_error = fs->sticky_host_error.load(std::memory_order_relaxed);
   }
-  r->status = status;
-  r->host_error = host_error;
-  r->bytes = status == FAIO_OK ? bytes : 0;
-  if (Epoch* e = r->epoch) {
-    r->epoch = nullptr;
-    if (e != release_epoch_) {
-      ApplyReleases();
-      release_epoch_ = e;
-    }
-    ++release_count_;
-  }
-  r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
-  return true;
 }
 
 int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count) {

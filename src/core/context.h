@@ -32,6 +32,24 @@
 
 namespace faio::detail {
 
+bool TakeForCompletionSlow(Request* r, uint32_t seq32, uint64_t* word);
+
+// TakeForCompletion moves submission seq32 of r from kSubmitted to kFinishing
+// for a completion; false when that submission is no longer submitted (a
+// canceller took it, or it is stale). The usual case is one load and one
+// compare-and-swap; a canceller holding the request is waited for
+// (context.cc).
+inline bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  if (StateOf(w) == kSubmitted && static_cast<uint32_t>(SeqOf(w)) == seq32 &&
+      r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kFinishing),
+                                      std::memory_order_acq_rel)) {
+    *word = w;
+    return true;
+  }
+  return TakeForCompletionSlow(r, seq32, word);
+}
+
 class Context {
  public:
   // Create builds a context on the backend named by opts (or chosen
@@ -79,7 +97,11 @@ class Context {
   // host completion of the submission whose low sequence bits are seq32.
   // Returns true when the request is now completed and must be handed to the
   // caller; false for a stale event (the request was cancelled meanwhile).
-  bool Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+  // Inline: it runs once per request.
+  bool Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+    if (filter_ != nullptr) return FinishFiltered(r, seq32, status, host_error, bytes);
+    return Deliver(r, seq32, status, host_error, bytes);
+  }
 
   // CompleteLocally completes a submitted request without the host (sticky flush
   // errors, a request the host refused on its own at submission) and queues it
@@ -103,12 +125,35 @@ class Context {
   // backend's creation and destruction call it, with nothing in flight.
   void SetCompletionFilter(CompletionFilter* f) { filter_ = f; }
   // Deliver is Finish without the filter (waiting thread only).
-  bool Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+  bool Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+    HostHandBack(r);
+    uint64_t w;
+    if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
+    if (r->op.load(std::memory_order_relaxed) == Op::kFlush && r->fstate != nullptr) {
+      FlushOutcome(r, &status, &host_error);
+    }
+    r->status = status;
+    r->host_error = host_error;
+    r->bytes = status == FAIO_OK ? bytes : 0;
+    if (Epoch* e = r->epoch) {
+      r->epoch = nullptr;
+      if (e != release_epoch_) {
+        ApplyReleases();
+        release_epoch_ = e;
+      }
+      ++release_count_;
+    }
+    r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+    return true;
+  }
 
   uint64_t handle = 0;
 
  private:
   Context() = default;
+  bool FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+  // A flush's outcome against its file's sticky error (docs/contract.md, Flush).
+  static void FlushOutcome(Request* r, int* status, int* host_error);
   // WaitHeld is Wait for a caller that holds waiting_ (Wait, Run).
   int WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
   size_t TakeLocal(Request** out, size_t max);

@@ -54,8 +54,11 @@ class HandleTable {
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr uint32_t kMaxChunks = 1u << 14;  // 16 Mi slots
 
+  // `key` is the high half of the slot's current handle: the table's tag and
+  // the generation (odd: live, even: free), so a lookup checks both with one
+  // comparison.
   struct Slot {
-    std::atomic<uint32_t> gen{0};
+    std::atomic<uint32_t> key{0};
     uint32_t next_free = 0;  // free-list link (index + 1), under mu_
     T obj;
   };
@@ -81,9 +84,9 @@ class HandleTable {
       ++next_;
     }
     Slot* s = SlotAt(index);
-    uint32_t g = s->gen.load(std::memory_order_relaxed) + 1;  // even -> odd: live
-    s->gen.store(g, std::memory_order_release);
-    *handle = Encode(index, g);
+    uint32_t g = (s->key.load(std::memory_order_relaxed) + 1) & kGenMask;  // even -> odd: live
+    s->key.store(Key(g), std::memory_order_release);
+    *handle = (uint64_t{Key(g)} << 32) | index;
     return s;
   }
 
@@ -93,24 +96,25 @@ class HandleTable {
     uint32_t index = static_cast<uint32_t>(handle);
     std::lock_guard<TableMutex> lock(mu_);
     Slot* s = SlotAt(index);
-    s->gen.store(s->gen.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    uint32_t g = (s->key.load(std::memory_order_relaxed) + 1) & kGenMask;  // odd -> even: free
+    s->key.store(Key(g), std::memory_order_release);
     s->next_free = free_head_;
     free_head_ = index + 1;
   }
 
   // Lookup resolves a handle, or returns nullptr for anything that is not a live
   // object of this table. Lock-free; safe against any handle value.
+  // A handle names a live slot when its high half is odd (a live generation)
+  // and equals the slot's key, which carries the tag: a handle of another
+  // table, of a freed object or made up fails the one comparison.
   T* Lookup(uint64_t handle) const {
-    if ((handle >> 56) != kTag) return nullptr;
+    uint32_t key = static_cast<uint32_t>(handle >> 32);
     uint32_t index = static_cast<uint32_t>(handle);
-    uint32_t gen = static_cast<uint32_t>(handle >> 32) & kGenMask;
-    if ((gen & 1u) == 0) return nullptr;
-    uint32_t chunk = index >> kChunkBits;
-    if (chunk >= kMaxChunks) return nullptr;
-    Slot* c = chunks_[chunk].load(std::memory_order_acquire);
+    if ((key & 1u) == 0 || (index >> kChunkBits) >= kMaxChunks) return nullptr;
+    Slot* c = chunks_[index >> kChunkBits].load(std::memory_order_acquire);
     if (c == nullptr) return nullptr;
     Slot* s = &c[index & (kChunkSize - 1)];
-    if ((s->gen.load(std::memory_order_acquire) & kGenMask) != gen) return nullptr;
+    if (s->key.load(std::memory_order_acquire) != key) return nullptr;
     return &s->obj;
   }
 
@@ -121,9 +125,7 @@ class HandleTable {
 
  private:
   static constexpr uint32_t kGenMask = 0xFFFFFFu;
-  static uint64_t Encode(uint32_t index, uint32_t gen) {
-    return (uint64_t{kTag} << 56) | (uint64_t{gen & kGenMask} << 32) | index;
-  }
+  static constexpr uint32_t Key(uint32_t gen) { return (uint32_t{kTag} << 24) | gen; }
   Slot* SlotAt(uint32_t index) const {
     return &chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
   }

@@ -9,37 +9,7 @@
 namespace faio::detail {
 namespace {
 
-// Linux never transfers more than this in one call (MAX_RW_COUNT); we keep the
-// same bound everywhere so a request means the same on every host.
-constexpr size_t kMaxTransfer = 0x7ffff000;
-
 RequestTable& Table() { return g_requests; }
-
-// Moves a request that is not submitted into kPrepared under the caller's
-// description. Returns kInProgress when it is submitted (or racing a submit).
-int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_t len,
-                   uint32_t flush_flags, void* user) {
-  // The caller owns a request that is not submitted (faio.h), so no atomic
-  // read-modify-write is needed: a load to refuse submitted requests, the
-  // description, then a release store that publishes it to a later submit.
-  uint64_t w = r->word.load(std::memory_order_acquire);
-  State s = StateOf(w);
-  if (s != kIdle && s != kPrepared && s != kCompleted) {
-    return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
-  }
-  r->op.store(op, std::memory_order_relaxed);
-  r->file = f;
-  r->offset = off;
-  r->buf = buf;
-  r->len = len;
-  r->flush_flags = flush_flags;
-  r->user = user;
-  r->status = 0;
-  r->host_error = 0;
-  r->bytes = 0;
-  r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
-  return FAIO_OK;
-}
 
 }  // namespace
 
@@ -88,20 +58,6 @@ int DestroyRequest(faio_req* h) {
   return FAIO_OK;
 }
 
-int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, size_t len,
-                    void* user) {
-  Request* r = LookupRequest(h);
-  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  if (len == 0 || len > kMaxTransfer || off < 0 || buf == nullptr) {
-    State s = StateOf(r->word.load(std::memory_order_acquire));
-    if (s == kClaimed || s == kSubmitted || s == kCancelling || s == kFinishing) {
-      return FAIO_E_IN_PROGRESS;
-    }
-    return FAIO_E_INVALID_PARAMETER;
-  }
-  return MoveToPrepared(r, op, f, off, buf, len, 0, user);
-}
-
 int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user) {
   Request* r = LookupRequest(h);
   if (r == nullptr) return FAIO_E_INVALID_HANDLE;
@@ -113,24 +69,6 @@ int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user) {
     return FAIO_E_INVALID_PARAMETER;
   }
   return MoveToPrepared(r, Op::kFlush, f, 0, nullptr, 0, flags, user);
-}
-
-int RequestResult(const faio_req* h, size_t* transferred) {
-  if (transferred != nullptr) *transferred = 0;
-  Request* r = LookupRequest(h);
-  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  switch (StateOf(r->word.load(std::memory_order_acquire))) {
-    case kIdle:
-    case kPrepared:
-      return FAIO_E_NOT_SUBMITTED;
-    case kCompleted:
-      if (transferred != nullptr && r->status == FAIO_OK) *transferred = r->bytes;
-      return r->status;
-    case kDead:
-      return FAIO_E_INVALID_HANDLE;
-    default:
-      return FAIO_E_IN_PROGRESS;
-  }
 }
 
 int RequestHostError(const faio_req* h) {

@@ -120,12 +120,68 @@ inline faio_req* HandleOf(const Request* r) {
   return reinterpret_cast<faio_req*>(static_cast<uintptr_t>(r->handle));
 }
 
+// Linux never transfers more than this in one call (MAX_RW_COUNT); we keep the
+// same bound everywhere so a request means the same on every host.
+inline constexpr size_t kMaxTransfer = 0x7ffff000;
+
+// States in which the caller owns the request (it may prepare it again).
+inline constexpr bool Preparable(State s) {
+  return ((1u << s) & ((1u << kIdle) | (1u << kPrepared) | (1u << kCompleted))) != 0;
+}
+
+// MoveToPrepared gives a request that is not submitted the caller's
+// description. The caller owns such a request (faio.h), so no atomic
+// read-modify-write is needed: a load to refuse submitted requests, the
+// description, then a release store that publishes it to a later submit. The
+// outcome fields are left as they are: only a completed request's are read,
+// and every completion writes all three.
+inline int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_t len,
+                          uint32_t flush_flags, void* user) {
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  State s = StateOf(w);
+  if (!Preparable(s)) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
+  r->op.store(op, std::memory_order_relaxed);
+  r->file = f;
+  r->offset = off;
+  r->buf = buf;
+  r->len = len;
+  r->flush_flags = flush_flags;
+  r->user = user;
+  r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
+  return FAIO_OK;
+}
+
+// Inline: the C API's prepare and result are on every request's path.
+inline int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, size_t len,
+                           void* user) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  if (len == 0 || len > kMaxTransfer || off < 0 || buf == nullptr) {
+    State s = StateOf(r->word.load(std::memory_order_acquire));
+    if (s == kClaimed || s == kSubmitted || s == kCancelling || s == kFinishing) {
+      return FAIO_E_IN_PROGRESS;
+    }
+    return FAIO_E_INVALID_PARAMETER;
+  }
+  return MoveToPrepared(r, op, f, off, buf, len, 0, user);
+}
+
+inline int RequestResult(const faio_req* h, size_t* transferred) {
+  if (transferred != nullptr) *transferred = 0;
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kCompleted) {
+    if (transferred != nullptr && r->status == FAIO_OK) *transferred = r->bytes;
+    return r->status;
+  }
+  if (s == kIdle || s == kPrepared) return FAIO_E_NOT_SUBMITTED;
+  return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
+}
+
 int CreateRequest(faio_req** out);
 int DestroyRequest(faio_req* h);
-int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* buf, size_t len,
-                    void* user);
 int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user);
-int RequestResult(const faio_req* h, size_t* transferred);
 int RequestHostError(const faio_req* h);
 void* RequestUser(const faio_req* h);
 int CancelRequest(faio_req* h);
