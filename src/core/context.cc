@@ -170,170 +170,122 @@ void Context::Uncount(size_t n, bool cancelled) {
 #endif
 }
 
+// The requests of one submit call. The first kResolved handles are resolved
+// once, by Claim.
+class Context::Batch {
+ public:
+  Batch(faio_req** handles, size_t n) : handles_(handles), n_(n) {}
+  size_t size() const { return n_; }
+  Request* operator[](size_t i) const {
+    return i < kResolved ? resolved_[i] : LookupRequest(handles_[i]);
+  }
+  // Claim validates the whole batch before anything reaches the host: every
+  // request moves kPrepared -> kClaimed, or none does (a status says why). A
+  // request that appears twice finds itself already claimed.
+  int Claim() {
+    for (size_t i = 0; i < n_; ++i) {
+      Request* r = LookupRequest(handles_[i]);
+      if (r == nullptr) return Refuse(i, FAIO_E_INVALID_HANDLE);
+      uint64_t w = r->word.load(std::memory_order_acquire);
+      if (StateOf(w) != kPrepared) {
+        return Refuse(i, StateOf(w) == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_INVALID_STATE);
+      }
+      r->Claim(w);
+      if (i < kResolved) resolved_[i] = r;
+    }
+    return FAIO_OK;
+  }
+  // Unclaim gives requests [from, n) back to the caller, prepared.
+  void Unclaim(size_t from) const {
+    for (size_t i = from; i < n_; ++i) (*this)[i]->Unclaim();
+  }
+
+ private:
+  int Refuse(size_t claimed, int status) const {
+    for (size_t i = 0; i < claimed; ++i) (*this)[i]->Unclaim();
+    return status;
+  }
+
+  faio_req** const handles_;
+  const size_t n_;
+  Request* resolved_[kResolved];
+};
+
+// Transfers on their way to the host: staged in order, counted in their
+// file's epoch (one atomic add per run of the same epoch) before the host can
+// complete any of them, handed over kStage at a time.
+class Context::Stage {
+ public:
+  explicit Stage(Context* ctx) : ctx_(ctx) {}
+  // Add stages r (published, its epoch assigned). False: the host stopped
+  // taking requests (status() says why).
+  bool Add(Request* r) {
+    if (r->epoch != count_epoch_) {
+      Count();
+      count_epoch_ = r->epoch;
+    }
+    ++count_n_;
+    r->with_host = true;
+    reqs_[n_++] = r;
+    return n_ < kStage || HandOver();
+  }
+  // HandOver gives everything staged to the backend. What it does not take
+  // is withdrawn (back to kClaimed; the caller prepares it again) and false
+  // is returned.
+  bool HandOver() {
+    if (n_ == 0) return !stopped_;
+    Count();
+    int host_error = 0;
+    size_t got = ctx_->backend_->Enqueue(reqs_, n_, &host_error);
+    accepted_ += got;
+    for (size_t j = got; j < n_; ++j) {
+      Request* r = reqs_[j];
+      r->with_host = false;
+      if (FileTable::Release(r)) ctx_->drain_due_.store(true);
+      r->Withdraw();
+    }
+    if (got < n_) stopped_ = true;
+    n_ = 0;
+    return !stopped_;
+  }
+  // Accept counts a request that went its own way (a flush).
+  void Accept() { ++accepted_; }
+  size_t accepted() const { return accepted_; }
+  bool stopped() const { return stopped_; }
+
+ private:
+  void Count() {
+    if (count_epoch_ != nullptr) FileTable::Count(count_epoch_, count_n_);
+    count_epoch_ = nullptr;
+    count_n_ = 0;
+  }
+
+  Context* const ctx_;
+  Request* reqs_[kStage];
+  size_t n_ = 0;
+  size_t accepted_ = 0;
+  bool stopped_ = false;
+  Epoch* count_epoch_ = nullptr;  // staged transfers not yet counted in it
+  int64_t count_n_ = 0;
+};
+
 int Context::Submit(faio_req** reqs, size_t n, size_t* accepted_out) {
   size_t ignored;
   if (accepted_out == nullptr) accepted_out = &ignored;
   *accepted_out = 0;
   if (reqs == nullptr || n == 0) return FAIO_E_INVALID_PARAMETER;
-
-  // 1. Validate the whole batch before anything reaches the host: claim every
-  // request (kPrepared -> kClaimed). A request that appears twice finds itself
-  // already claimed. On any failure every claim is undone.
-  // Resolved requests of the first kResolved entries, so each handle of a usual
-  // batch is looked up once.
-  Request* resolved[kResolved];
-  auto at = [&](size_t i) { return i < kResolved ? resolved[i] : LookupRequest(reqs[i]); };
-  auto unclaim = [&](size_t upto) {
-    for (size_t j = 0; j < upto; ++j) {
-      Request* r = at(j);
-      uint64_t w = r->word.load(std::memory_order_relaxed);
-      r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
-    }
-  };
-  for (size_t i = 0; i < n; ++i) {
-    Request* r = LookupRequest(reqs[i]);
-    if (r == nullptr) {
-      unclaim(i);
-      return FAIO_E_INVALID_HANDLE;
-    }
-    // A plain store claims it: the caller owns a prepared request (faio.h), and
-    // a second occurrence in this batch finds it claimed.
-    uint64_t w = r->word.load(std::memory_order_acquire);
-    if (StateOf(w) != kPrepared) {
-      unclaim(i);
-      return StateOf(w) == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_INVALID_STATE;
-    }
-    r->word.store(MakeWord(SeqOf(w), kClaimed), std::memory_order_relaxed);
-    if (i < kResolved) resolved[i] = r;
-  }
-
-  // 2. Reserve capacity for as many as fit.
-  size_t take = n;
-  if (capacity_ != FAIO_UNLIMITED) {
-    int64_t cur = inflight_.load(std::memory_order_relaxed);
-    do {
-      int64_t room = static_cast<int64_t>(capacity_) - cur;
-      take = room <= 0 ? 0 : std::min<size_t>(n, static_cast<size_t>(room));
-    } while (take > 0 && !inflight_.compare_exchange_weak(cur, cur + static_cast<int64_t>(take),
-                                                          std::memory_order_acq_rel));
-  } else {
-    inflight_.fetch_add(static_cast<int64_t>(n), std::memory_order_acq_rel);
-  }
-
-  // 3. Hand them to the host, in order; a flush splits the batch.
+  Batch batch(reqs, n);
+  if (int st = batch.Claim(); st != FAIO_OK) return st;
+  const size_t take = Reserve(n);
   size_t accepted = 0;
   int status = FAIO_OK;
-  if (take > 0) {
-    std::lock_guard<std::mutex> lock(submit_mu_);
-    Request* stage[kStage];
-    size_t staged = 0;
-    bool stopped = false;
-    Epoch* count_epoch = nullptr;  // staged transfers not yet counted in it
-    int64_t count_n = 0;
-    auto count_staged = [&]() {
-      if (count_epoch != nullptr) FileTable::Count(count_epoch, count_n);
-      count_epoch = nullptr;
-      count_n = 0;
-    };
-    // Publishes r as submitted (a completion may race in at once on another
-    // thread, so everything it needs is written first).
-    // assign fills in what a submission needs; publish then makes it
-    // submitted (a completion may race in at once on another thread, so
-    // everything it reads is written first).
-    auto assign = [&](Request* r) {
-      uint64_t w = r->word.load(std::memory_order_relaxed);
-      r->seq32 = static_cast<uint32_t>(SeqOf(w) + 1);
-      r->ctx.store(handle, std::memory_order_relaxed);
-      r->with_host = false;
-    };
-    auto publish = [&](Request* r) {
-      uint64_t w = r->word.load(std::memory_order_relaxed);
-      r->word.store(MakeWord(SeqOf(w) + 1, kSubmitted), std::memory_order_release);
-    };
-    auto enqueue_staged = [&]() {
-      if (staged == 0) return;
-      count_staged();  // before the host can complete any of them
-      int host_error = 0;
-      size_t got = backend_->Enqueue(stage, staged, &host_error);
-      accepted += got;
-      if (got < staged) {
-        // The host is out of resources: the rest go back to kPrepared below.
-        for (size_t j = got; j < staged; ++j) {
-          Request* r = stage[j];
-          r->with_host = false;
-          if (FileTable::Release(r)) drain_due_.store(true);
-          uint64_t w = r->word.load(std::memory_order_relaxed);
-          r->word.store(MakeWord(SeqOf(w), kClaimed), std::memory_order_relaxed);
-        }
-        status = FAIO_E_INSUFFICIENT_RESOURCES;
-        stopped = true;
-      }
-      staged = 0;
-    };
-    for (size_t i = 0; i < take && !stopped; ++i) {
-      Request* r = at(i);
-      FileState* fs = files_.Get(r->file);
-      if (fs == nullptr) {
-        enqueue_staged();
-        status = status == FAIO_OK ? FAIO_E_NO_MEMORY : status;
-        break;
-      }
-      if (r->op == Op::kFlush) {
-        enqueue_staged();  // the transfers before the flush go first
-        if (stopped) break;
-        assign(r);
-        ++accepted;
-        int sticky = fs->sticky_status.load(std::memory_order_acquire);
-        if (sticky != FAIO_OK || !files_.AddFlush(fs, r)) {
-          r->fstate = fs;
-          r->epoch = nullptr;
-          publish(r);
-          if (sticky != FAIO_OK) {
-            CompleteLocally(r, sticky, fs->sticky_host_error.load(std::memory_order_relaxed));
-          } else {
-            CompleteLocally(r, FAIO_E_NO_MEMORY, 0);
-          }
-          continue;
-        }
-        publish(r);
-        flush_scratch_.clear();
-        files_.Drain(fs, &flush_scratch_);
-        IssueFlushes();
-        continue;
-      }
-      Epoch* e = FileTable::Track(fs, r);
-      if (e != count_epoch) {
-        count_staged();
-        count_epoch = e;
-      }
-      ++count_n;
-      assign(r);
-      publish(r);
-      r->with_host = true;
-      stage[staged++] = r;
-      if (staged == kStage) enqueue_staged();
-    }
-    enqueue_staged();
-    // Submits from callbacks of faio_ctx_run reach the host together, once the
-    // callbacks of the batch have returned (Run commits them): one system call
-    // for a batch of resubmissions, as a plain wait loop would make.
-    if (run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
-      commit_due_ = true;
-    } else {
-      backend_->Commit();
-    }
-  }
-
-  // 4. Whatever did not reach the host is prepared again; its reservation goes.
+  if (take > 0) status = HandOver(batch, take, &accepted);
+  // Whatever did not reach the host is prepared again; its reservation goes.
   if (accepted < n) {
     if (take > accepted) {
       inflight_.fetch_sub(static_cast<int64_t>(take - accepted), std::memory_order_acq_rel);
     }
-    for (size_t j = accepted; j < n; ++j) {
-      Request* r = at(j);
-      uint64_t w = r->word.load(std::memory_order_relaxed);
-      r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
-    }
+    batch.Unclaim(accepted);
     if (status == FAIO_OK) status = FAIO_E_INSUFFICIENT_RESOURCES;
   }
 #ifndef NDEBUG
@@ -342,6 +294,83 @@ int Context::Submit(faio_req** reqs, size_t n, size_t* accepted_out) {
   if (drain_due_.load(std::memory_order_relaxed)) backend_->Kick();
   *accepted_out = accepted;
   return status;
+}
+
+size_t Context::Reserve(size_t n) {
+  if (capacity_ == FAIO_UNLIMITED) {
+    inflight_.fetch_add(static_cast<int64_t>(n), std::memory_order_acq_rel);
+    return n;
+  }
+  size_t take;
+  int64_t cur = inflight_.load(std::memory_order_relaxed);
+  do {
+    int64_t room = static_cast<int64_t>(capacity_) - cur;
+    take = room <= 0 ? 0 : std::min<size_t>(n, static_cast<size_t>(room));
+  } while (take > 0 && !inflight_.compare_exchange_weak(cur, cur + static_cast<int64_t>(take),
+                                                        std::memory_order_acq_rel));
+  return take;
+}
+
+// Hands the first `take` claimed requests of the batch to the host, in order;
+// a flush splits the batch (the transfers before it go first). Stops at the
+// first request the host does not take.
+int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
+  int status = FAIO_OK;
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  Stage stage(this);
+  for (size_t i = 0; i < take; ++i) {
+    Request* r = batch[i];
+    FileState* fs = files_.Get(r->file);
+    if (fs == nullptr) {
+      status = FAIO_E_NO_MEMORY;
+      break;
+    }
+    r->seq32 = r->NextSeq32();
+    r->ctx.store(handle, std::memory_order_relaxed);
+    if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
+      if (!stage.HandOver()) break;
+      stage.Accept();
+      SubmitFlush(r, fs);
+      continue;
+    }
+    FileTable::Track(fs, r);
+    r->Publish();
+    if (!stage.Add(r)) break;
+  }
+  if (!stage.HandOver()) status = FAIO_E_INSUFFICIENT_RESOURCES;
+  *accepted = stage.accepted();
+  // Submits from callbacks of faio_ctx_run reach the host together, once the
+  // callbacks of the batch have returned (Run commits them): one system call
+  // for a batch of resubmissions, as a plain wait loop would make.
+  if (run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+    commit_due_ = true;
+  } else {
+    backend_->Commit();
+  }
+  return status;
+}
+
+// Under submit_mu_: a flush joins its file's barrier and goes to the host once
+// the transfers before it are done; with a sticky error (or no memory for the
+// barrier) it completes at once.
+void Context::SubmitFlush(Request* r, FileState* fs) {
+  r->with_host = false;
+  int sticky = fs->sticky_status.load(std::memory_order_acquire);
+  if (sticky != FAIO_OK || !files_.AddFlush(fs, r)) {
+    r->fstate = fs;
+    r->epoch = nullptr;
+    r->Publish();
+    if (sticky != FAIO_OK) {
+      CompleteLocally(r, sticky, fs->sticky_host_error.load(std::memory_order_relaxed));
+    } else {
+      CompleteLocally(r, FAIO_E_NO_MEMORY, 0);
+    }
+    return;
+  }
+  r->Publish();
+  flush_scratch_.clear();
+  files_.Drain(fs, &flush_scratch_);
+  IssueFlushes();
 }
 
 // Under submit_mu_: hand the flushes in flush_scratch_ to the host.
@@ -403,8 +432,7 @@ size_t Context::TakeLocal(Request** out, size_t max) {
   while (local_head_ != nullptr && n < max) {
     Request* r = local_head_;
     local_head_ = r->next;
-    uint64_t w = r->word.load(std::memory_order_relaxed);
-    r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+    r->MarkCompleted(r->word.load(std::memory_order_relaxed));
     out[n++] = reinterpret_cast<Request*>(HandleOf(r));
   }
   if (local_head_ == nullptr) {
@@ -633,9 +661,8 @@ int Context::Cancel(Request* r, uint64_t w) {
   // and the compare-and-swap below fails.
   if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
     std::unique_lock<std::mutex> lock(submit_mu_);
-    uint64_t cur = w;
-    if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kCancelling),
-                                         std::memory_order_acq_rel)) {
+    uint64_t cur;
+    if (!r->HoldForCancel(w, &cur)) {
       return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
     }
     if (!r->with_host) {
@@ -643,7 +670,7 @@ int Context::Cancel(Request* r, uint64_t w) {
       r->host_error = 0;
       r->bytes = 0;
       bool due = FileTable::Release(r);
-      r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+      r->MarkCompleted(w);
       Uncount(1, true);
       if (due) {
         flush_scratch_.clear();
@@ -654,28 +681,27 @@ int Context::Cancel(Request* r, uint64_t w) {
       backend_->Kick();  // a waiter may now wait for one completion fewer
       return FAIO_OK;
     }
-    r->word.store(w, std::memory_order_release);  // with the host: ask it below
+    r->Unhold(w);  // with the host: ask it below
   }
   // Hold the request while the host decides, so that a completion racing in
   // (the kernel's -ECANCELED event, say) cannot report it first: a cancelled
   // request is completed by its cancel, never by a wait.
-  uint64_t cur = w;
-  if (!r->word.compare_exchange_strong(cur, MakeWord(SeqOf(w), kCancelling),
-                                       std::memory_order_acq_rel)) {
+  uint64_t cur;
+  if (!r->HoldForCancel(w, &cur)) {
     return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
   }
   CancelOutcome outcome = backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)));
   HostHandBack(r);
   if (outcome != CancelOutcome::kCancelled) {
-    r->word.store(w, std::memory_order_release);  // back to kSubmitted
+    r->Unhold(w);
     return outcome == CancelOutcome::kNotFound ? FAIO_E_COMPLETED : FAIO_E_IN_PROGRESS;
   }
-  r->word.store(MakeWord(SeqOf(w), kFinishing), std::memory_order_relaxed);
+  r->Finishing(w);
   r->status = FAIO_E_CANCELLED;
   r->host_error = 0;
   r->bytes = 0;
   bool due = FileTable::Release(r);
-  r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+  r->MarkCompleted(w);
   Uncount(1, true);
   if (due) DrainFlushes();
   backend_->Kick();

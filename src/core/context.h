@@ -143,7 +143,7 @@ class Context {
       }
       ++release_count_;
     }
-    r->word.store(MakeWord(SeqOf(w), kCompleted), std::memory_order_release);
+    r->MarkCompleted(w);
     return true;
   }
 
@@ -151,6 +151,12 @@ class Context {
 
  private:
   Context() = default;
+  // Submit's steps (context.cc).
+  class Batch;
+  class Stage;
+  size_t Reserve(size_t n);
+  int HandOver(const Batch& batch, size_t take, size_t* accepted);
+  void SubmitFlush(Request* r, FileState* fs);
   bool FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
   // A flush's outcome against its file's sticky error (docs/contract.md, Flush).
   static void FlushOutcome(Request* r, int* status, int* host_error);

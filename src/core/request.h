@@ -43,6 +43,60 @@ inline constexpr uint64_t SeqOf(uint64_t w) { return w >> 8; }
 struct Request {
   std::atomic<uint64_t> word{MakeWord(0, kIdle)};
 
+  // Named transitions of the word, each one store (where only one thread can
+  // be moving the request: the caller's own, or one a submit has claimed) or
+  // one compare-and-swap (where a canceller or a reaper may race):
+  //
+  //   Claim          kPrepared  -> kClaimed     a submit validates it
+  //   Unclaim        kClaimed   -> kPrepared    the submit did not take it
+  //   Publish        kClaimed   -> kSubmitted   under the next sequence number
+  //   Withdraw       kSubmitted -> kClaimed     the host refused it at once
+  //                                             (under the submit lock)
+  //   HoldForCancel  kSubmitted -> kCancelling  compare-and-swap
+  //   Unhold         kCancelling -> kSubmitted  the host did not withdraw it
+  //   Finishing      kCancelling -> kFinishing  it did: the canceller completes it
+  //   TakeForCompletion (context.h)             kSubmitted -> kFinishing, CAS
+  //   MarkCompleted  (held) -> kCompleted
+  void Claim(uint64_t prepared) {
+    word.store(MakeWord(SeqOf(prepared), kClaimed), std::memory_order_relaxed);
+  }
+  void Unclaim() {
+    uint64_t w = word.load(std::memory_order_relaxed);
+    word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
+  }
+  // NextSeq32: the backends' cookie of the submission Publish will make.
+  uint32_t NextSeq32() const {
+    return static_cast<uint32_t>(SeqOf(word.load(std::memory_order_relaxed)) + 1);
+  }
+  // Publish: everything a completion reads is written before (a completion may
+  // race in on another thread at once).
+  void Publish() {
+    uint64_t w = word.load(std::memory_order_relaxed);
+    word.store(MakeWord(SeqOf(w) + 1, kSubmitted), std::memory_order_release);
+  }
+  void Withdraw() {
+    uint64_t w = word.load(std::memory_order_relaxed);
+    word.store(MakeWord(SeqOf(w), kClaimed), std::memory_order_relaxed);
+  }
+  // HoldForCancel moves submission `submitted` to kCancelling; on failure
+  // *now holds what the word was.
+  bool HoldForCancel(uint64_t submitted, uint64_t* now) {
+    *now = submitted;
+    return word.compare_exchange_strong(*now, MakeWord(SeqOf(submitted), kCancelling),
+                                        std::memory_order_acq_rel);
+  }
+  // Unhold gives a held request back to its submission (kCancelling ->
+  // kSubmitted): the host did not withdraw it.
+  void Unhold(uint64_t submitted) { word.store(submitted, std::memory_order_release); }
+  // Finishing: a held request is the holder's to complete (kCancelling ->
+  // kFinishing).
+  void Finishing(uint64_t held) {
+    word.store(MakeWord(SeqOf(held), kFinishing), std::memory_order_relaxed);
+  }
+  void MarkCompleted(uint64_t held) {
+    word.store(MakeWord(SeqOf(held), kCompleted), std::memory_order_release);
+  }
+
   // Description (written by prepare, read by the backend while submitted).
   // `op` is atomic because a canceller reads it before it owns the request.
   std::atomic<Op> op{Op::kNone};

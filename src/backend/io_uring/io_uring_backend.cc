@@ -419,10 +419,8 @@ class IoUringBackend final : public Backend {
     if (StateOf(w) != kSubmitted || static_cast<uint32_t>(SeqOf(w)) != seq32) return false;
     // Hold it as a canceller would, so that a faio_req_cancel meanwhile answers
     // "in progress" instead of cancelling what we are about to resubmit.
-    if (!r->word.compare_exchange_strong(w, MakeWord(SeqOf(w), kCancelling),
-                                         std::memory_order_acq_rel)) {
-      return false;
-    }
+    uint64_t now;
+    if (!r->HoldForCancel(w, &now)) return false;
     bool ok;
     {
       std::lock_guard<std::mutex> lock(*submit_mu_);
@@ -430,7 +428,7 @@ class IoUringBackend final : public Backend {
       ok = Enqueue(&r, 1, &unused) == 1;
       if (ok) SubmitPending();
     }
-    r->word.store(w, std::memory_order_release);
+    r->Unhold(w);
     return ok;
   }
 
