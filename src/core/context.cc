@@ -442,8 +442,7 @@ size_t Context::TakeLocal(Request** out, size_t max) {
   return n;
 }
 
-bool Context::FinishFiltered(Request* r, uint32_t seq32, int status, int host_error,
-                             size_t bytes) {
+bool Context::FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
   if (!filter_->Filter(r, seq32, &status, &host_error, &bytes)) return false;
   return Deliver(r, seq32, status, host_error, bytes);
 }
