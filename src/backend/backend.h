@@ -8,7 +8,7 @@
 //
 //   Enqueue   stage transfers/flushes for the host; may take a prefix only
 //   Commit    hand everything staged to the host in as few calls as it allows
-//   Reap      block until completions arrive, the deadline passes or Kick()
+//   Reap      collect what has completed; when asked, block once for more
 //   Kick      make a blocked (or the next) Reap return promptly; any thread
 //   Cancel    try to take a submitted request back from the host
 //
@@ -75,11 +75,14 @@ class Backend {
   // already final does nothing.
   virtual void Commit() = 0;
 
-  // Reap collects up to max completions into out (calling ctx->Finish for each
-  // and keeping only those it accepts). It blocks while fewer than min were
-  // collected, until the deadline (Clock::time_point::max(): none) or a Kick.
-  // min 0 never blocks. EINTR is absorbed (Reap just returns early).
-  virtual size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) = 0;
+  // Reap collects up to max completions that are ready into out (calling
+  // ctx->Finish for each and keeping only those it accepts). When `block` is
+  // set and it found none, it blocks once - until a host completion, the
+  // deadline (Clock::time_point::max(): none) or a Kick - collects again and
+  // returns, even with nothing (a stale event, EINTR, a timeout). The core's
+  // wait loop (Context::WaitHeld) owns the minimum, the deadline and wakeups;
+  // a backend never loops for a count.
+  virtual size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) = 0;
 
   // Kick wakes a blocked Reap, or makes the next one return at once. Sticky
   // until a Reap returns because of it.

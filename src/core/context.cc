@@ -524,7 +524,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
     size_t want = effective_min(n);
     bool block = n < want && !wakeup_pending_.load(std::memory_order_acquire) &&
                  (indefinite || Clock::now() < deadline);
-    size_t got = backend_->Reap(slots + n, size - n, block ? want - n : 0, deadline);
+    size_t got = backend_->Reap(slots + n, size - n, block, deadline);
     for (size_t i = n; i < n + got; ++i) {
       slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
     }

@@ -292,16 +292,17 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
 
   void Commit() override { inner_->Commit(); }
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = ReleaseDue(out, max);
     if (n >= max) return n;
-    size_t want = min > n ? min - n : 0;
+    // The inner backend blocks no longer than the first held completion is due.
+    bool inner_block = block && n == 0;
     Clock::time_point dl = deadline;
-    if (want > 0) {
+    if (inner_block) {
       std::lock_guard<std::mutex> lock(mu_);
       for (const Held& h : held_) dl = std::min(dl, h.due);
     }
-    n += inner_->Reap(out + n, max - n, want, dl);
+    n += inner_->Reap(out + n, max - n, inner_block, dl);
     if (n < max) n += ReleaseDue(out + n, max - n);
     return n;
   }

@@ -309,25 +309,22 @@ class IoUringBackend final : public Backend {
 
   void Commit() override { SubmitPending(); }
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
-    // Block for one CQE at a time: a wakeup is one CQE, and a wait for more
-    // would not return for it.
-    for (;;) {
-      Drain(out, max, &n, &woken);
-      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
+    Drain(out, max, &n, &woken);
+    if (n == 0 && block && !woken && !ctx_->ReapShouldReturn()) {
       if (backlog_.load(std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(*submit_mu_);
         SubmitPending();
       }
-      if (deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
-      io_uring_cqe* cqe = nullptr;
-      __kernel_timespec ts;
-      int ret = io_uring_wait_cqes(&ring_, &cqe, 1, TimeLeft(deadline, &ts), nullptr);
-      if (ret < 0 && ret != -EAGAIN) {  // -ETIME, -EINTR: the core's loop decides
+      if (deadline == Clock::time_point::max() || Clock::now() < deadline) {
+        // One CQE ends the block: a wakeup is one CQE too. -ETIME, -EINTR:
+        // the core's loop decides.
+        io_uring_cqe* cqe = nullptr;
+        __kernel_timespec ts;
+        io_uring_wait_cqes(&ring_, &cqe, 1, TimeLeft(deadline, &ts), nullptr);
         Drain(out, max, &n, &woken);
-        break;
       }
     }
     if (rearm_) {

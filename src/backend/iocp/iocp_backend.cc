@@ -235,21 +235,21 @@ class IocpBackend final : public Backend {
 
   void Commit() override {}
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
     OVERLAPPED_ENTRY entries[kReapBatch];
+    // GetQueuedCompletionStatusEx returns at once when entries are queued, so
+    // the first call may block: it blocks only when there is nothing.
+    bool block = may_block && !ctx_->ReapShouldReturn();
     for (;;) {
-      bool block = n < min && !woken && !ctx_->ReapShouldReturn();
       DWORD timeout = 0;
       if (block) {
         if (deadline == Clock::time_point::max()) {
           timeout = INFINITE;
         } else {
           auto left = deadline - Clock::now();
-          if (left <= Clock::duration::zero()) {
-            block = false;
-          } else {
+          if (left > Clock::duration::zero()) {
             // Round up, so a wait never ends just before its deadline.
             auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
             timeout =
@@ -261,16 +261,19 @@ class IocpBackend final : public Backend {
       ULONG ask = room < kReapBatch ? static_cast<ULONG>(room) : kReapBatch;
       if (ask == 0) break;
       ULONG got = 0;
-      if (!GetQueuedCompletionStatusEx(port_, entries, ask, &got, block ? timeout : 0, FALSE)) {
+      if (!GetQueuedCompletionStatusEx(port_, entries, ask, &got, timeout, FALSE)) {
         got = 0;
         if (GetLastError() != WAIT_TIMEOUT) break;  // the core's loop decides
       }
       for (ULONG i = 0; i < got; ++i) Take(entries[i], out, &n, &woken);
-      if (n >= max || n >= min || woken || !block) break;
-      if (got == 0 && deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
+      // Fewer than asked: that was all (or the one block ended). A full batch:
+      // sweep the rest without blocking.
+      if (got < ask || n >= max || woken) break;
+      block = false;
     }
     return n;
   }
+
 
   void Kick() override {
     if (kick_posted_.exchange(true, std::memory_order_acq_rel)) return;  // one is queued

@@ -44,6 +44,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "backend/backend_util.h"
 #include "core/context.h"
@@ -80,6 +81,7 @@ enum : uint64_t {
   kPhaseTransferring = 3,  // the reaper is transferring
   kPhaseCancelled = 4,
   kPhaseLocal = 5,  // done by the submitter (TryNow), its completion not reaped yet
+  kPhaseParked = 6,  // its poll must go to the kernel again, which had no slot for it
 };
 
 // Explains a failed io_setup: the host lacking or forbidding kernel AIO is
@@ -246,21 +248,20 @@ class LinuxAioBackend final : public Backend {
 
   void Commit() override {}
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
-    // What the submitters did themselves first; when that is enough, the
+    // What the submitters did themselves first; when there is some, the
     // kernel is not asked (its events stay for the next wait).
     TakeLocal(out, max, &n);
     // Not when the kernel has events of ours: a cancelled poll's event holds
     // a slot of the context until it is read, so reads the core satisfies
     // locally must not keep the ring from being drained.
-    if (n > 0 && (n >= min || n >= max) && in_kernel_.load(std::memory_order_relaxed) <= 0) {
-      return n;
-    }
-    // Sweep what is ready; block for one event at a time (a wakeup is one
-    // event, and a wait for more would not return for it). EINTR and timeouts
-    // go back to the core's loop.
+    if (n > 0 && in_kernel_.load(std::memory_order_relaxed) <= 0) return n;
+    if (!parked_.empty()) Unpark();
+    // Sweep what is ready; when that is nothing, block once for one event (a
+    // wakeup is one event, and a wait for more would not return for it).
+    // EINTR and timeouts go back to the core's loop.
     bool block = false;
     for (;;) {
       long room = static_cast<long>(max - n < kEventBatch ? max - n : kEventBatch);
@@ -278,6 +279,10 @@ class LinuxAioBackend final : public Backend {
             break;
           }
           until = std::min(deadline, Clock::now() + std::chrono::milliseconds(1));
+        }
+        // Parked polls are tried again soon: block in short slices meanwhile.
+        if (!parked_.empty()) {
+          until = std::min(until, Clock::now() + std::chrono::milliseconds(1));
         }
         if (until != Clock::time_point::max() && Clock::now() >= until) break;
         tsp = TimeLeft(until, &ts);
@@ -298,8 +303,10 @@ class LinuxAioBackend final : public Backend {
       if (block) blocked_.store(false, std::memory_order_relaxed);
       if (got < 0) break;
       for (int i = 0; i < got; ++i) Handle(ev[i], out, &n, &woken);
-      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
-      block = got < room;  // a full sweep: look again before blocking
+      if (block || n >= max || woken || ctx_->ReapShouldReturn()) break;
+      if (got == room) continue;  // a full sweep: look again before blocking
+      if (n > 0 || !may_block) break;
+      block = true;
     }
     if (!wake_armed_) wake_armed_ = ArmWake();
     return n;
@@ -325,6 +332,12 @@ class LinuxAioBackend final : public Backend {
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     auto& phase = Phase(r);
     if (phase.load(std::memory_order_acquire) == kPhaseLocal) return CancelOutcome::kNotFound;
+    // Parked by the reaper (not with the kernel): the cancel takes it; the
+    // reaper drops it when it finds it cancelled.
+    uint64_t parked = kPhaseParked;
+    if (phase.compare_exchange_strong(parked, kPhaseCancelled, std::memory_order_acq_rel)) {
+      return CancelOutcome::kCancelled;
+    }
     uint64_t expected = kPhasePolling;
     bool poll = phase.load(std::memory_order_acquire) != kPhaseDirect;
     if (poll &&
@@ -461,6 +474,44 @@ class LinuxAioBackend final : public Backend {
     }
   }
 
+  // Reaper only. Repoll hands the poll of submission seq32 of r to the kernel
+  // again. When the kernel has no slot for it right now (EAGAIN: the slots of
+  // events just reaped are given back lazily, per CPU), it is parked and tried
+  // again by the next Reap, never completed with the kernel's EAGAIN.
+  void Repoll(Request* r, uint32_t seq32) {
+    Prepare(r, false);
+    iocb* cb = Cb(r);
+    if (IoSubmit(aio_, 1, &cb) == 1) {
+      in_kernel_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // A canceller that found it kPhasePolling meanwhile asked io_cancel, which
+    // did not find it, and put it back: parking it is still ours to do.
+    // One deciding right now is waited for (it is quick).
+    uint64_t expected = kPhasePolling;
+    while (!Phase(r).compare_exchange_weak(expected, kPhaseParked, std::memory_order_acq_rel)) {
+      if (expected != kPhaseCancelling && expected != kPhasePolling) return;  // cancelled
+      expected = kPhasePolling;
+      std::this_thread::yield();
+    }
+    parked_.push_back(Parked{r, seq32});
+  }
+
+  // Reaper only: tries the parked polls again; drops the ones cancelled since.
+  void Unpark() {
+    std::vector<Parked> retry;
+    retry.swap(parked_);
+    for (const Parked& p : retry) {
+      uint64_t expected = kPhaseParked;
+      if (static_cast<uint32_t>(SeqOf(p.r->word.load(std::memory_order_acquire))) != p.seq32 ||
+          !Phase(p.r).compare_exchange_strong(expected, kPhasePolling,
+                                              std::memory_order_acq_rel)) {
+        continue;  // cancelled (and perhaps submitted again)
+      }
+      Repoll(p.r, p.seq32);
+    }
+  }
+
   static iocb* Cb(Request* r) { return reinterpret_cast<iocb*>(r->backend_area); }
   static std::atomic<uint64_t>& Phase(Request* r) { return r->backend_data; }
 
@@ -567,12 +618,8 @@ class LinuxAioBackend final : public Backend {
           t = r->op == Op::kRead ? read(r->file, r->buf, r->len) : write(r->file, r->buf, r->len);
         }
         if (t < 0 && errno == EAGAIN) {  // someone else took the data: poll again
-          Prepare(r, false);
-          iocb* cb = Cb(r);
-          if (IoSubmit(aio_, 1, &cb) == 1) {
-            in_kernel_.fetch_add(1, std::memory_order_relaxed);
-            return;
-          }
+          Repoll(r, seq32);
+          return;
         }
       }
       if (t < 0) {
@@ -599,6 +646,11 @@ class LinuxAioBackend final : public Backend {
   platform::Notify notify_;  // faio_ctx_pollable's, once WatchPollable ran
   bool notify_on_ = false;
   bool wake_armed_ = false;  // reaper only (and Init)
+  struct Parked {
+    Request* r;
+    uint32_t seq32;
+  };
+  std::vector<Parked> parked_;  // reaper only: polls waiting for a kernel slot
   int kind_fd_ = -1;         // submitters only (under the context's submit lock)
   Kind kind_ = Kind::kDirect;
   std::atomic<Request*> local_{nullptr};  // completed by TryNow, newest first

@@ -302,10 +302,10 @@ class PosixAioBackend final : public Backend {
 
   void Commit() override {}
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
-    bool block = false;
+    bool block = false;  // blocks once, after a sweep found nothing
     for (;;) {
       void* cookies[64];
       size_t room = max - n < 64 ? max - n : 64;
@@ -327,10 +327,12 @@ class PosixAioBackend final : public Backend {
         Release(s, &r, &seq32, &status, &host_error, &bytes);
         if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
       }
-      if (n >= min || n >= max || woken || ctx_->ReapShouldReturn()) break;
-      if (block && got == 0) break;  // timed out or interrupted: the core decides
-      if (block && deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
-      block = got < room;
+      // Blocked once (timed out, interrupted or not): the core decides.
+      if (block || n >= max || woken || ctx_->ReapShouldReturn()) break;
+      if (got == room) continue;  // a full sweep: look again before blocking
+      if (n > 0 || !may_block) break;
+      if (deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
+      block = true;
     }
     return n;
   }

@@ -92,8 +92,9 @@ class ThreadsBackend final : public Backend {
 
   void Commit() override {}
 
-  size_t Reap(Request** out, size_t max, size_t min, Clock::time_point deadline) override {
+  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
+    bool slept = false;
     for (;;) {
       if (ready_ == nullptr) TakeDone();
       while (ready_ != nullptr && n < max) {
@@ -101,24 +102,27 @@ class ThreadsBackend final : public Backend {
         ready_ = r->next;
         if (ctx_->Finish(r, r->seq32, r->status, r->host_error, r->bytes)) out[n++] = r;
       }
-      if (n >= min || n == max || ctx_->ReapShouldReturn()) return n;
+      if (n > 0 || !block || slept || n == max || ctx_->ReapShouldReturn()) return n;
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return n;
       if (done_.load(std::memory_order_acquire) != nullptr) continue;
-      // Sleep. The seq_cst store/load pairs with the worker's push-then-check,
-      // so either we see its completion or it sees us asleep and notifies.
+      // Sleep once. The seq_cst store/load pairs with the worker's
+      // push-then-check, so either we see its completion or it sees us asleep
+      // and notifies.
       std::unique_lock<std::mutex> lock(sleep_mu_);
       sleeping_.store(true, std::memory_order_seq_cst);
       if (done_.load(std::memory_order_seq_cst) == nullptr &&
           !kicked_.load(std::memory_order_seq_cst)) {
         if (deadline == Clock::time_point::max()) {
           sleep_cv_.wait(lock);
-        } else if (sleep_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-          min = 0;  // one last look, then return what there is
+        } else {
+          sleep_cv_.wait_until(lock, deadline);
         }
       }
       sleeping_.store(false, std::memory_order_relaxed);
+      slept = true;  // one last look, then back to the core
     }
   }
+
 
   void Kick() override {
     kicked_.store(true, std::memory_order_seq_cst);
