@@ -1,0 +1,202 @@
+// core_test.cc - the core's pieces on their own (src/core): the handle table's
+// one-comparison lookup and the request's named state transitions, including
+// a completion racing a canceller's hold on another thread.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "core/context.h"
+#include "core/handle_table.h"
+#include "core/request.h"
+
+namespace faio::detail {
+namespace {
+
+struct Thing {
+  int value = 0;
+};
+
+using TableA = HandleTable<Thing, 0xA1>;
+using TableB = HandleTable<Thing, 0xB2>;
+
+TEST(HandleTable, LiveHandleResolvesAndFreedOneDoesNot) {
+  static TableA table;
+  uint64_t h = 0;
+  auto* slot = table.Alloc(&h);
+  ASSERT_NE(slot, nullptr);
+  slot->obj.value = 7;
+  EXPECT_EQ(h >> 56, 0xA1u);      // the tag
+  EXPECT_EQ((h >> 32) & 1u, 1u);  // a live generation is odd
+  ASSERT_EQ(table.Lookup(h), &slot->obj);
+  EXPECT_EQ(table.Lookup(h)->value, 7);
+  table.Free(h);
+  EXPECT_EQ(table.Lookup(h), nullptr);
+  // The slot is reused under a new generation; the old handle stays dead.
+  uint64_t h2 = 0;
+  auto* again = table.Alloc(&h2);
+  ASSERT_EQ(again, slot);
+  EXPECT_NE(h2, h);
+  EXPECT_EQ(static_cast<uint32_t>(h2), static_cast<uint32_t>(h));  // same index
+  EXPECT_EQ(table.Lookup(h), nullptr);
+  EXPECT_EQ(table.Lookup(h2), &slot->obj);
+  table.Free(h2);
+}
+
+TEST(HandleTable, ForgedAndForeignHandlesResolveToNothing) {
+  static TableA a;
+  static TableB b;
+  uint64_t ha = 0, hb = 0;
+  ASSERT_NE(a.Alloc(&ha), nullptr);
+  ASSERT_NE(b.Alloc(&hb), nullptr);
+  EXPECT_EQ(a.Lookup(hb), nullptr);  // another table's tag
+  EXPECT_EQ(b.Lookup(ha), nullptr);
+  const uint64_t index = static_cast<uint32_t>(ha);
+  const uint64_t forged[] = {
+      0,
+      ~uint64_t{0},
+      index,                                       // high half 0
+      ha ^ (uint64_t{1} << 32),                    // even generation (a free slot's)
+      ha + (uint64_t{2} << 32),                    // another live-looking generation
+      (ha & ~uint64_t{0xFFFFFFFF}) | 0xFFFFFFFFu,  // an index far past any chunk
+      (ha & ~uint64_t{0xFFFFFFFF}) | 5000u,        // a chunk never allocated
+  };
+  for (uint64_t f : forged) EXPECT_EQ(a.Lookup(f), nullptr) << std::hex << f;
+  a.Free(ha);
+  // A freed slot's own key (its even generation) does not name it either.
+  EXPECT_EQ(a.Lookup(ha + (uint64_t{1} << 32)), nullptr);
+  EXPECT_EQ(a.Lookup(ha), nullptr);
+  b.Free(hb);
+}
+
+TEST(HandleTable, GenerationWrapsWithoutTouchingTheTag) {
+  static TableA table;
+  uint64_t h = 0;
+  auto* slot = table.Alloc(&h);
+  ASSERT_NE(slot, nullptr);
+  table.Free(h);
+  // 2^23 reuses bring the 24-bit generation round; every handle keeps the tag
+  // and an odd generation while live.
+  uint64_t first = 0;
+  for (uint32_t i = 0; i < (1u << 23) + 2; ++i) {
+    uint64_t hi = 0;
+    ASSERT_EQ(table.Alloc(&hi), slot);
+    if (i == 0) first = hi;
+    if ((hi >> 56) != 0xA1u || ((hi >> 32) & 1u) != 1u) {
+      FAIL() << "reuse " << i << " made handle " << std::hex << hi;
+    }
+    ASSERT_EQ(table.Lookup(hi), &slot->obj);
+    table.Free(hi);
+  }
+  // After the wrap a very old handle may name the slot again: documented
+  // (handle_table.h); a freed one right now does not.
+  EXPECT_EQ(table.Lookup(first), nullptr);
+}
+
+uint64_t WordOf(const Request& r) { return r.word.load(); }
+
+TEST(RequestTransitions, SubmitPathOneStoreEach) {
+  Request r;
+  r.word.store(MakeWord(41, kPrepared));
+  r.Claim(WordOf(r));
+  EXPECT_EQ(StateOf(WordOf(r)), kClaimed);
+  EXPECT_EQ(SeqOf(WordOf(r)), 41u);
+  r.Unclaim();
+  EXPECT_EQ(StateOf(WordOf(r)), kPrepared);
+  r.Claim(WordOf(r));
+  EXPECT_EQ(r.NextSeq32(), 42u);
+  r.Publish();
+  EXPECT_EQ(StateOf(WordOf(r)), kSubmitted);
+  EXPECT_EQ(SeqOf(WordOf(r)), 42u);  // a new submission, a new number
+  r.Withdraw();
+  EXPECT_EQ(StateOf(WordOf(r)), kClaimed);
+  EXPECT_EQ(SeqOf(WordOf(r)), 42u);
+}
+
+TEST(RequestTransitions, HoldForCancelOnlyTakesTheNamedSubmission) {
+  Request r;
+  r.word.store(MakeWord(7, kSubmitted));
+  uint64_t now = 0;
+  EXPECT_FALSE(r.HoldForCancel(MakeWord(6, kSubmitted), &now));  // an older one
+  EXPECT_EQ(now, MakeWord(7, kSubmitted));
+  const uint64_t w = WordOf(r);
+  ASSERT_TRUE(r.HoldForCancel(w, &now));
+  EXPECT_EQ(StateOf(WordOf(r)), kCancelling);
+  EXPECT_FALSE(r.HoldForCancel(w, &now));  // a second canceller sees the hold
+  EXPECT_EQ(StateOf(now), kCancelling);
+  r.Unhold(w);
+  EXPECT_EQ(WordOf(r), w);
+  ASSERT_TRUE(r.HoldForCancel(w, &now));
+  r.Finishing(w);
+  EXPECT_EQ(StateOf(WordOf(r)), kFinishing);
+  r.MarkCompleted(w);
+  EXPECT_EQ(WordOf(r), MakeWord(7, kCompleted));
+}
+
+TEST(RequestTransitions, CompletionOfAStaleSubmissionIsRefused) {
+  Request r;
+  r.word.store(MakeWord(9, kSubmitted));
+  uint64_t w = 0;
+  EXPECT_FALSE(TakeForCompletion(&r, 8, &w));  // an event of submission 8
+  EXPECT_EQ(StateOf(WordOf(r)), kSubmitted);
+  ASSERT_TRUE(TakeForCompletion(&r, 9, &w));
+  EXPECT_EQ(StateOf(WordOf(r)), kFinishing);
+  EXPECT_FALSE(TakeForCompletion(&r, 9, &w));  // only once
+}
+
+// A completion that meets a canceller's hold waits for its verdict: the
+// canceller gives the request back (the host did not withdraw it) and the
+// completion takes it, or the canceller completes it and the completion is
+// stale. Both outcomes happen and exactly one side ever completes.
+TEST(RequestTransitions, CompletionWaitsForTheCancellersVerdict) {
+  int by_completion = 0, by_cancel = 0;
+  for (int round = 0; round < 400; ++round) {
+    Request r;
+    const uint64_t w = MakeWord(100 + round, kSubmitted);
+    r.word.store(w);
+    uint64_t now = 0;
+    ASSERT_TRUE(r.HoldForCancel(w, &now));
+    std::atomic<bool> took{false};
+    std::thread reaper([&] {
+      uint64_t got = 0;
+      took = TakeForCompletion(&r, static_cast<uint32_t>(SeqOf(w)), &got);
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // While held, the completion must not have taken it.
+    ASSERT_EQ(StateOf(WordOf(r)), kCancelling);
+    const bool withdrawn = (round % 2) == 0;
+    if (withdrawn) {
+      r.Finishing(w);
+      r.MarkCompleted(w);
+    } else {
+      r.Unhold(w);
+    }
+    reaper.join();
+    if (took) {
+      ++by_completion;
+      EXPECT_FALSE(withdrawn);
+      EXPECT_EQ(StateOf(WordOf(r)), kFinishing);
+    } else {
+      ++by_cancel;
+      EXPECT_TRUE(withdrawn);
+      EXPECT_EQ(StateOf(WordOf(r)), kCompleted);
+    }
+  }
+  EXPECT_EQ(by_completion, 200);
+  EXPECT_EQ(by_cancel, 200);
+}
+
+TEST(RequestTransitions, PreparableStatesAreTheCallersOwn) {
+  EXPECT_TRUE(Preparable(kIdle));
+  EXPECT_TRUE(Preparable(kPrepared));
+  EXPECT_TRUE(Preparable(kCompleted));
+  for (State s : {kClaimed, kSubmitted, kCancelling, kFinishing, kDead}) {
+    EXPECT_FALSE(Preparable(s)) << static_cast<int>(s);
+  }
+}
+
+}  // namespace
+}  // namespace faio::detail
