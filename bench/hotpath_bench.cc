@@ -8,13 +8,19 @@
 // io_uring_wait_cqe + io_uring_for_each_cqe. Both read the same offsets.
 //
 //   hotpath_bench [--mode both|faio|raw] [--requests N] [--rounds R]
-//                 [--backend NAME] [--file PATH] [--size MiB]
+//                 [--backend NAME] [--file PATH] [--size MiB] [--threads N]
 //
 // Prints, per mode, the median over R interleaved rounds (raw, faio, raw,
 // faio, ...) of ns per request (wall) and CPU ns per request, and faio's
 // ratio to raw. For instruction counts run it under callgrind with one mode
 // and two request counts; the difference is the marginal cost per request,
 // free of setup (bench/hotpath-instr.sh does exactly that and prints it).
+//
+// --threads N (N > 1) adds the scaling check: N threads, each with its own
+// context (and its own raw ring), run the loop at once; it prints the
+// aggregate requests per second at 1 and N threads for each side and the
+// scaling factor. Contexts share only the process-wide handle tables, so faio
+// should scale as the raw rings do.
 #include <faio/faio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -24,10 +30,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifdef FAIO_BENCH_HAVE_LIBURING
@@ -46,6 +55,7 @@ struct Config {
   std::string backend = "io_uring";
   std::string file;
   uint64_t size_mib = 64;
+  int threads = 1;
 };
 
 [[noreturn]] void Die(const char* what, const char* why) {
@@ -242,15 +252,71 @@ Config Parse(int argc, char** argv) {
       c.file = value();
     } else if (a == "--size") {
       c.size_mib = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (a == "--threads") {
+      c.threads = std::atoi(value().c_str());
     } else {
       Die(a.c_str(),
           "unknown option (--mode both|faio|raw, --requests N, --rounds R, --backend NAME, "
-          "--file PATH, --size MiB)");
+          "--file PATH, --size MiB, --threads N)");
     }
   }
   if (c.mode != "both" && c.mode != "faio" && c.mode != "raw") Die("--mode", "both, faio or raw");
-  if (c.requests == 0 || c.rounds <= 0 || c.size_mib == 0) Die("options", "must be positive");
+  if (c.requests == 0 || c.rounds <= 0 || c.size_mib == 0 || c.threads <= 0) {
+    Die("options", "must be positive");
+  }
   return c;
+}
+
+// Aggregate requests per second of `threads` threads, each running its own
+// loop (made on that thread) over `n` requests at once; median of `rounds`.
+template <typename MakeLoop>
+double Aggregate(int threads, uint64_t n, int rounds, uint64_t blocks, MakeLoop make) {
+  std::vector<double> rates;
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> workers;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        auto loop = make();
+        Offsets off;
+        off.blocks = blocks;
+        off.state += static_cast<uint64_t>(t) * 0x1234567ull;
+        ready.fetch_add(1);
+        while (!go.load()) std::this_thread::yield();
+        loop->Run(n, &off);
+      });
+    }
+    while (ready.load() < threads) std::this_thread::yield();
+    t0 = std::chrono::steady_clock::now();
+    go.store(true);
+    for (auto& w : workers) w.join();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(static_cast<double>(n) * threads / secs);
+  }
+  return Median(rates);
+}
+
+void Scaling(const Config& c, int fd, bool want_raw) {
+  const uint64_t blocks = (c.size_mib << 20) / kBlock;
+  std::printf("\n# scaling: each thread its own context (or ring), %llu requests per thread\n",
+              static_cast<unsigned long long>(c.requests));
+  char many_label[32];
+  std::snprintf(many_label, sizeof(many_label), "%d threads/s", c.threads);
+  std::printf("%-22s %14s %14s %8s\n", "loop", "1 thread/s", many_label, "scaling");
+  auto row = [&](const char* name, auto make) {
+    double one = Aggregate(1, c.requests, c.rounds, blocks, make);
+    double many = Aggregate(c.threads, c.requests, c.rounds, blocks, make);
+    std::printf("%-22s %14.0f %14.0f %8.2f\n", name, one, many, many / one);
+  };
+#ifdef FAIO_BENCH_HAVE_LIBURING
+  if (want_raw) row("raw liburing", [&] { return std::make_unique<RawLoop>(fd); });
+#else
+  (void)want_raw;
+#endif
+  std::string name = "faio " + c.backend;
+  row(name.c_str(), [&] { return std::make_unique<FaioLoop>(c, fd); });
 }
 
 }  // namespace
@@ -309,6 +375,7 @@ int main(int argc, char** argv) {
 #ifdef FAIO_BENCH_HAVE_LIBURING
   delete raw;
 #endif
+  if (c.threads > 1 && want_faio) Scaling(c, fd, want_raw);
   close(fd);
   if (!made.empty()) unlink(made.c_str());
   return 0;
