@@ -40,9 +40,7 @@ inline constexpr uint64_t MakeWord(uint64_t seq, State s) { return (seq << 8) | 
 inline constexpr State StateOf(uint64_t w) { return static_cast<State>(w & 0xFF); }
 inline constexpr uint64_t SeqOf(uint64_t w) { return w >> 8; }
 
-// Cache-line aligned: requests of different threads (and contexts) that sit
-// side by side in the process-wide table never share a line.
-struct alignas(64) Request {
+struct Request {
   std::atomic<uint64_t> word{MakeWord(0, kIdle)};
 
   // Named transitions of the word, each one store (where only one thread can
