@@ -57,6 +57,7 @@
 
 #include "backend/backend_util.h"
 #include "core/context.h"
+#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -325,7 +326,7 @@ class IocpBackend final : public Backend {
  private:
   // ---- IoOp pool (Get and free_ under the submit lock; returned_ from anywhere) ----
   IoOp* Get() {
-    if (free_ == nullptr) free_ = returned_.exchange(nullptr, std::memory_order_acquire);
+    if (free_ == nullptr) free_ = TakeAll(returned_);
     if (free_ != nullptr) {
       IoOp* op = free_;
       free_ = op->pool_next;
@@ -362,11 +363,7 @@ class IocpBackend final : public Backend {
   }
   void PutAnywhere(IoOp* op) {
     op->state.store(kFree, std::memory_order_relaxed);
-    IoOp* head = returned_.load(std::memory_order_relaxed);
-    do {
-      op->pool_next = head;
-    } while (!returned_.compare_exchange_weak(head, op, std::memory_order_release,
-                                              std::memory_order_relaxed));
+    PushFront(returned_, op, &IoOp::pool_next);
   }
 
   // ---- association (submit lock) ------------------------------------------------

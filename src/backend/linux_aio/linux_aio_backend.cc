@@ -48,6 +48,7 @@
 
 #include "backend/backend_util.h"
 #include "core/context.h"
+#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -444,11 +445,7 @@ class LinuxAioBackend final : public Backend {
     r->status = t < 0 ? platform::StatusFromHostError(r->host_error) : FAIO_OK;
     r->bytes = t < 0 ? 0 : static_cast<size_t>(t);
     Phase(r).store(kPhaseLocal, std::memory_order_release);
-    Request* head = local_.load(std::memory_order_relaxed);
-    do {
-      r->next = head;
-    } while (!local_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
-                                           std::memory_order_relaxed));
+    Request* head = PushFront(local_, r, &Request::next, std::memory_order_seq_cst);
     // The pollable handle turns ready when the stack stops being empty (a wait
     // resets it before it takes the stack; see the threads backend).
     if (head == nullptr && notify_on_) platform::SignalNotify(notify_);
@@ -459,7 +456,7 @@ class LinuxAioBackend final : public Backend {
   // Reaper only: finishes what TryNow completed, oldest first.
   void TakeLocal(Request** out, size_t max, size_t* n) {
     if (local_ready_ == nullptr) {
-      Request* r = local_.exchange(nullptr, std::memory_order_acquire);
+      Request* r = TakeAll(local_);
       while (r != nullptr) {
         Request* next = r->next;
         r->next = local_ready_;

@@ -68,6 +68,7 @@
 #include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/notifier.h"
 #include "core/context.h"
+#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -503,15 +504,11 @@ class PosixAioBackend final : public Backend {
     }
     s->busy.store(false, std::memory_order_release);
     // Hand the slot back through a lock-free stack; Enqueue takes it whole.
-    Slot* head = freed_.load(std::memory_order_relaxed);
-    do {
-      s->free_next = head;
-    } while (!freed_.compare_exchange_weak(head, s, std::memory_order_release,
-                                           std::memory_order_relaxed));
+    PushFront(freed_, s, &Slot::free_next);
     outstanding_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  void TakeFreed() { free_ = freed_.exchange(nullptr, std::memory_order_acquire); }
+  void TakeFreed() { free_ = TakeAll(freed_); }
 
   bool Grow() {
     Slot* c = new (std::nothrow) Slot[kChunk];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -182,11 +183,7 @@ class ThreadsBackend final : public Backend {
       Execute(r);
       Flag(r).store(kDone, std::memory_order_release);
       // Push onto the completion stack.
-      Request* head = done_.load(std::memory_order_relaxed);
-      do {
-        r->next = head;
-      } while (!done_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed));
+      Request* head = PushFront(done_, r, &Request::next, std::memory_order_seq_cst);
       // The pollable handle turns ready when the stack stops being empty: a
       // wait resets it before it takes the stack, and is repeated until it
       // finds nothing, so a later push always finds the stack empty again.
@@ -235,7 +232,7 @@ class ThreadsBackend final : public Backend {
 
   // Takes every finished request, oldest first.
   void TakeDone() {
-    Request* r = done_.exchange(nullptr, std::memory_order_acquire);
+    Request* r = TakeAll(done_);
     Request* fifo = nullptr;
     while (r != nullptr) {
       Request* next = r->next;
