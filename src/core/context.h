@@ -94,11 +94,14 @@ class Context {
   const char* backend_name() const { return backend_->name(); }
 
   // Finish is called by the backend (in Reap, on the waiting thread) for each
-  // host completion of the submission whose low sequence bits are seq32.
+  // host completion of the submission whose low sequence bits are seq32: the
+  // host's error code (0: success) and the bytes moved. The core turns the
+  // error into a status here, in one place (platform::StatusFromHostError).
   // Returns true when the request is now completed and must be handed to the
   // caller; false for a stale event (the request was cancelled meanwhile).
   // Inline: it runs once per request.
-  bool Finish(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
+  bool Finish(Request* r, uint32_t seq32, int host_error, size_t bytes) {
+    const int status = host_error == 0 ? FAIO_OK : platform::StatusFromHostError(host_error);
     if (filter_ != nullptr) return FinishFiltered(r, seq32, status, host_error, bytes);
     return Deliver(r, seq32, status, host_error, bytes);
   }
@@ -107,6 +110,12 @@ class Context {
   // errors, a request the host refused on its own at submission) and queues it
   // for the next wait. Backends call it from Enqueue (under the submit lock).
   void CompleteLocally(Request* r, int status, int host_error, size_t bytes = 0);
+  // CompleteFromHost is CompleteLocally for an outcome the host gave at
+  // submission: its error code (0: success) becomes the status here.
+  void CompleteFromHost(Request* r, int host_error, size_t bytes = 0) {
+    CompleteLocally(r, host_error == 0 ? FAIO_OK : platform::StatusFromHostError(host_error),
+                    host_error, bytes);
+  }
 
   // CompletionFilter lets a decorating backend (backend/fault) see every host
   // completion before Finish publishes it. Filter runs inside Finish, on the

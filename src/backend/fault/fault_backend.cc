@@ -284,7 +284,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
         *host_error = d.error;
         return i;
       }
-      ctx_->CompleteLocally(reqs[i], platform::StatusFromHostError(d.error), d.error);
+      ctx_->CompleteFromHost(reqs[i], d.error);
       ++i;
     }
     return n;

@@ -476,14 +476,11 @@ class IoUringBackend final : public Backend {
       Request* r = RequestAt(static_cast<uint32_t>(user_data));
       const uint32_t seq32 = static_cast<uint32_t>(user_data >> 32);
       const int res = cqe->res;
-      bool finished;
-      if (res >= 0) {
-        finished = ctx_->Finish(r, seq32, FAIO_OK, 0, static_cast<size_t>(res));
-      } else {
-        if (res == -ECANCELED && Resubmit(r, seq32)) continue;
-        finished = ctx_->Finish(r, seq32, platform::StatusFromHostError(-res), -res, 0);
+      if (res == -ECANCELED && Resubmit(r, seq32)) continue;
+      if (res >= 0 ? ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))
+                   : ctx_->Finish(r, seq32, -res, 0)) {
+        out[(*n)++] = r;
       }
-      if (finished) out[(*n)++] = r;
     }
     if (seen != 0) io_uring_cq_advance(&ring_, seen);
   }

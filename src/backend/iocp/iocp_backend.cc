@@ -451,10 +451,8 @@ class IocpBackend final : public Backend {
       return;
     }
     // A synchronous failure posts nothing.
-    int status = FAIO_OK;
-    int err = 0;
-    Outcome(op->read, e, &status, &err);
-    Complete(op, status, err, 0);
+    int err = Outcome(op->read, e);
+    Complete(op, err == 0 ? FAIO_OK : platform::StatusFromHostError(err), err, 0);
   }
 
   // Complete finishes a transfer that will get no packet (submit lock).
@@ -483,14 +481,11 @@ class IocpBackend final : public Backend {
   }
 
   // Outcome turns a transfer's Windows error into the request's result.
-  static void Outcome(bool read, DWORD e, int* status, int* err) {
-    if (e == ERROR_SUCCESS || e == ERROR_HANDLE_EOF || (read && e == ERROR_BROKEN_PIPE)) {
-      *status = FAIO_OK;  // end of file: a short (zero-byte) read
-      *err = 0;
-      return;
-    }
-    *err = static_cast<int>(e);
-    *status = platform::StatusFromHostError(*err);
+  // The host error code of a transfer's outcome (0: success; the end of the
+  // file is a short, zero-byte read).
+  static int Outcome(bool read, DWORD e) {
+    if (e == ERROR_SUCCESS || e == ERROR_HANDLE_EOF || (read && e == ERROR_BROKEN_PIPE)) return 0;
+    return static_cast<int>(e);
   }
 
   // ---- reaping (waiting thread) ------------------------------------------------------
@@ -504,14 +499,10 @@ class IocpBackend final : public Backend {
     if (op == nullptr) return;
     Request* r = op->req;
     uint32_t seq32 = op->seq32;
-    int status = FAIO_OK;
     int err = 0;
     size_t bytes = 0;
     if (e.lpCompletionKey == kFlushKey) {
-      if (op->flush_error != ERROR_SUCCESS) {
-        err = static_cast<int>(op->flush_error);
-        status = platform::StatusFromHostError(err);
-      }
+      err = static_cast<int>(op->flush_error);
     } else {
       if (op->wait != nullptr) {
         UnregisterWaitEx(op->wait, nullptr);  // its callback has run: it posted this
@@ -519,11 +510,11 @@ class IocpBackend final : public Backend {
       }
       LONG st = Status(op->ov);
       DWORD werr = st >= 0 ? ERROR_SUCCESS : RtlNtStatusToDosError(st);
-      Outcome(op->read, werr, &status, &err);
+      err = Outcome(op->read, werr);
       if (werr == ERROR_SUCCESS) bytes = static_cast<size_t>(op->ov.InternalHigh);
     }
     uint32_t prev = op->state.exchange(kFree, std::memory_order_acq_rel);
-    if (prev != kOrphaned && ctx_->Finish(r, seq32, status, err, bytes)) out[(*n)++] = r;
+    if (prev != kOrphaned && ctx_->Finish(r, seq32, err, bytes)) out[(*n)++] = r;
     PutAnywhere(op);  // after Finish: a canceller may look at it until then
   }
 

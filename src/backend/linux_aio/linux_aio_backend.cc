@@ -236,9 +236,9 @@ class LinuxAioBackend final : public Backend {
                                      : platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
         }
         if (moved >= 0) {
-          ctx_->CompleteLocally(r, FAIO_OK, 0, static_cast<size_t>(moved));
+          ctx_->CompleteFromHost(r, 0, static_cast<size_t>(moved));
         } else {
-          ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+          ctx_->CompleteFromHost(r, err);
         }
         ++sent;
       }
@@ -442,7 +442,6 @@ class LinuxAioBackend final : public Backend {
       return false;  // partly cached (or at the end of the file): the kernel's
     }
     r->host_error = t < 0 ? errno : 0;
-    r->status = t < 0 ? platform::StatusFromHostError(r->host_error) : FAIO_OK;
     r->bytes = t < 0 ? 0 : static_cast<size_t>(t);
     Phase(r).store(kPhaseLocal, std::memory_order_release);
     Request* head = PushFront(local_, r, &Request::next, std::memory_order_seq_cst);
@@ -467,7 +466,7 @@ class LinuxAioBackend final : public Backend {
     while (local_ready_ != nullptr && *n < max) {
       Request* r = local_ready_;
       local_ready_ = r->next;
-      if (ctx_->Finish(r, r->seq32, r->status, r->host_error, r->bytes)) out[(*n)++] = r;
+      if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[(*n)++] = r;
     }
   }
 
@@ -575,7 +574,6 @@ class LinuxAioBackend final : public Backend {
     in_kernel_.fetch_sub(1, std::memory_order_relaxed);
     Request* r = RequestAt(static_cast<uint32_t>(e.data));
     uint32_t seq32 = static_cast<uint32_t>(e.data >> 32);
-    int status = FAIO_OK;
     int host_error = 0;
     size_t bytes = 0;
     uint64_t w = r->word.load(std::memory_order_acquire);
@@ -621,17 +619,15 @@ class LinuxAioBackend final : public Backend {
       }
       if (t < 0) {
         host_error = errno;
-        status = platform::StatusFromHostError(host_error);
       } else {
         bytes = static_cast<size_t>(t);
       }
     } else if (e.res < 0) {
       host_error = static_cast<int>(-e.res);
-      status = platform::StatusFromHostError(host_error);
     } else {
       bytes = static_cast<size_t>(e.res);
     }
-    if (ctx_->Finish(r, seq32, status, host_error, bytes)) out[(*n)++] = r;
+    if (ctx_->Finish(r, seq32, host_error, bytes)) out[(*n)++] = r;
   }
 
   Context* const ctx_;

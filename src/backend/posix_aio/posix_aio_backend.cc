@@ -216,7 +216,7 @@ class PosixAioBackend final : public Backend {
             *host_error = err;
             return done;
           }
-          ctx_->CompleteLocally(r, platform::StatusFromHostError(err), err);
+          ctx_->CompleteFromHost(r, err);
         } else {
           notifier_->Watch(s, &s->cb);
         }
@@ -286,7 +286,7 @@ class PosixAioBackend final : public Backend {
           Untake(slots[i]);  // the core puts the request back to *prepared*
         } else if (!queued(errs[i])) {
           Untake(slots[i]);
-          ctx_->CompleteLocally(reqs[done + i], platform::StatusFromHostError(errs[i]), errs[i]);
+          ctx_->CompleteFromHost(reqs[done + i], errs[i]);
         } else {
           notifier_->Watch(slots[i], &slots[i]->cb);
         }
@@ -314,7 +314,7 @@ class PosixAioBackend final : public Backend {
       for (size_t i = 0; i < got; ++i) {
         Request* r = nullptr;
         uint32_t seq32 = 0;
-        int status = FAIO_OK, host_error = 0;
+        int host_error = 0;
         size_t bytes = 0;
         Slot* s = static_cast<Slot*>(cookies[i]);
 #if FAIO_FREEBSD_AIO
@@ -325,8 +325,8 @@ class PosixAioBackend final : public Backend {
           std::lock_guard<std::mutex> wait_for_enqueue(*submit_mu_);
         }
 #endif
-        Release(s, &r, &seq32, &status, &host_error, &bytes);
-        if (r != nullptr && ctx_->Finish(r, seq32, status, host_error, bytes)) out[n++] = r;
+        Release(s, &r, &seq32, &host_error, &bytes);
+        if (r != nullptr && ctx_->Finish(r, seq32, host_error, bytes)) out[n++] = r;
       }
       // Blocked once (timed out, interrupted or not): the core decides.
       if (block || n >= max || woken || ctx_->ReapShouldReturn()) break;
@@ -427,8 +427,7 @@ class PosixAioBackend final : public Backend {
       }
       for (size_t i = 0; i < n_accepted; ++i) notifier_->Watch(accepted[i], &accepted[i]->cb);
       for (size_t i = 0; i < n_failed; ++i) {
-        ctx_->CompleteLocally(failed[i], platform::StatusFromHostError(failed_err[i]),
-                              failed_err[i]);
+        ctx_->CompleteFromHost(failed[i], failed_err[i]);
       }
       if (stop) return done;
     }
@@ -487,8 +486,8 @@ class PosixAioBackend final : public Backend {
 
   // Reaper: collects the outcome of a notified aiocb - aio_error, then
   // aio_return exactly once - and frees the slot.
-  void Release(Slot* s, Request** r, uint32_t* seq32 = nullptr, int* status = nullptr,
-               int* host_error = nullptr, size_t* bytes = nullptr) {
+  void Release(Slot* s, Request** r, uint32_t* seq32 = nullptr, int* host_error = nullptr,
+               size_t* bytes = nullptr) {
     int err = aio_error(&s->cb);
     ssize_t ret = aio_return(&s->cb);
     if (r != nullptr) {
@@ -497,9 +496,7 @@ class PosixAioBackend final : public Backend {
       if (err == 0) {
         *bytes = ret < 0 ? 0 : static_cast<size_t>(ret);
       } else {
-        int e = err == -1 ? errno : err;
-        *host_error = e == ECANCELED ? 0 : e;
-        *status = platform::StatusFromHostError(e);
+        *host_error = err == -1 ? errno : err;  // the core maps it (ECANCELED: cancelled)
       }
     }
     s->busy.store(false, std::memory_order_release);

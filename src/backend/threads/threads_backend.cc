@@ -101,7 +101,7 @@ class ThreadsBackend final : public Backend {
       while (ready_ != nullptr && n < max) {
         Request* r = ready_;
         ready_ = r->next;
-        if (ctx_->Finish(r, r->seq32, r->status, r->host_error, r->bytes)) out[n++] = r;
+        if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[n++] = r;
       }
       if (n > 0 || !block || slept || n == max || ctx_->ReapShouldReturn()) return n;
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return n;
@@ -207,17 +207,15 @@ class ThreadsBackend final : public Backend {
       case Op::kFlush:
         n = platform::SyncFile(r->file, (r->flush_flags & FAIO_FLUSH_FULL) != 0, &err);
         break;
-      case Op::kNone:
+      case Op::kNone:  // never submitted (a prepare sets the op)
         n = -1;
-        err = 0;
+        err = EINVAL;
         break;
     }
     if (n < 0) {
-      r->status = err == 0 ? FAIO_E_INVALID_STATE : platform::StatusFromHostError(err);
-      r->host_error = err;
+      r->host_error = err != 0 ? err : EIO;
       r->bytes = 0;
     } else {
-      r->status = FAIO_OK;
       r->host_error = 0;
       r->bytes = r->op == Op::kFlush ? 0 : static_cast<size_t>(n);
     }
