@@ -59,6 +59,11 @@ enum class CancelOutcome {
   kNotFound,    // not with the host any more: finished, its completion pending
 };
 
+// Which transfers the core may make on the submitting thread instead of
+// handing them over (Context::DoNow; docs/design.md, "Done at submission"):
+// none; those of a submit call that carries one request; all.
+enum class DoNowPolicy { kNever, kSingle, kAlways };
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -92,6 +97,11 @@ class Backend {
   // lock; may block briefly). r may have completed and been submitted again
   // meanwhile: a backend never cancels a submission other than seq32.
   virtual CancelOutcome Cancel(Request* r, uint32_t seq32) = 0;
+
+  // DoNow: see DoNowPolicy. A backend whose host does buffered transfers no
+  // better than a system call on the submitting thread says so; one that
+  // decorates another (fault) says kNever, so that every request reaches it.
+  virtual DoNowPolicy do_now() const { return DoNowPolicy::kNever; }
 
   // AssociateFile: optional registration of a file.
   virtual int AssociateFile(faio_file) { return FAIO_OK; }

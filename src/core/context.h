@@ -166,6 +166,10 @@ class Context {
   size_t Reserve(size_t n);
   int HandOver(const Batch& batch, size_t take, size_t* accepted);
   void SubmitFlush(Request* r, FileState* fs);
+  bool DoNow(Request* r, FileState* fs);
+  // QueueLocal puts a request whose outcome is written (kFinishing) on the
+  // local list for the next wait, waking a blocked one.
+  void QueueLocal(Request* r);
   bool FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
   // A flush's outcome against its file's sticky error (docs/contract.md, Flush).
   static void FlushOutcome(Request* r, int* status, int* host_error);
@@ -189,6 +193,7 @@ class Context {
   }
 
   std::unique_ptr<Backend> backend_;
+  DoNowPolicy do_now_ = DoNowPolicy::kNever;
   CompletionFilter* filter_ = nullptr;  // see SetCompletionFilter
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
@@ -221,6 +226,10 @@ class Context {
   Request* local_head_ = nullptr;  // guarded by local_mu_
   Request* local_tail_ = nullptr;  // guarded by local_mu_
   std::atomic<bool> local_nonempty_{false};
+  // The waiting thread is (about to be) blocked in the backend's Reap: a
+  // request completed locally on another thread must Kick it. Set and read
+  // seq_cst against local_nonempty_ (WaitHeld, QueueLocal).
+  std::atomic<bool> reaper_blocked_{false};
 
 #ifndef NDEBUG
   std::atomic<int64_t> submitted_{0};

@@ -46,6 +46,9 @@ struct FileState {
   // Sticky flush error: 0 or the FAIO_E_* status of the failed flush.
   std::atomic<int> sticky_status{0};
   std::atomic<int> sticky_host_error{0};
+  // What the submitter may do itself (platform::ProbeNow bits; 0: not asked
+  // yet). Under the submit lock.
+  uint8_t now = 0;
   FileState* hash_next = nullptr;
 };
 

@@ -50,6 +50,8 @@ struct Request {
   //   Claim          kPrepared  -> kClaimed     a submit validates it
   //   Unclaim        kClaimed   -> kPrepared    the submit did not take it
   //   Publish        kClaimed   -> kSubmitted   under the next sequence number
+  //   PublishDone    kClaimed   -> kFinishing   ... done by the submitter itself
+  //                                             (Context::DoNow), its outcome written
   //   Withdraw       kSubmitted -> kClaimed     the host refused it at once
   //                                             (under the submit lock)
   //   HoldForCancel  kSubmitted -> kCancelling  compare-and-swap
@@ -73,6 +75,13 @@ struct Request {
   void Publish() {
     uint64_t w = word.load(std::memory_order_relaxed);
     word.store(MakeWord(SeqOf(w) + 1, kSubmitted), std::memory_order_release);
+  }
+  // PublishDone: a submission the submitter made itself; no canceller or
+  // reaper can take it (a cancel answers *completed*), the next wait hands it
+  // out (MarkCompleted).
+  void PublishDone() {
+    uint64_t w = word.load(std::memory_order_relaxed);
+    word.store(MakeWord(SeqOf(w) + 1, kFinishing), std::memory_order_release);
   }
   void Withdraw() {
     uint64_t w = word.load(std::memory_order_relaxed);

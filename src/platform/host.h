@@ -26,6 +26,23 @@ int StatusFromHostError(int err);
 // error in *err. EINTR is retried.
 int64_t ReadAt(faio_file f, void* buf, size_t len, int64_t off, int* err);
 int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err);
+// Transfers a submitting thread may make itself instead of handing them to the
+// host (docs/design.md, "Done at submission"): what ProbeNow says of a file, as
+// bits. Linux only; elsewhere ProbeNow answers kNowProbed alone.
+//   kNowRead   a buffered file that can seek: a read the page cache holds whole
+//              is made with RWF_NOWAIT, which never blocks
+//   kNowWrite  ... on a local file system (ext2/3/4, XFS, Btrfs, F2FS, tmpfs):
+//              a write is made with pwrite, blocking as io_submit would
+inline constexpr uint8_t kNowProbed = 1;
+inline constexpr uint8_t kNowRead = 2;
+inline constexpr uint8_t kNowWrite = 4;
+uint8_t ProbeNow(faio_file f);
+// TransferNow makes a read (kNowRead) or write (kNowWrite) now when *now
+// allows it. True: done, with the bytes moved or the host error in *err
+// (0: success). False: left for the host - not allowed, not wholly cached,
+// or the file refused (*now then loses the bit, so it is not asked again).
+bool TransferNow(faio_file f, bool write, void* buf, size_t len, int64_t off, uint8_t* now,
+                 size_t* bytes, int* err);
 // SyncFile makes the file's written data durable (full: metadata too).
 // Returns 0 or -1 with the host error in *err.
 int SyncFile(faio_file f, bool full, int* err);

@@ -24,6 +24,16 @@ class RefusalTest : public BackendTest {
  protected:
   static constexpr size_t kBlock = 4096;
 
+  // DirectFd opens f again with O_DIRECT. A transfer through it goes to the
+  // host; one through a buffered descriptor of a local file system the core
+  // makes itself with pread/pwrite on the backends that allow it (do_now;
+  // docs/design.md, "Done at submission"), and the host never sees it.
+  static faio_file DirectFd(TempFile& f) {
+    faio_file fd = f.Open(O_RDWR | kOpenDirect);
+    if (fd < 0) ADD_FAILURE() << "opening " << f.path() << " with O_DIRECT: " << strerror(errno);
+    return fd;
+  }
+
   // WriteBatch prepares n writes, request i writing block i of f with its own
   // bytes (kept in data_), from buffers aligned for O_DIRECT.
   std::vector<faio_req*> WriteBatch(faio_file f, size_t n) {

@@ -179,16 +179,6 @@ std::string Describe(const std::vector<IoSubmitSupervisor::Call>& calls) {
 
 class LinuxAioRefusal : public RefusalTest {
  protected:
-  // DirectFd opens f again with O_DIRECT. A transfer through it goes to the
-  // kernel (io_submit); one through a buffered descriptor of a local file
-  // system the backend does itself with pread/pwrite, as io_submit would do it
-  // synchronously anyway (docs/backends.md), and no io_submit is made.
-  static faio_file DirectFd(TempFile& f) {
-    faio_file fd = f.Open(O_RDWR | kOpenDirect);
-    if (fd < 0) ADD_FAILURE() << "opening " << f.path() << " with O_DIRECT: " << strerror(errno);
-    return fd;
-  }
-
   // InSupervisedChild runs body in a child under the supervisor; the child's
   // gtest failures are printed there and fail the test here.
   template <typename Body>

@@ -27,12 +27,14 @@ class PosixAioRefusal : public RefusalTest {
   void PartialBatch(AioRefusal how) {
     faio_ctx* ctx = NewCtx();
     ASSERT_NE(ctx, nullptr);
-    TempFile f;
+    ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+    TempFile f(DirectIoDir());
     ASSERT_TRUE(f.ok());
+    faio_file fd = DirectFd(f);  // so that every write reaches glibc
     constexpr size_t kN = 8;
     constexpr size_t kTaken = 3;
-    std::vector<faio_req*> reqs = WriteBatch(f.fd(), kN);
-    how.fd = f.fd();
+    std::vector<faio_req*> reqs = WriteBatch(fd, kN);
+    how.fd = fd;
     how.refuse_from = kTaken;
     how.refuse_to = 1000;
     {
@@ -91,14 +93,16 @@ TEST_P(PosixAioRefusal, PartialSubmitAfterAFlushKeepsThePrefix) {
   // Accepted: w0, w1 and the flush (prefix 3); w2, w3 prepared.
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  TempFile f;
+  ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+  TempFile f(DirectIoDir());
   ASSERT_TRUE(f.ok());
-  std::vector<faio_req*> w = WriteBatch(f.fd(), 4);
+  faio_file fd = DirectFd(f);  // so that every write reaches glibc
+  std::vector<faio_req*> w = WriteBatch(fd, 4);
   faio_req* flush = NewReq();
-  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, f.fd(), nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
   std::vector<faio_req*> batch = {w[0], w[1], flush, w[2], w[3]};
   AioRefusal how;
-  how.fd = f.fd();
+  how.fd = fd;
   how.refuse_from = 2;
   how.refuse_to = 1000;
   {
@@ -120,11 +124,13 @@ TEST_P(PosixAioRefusal, RefusalInTheMiddleEndsThePrefix) {
   // through when submitted again.
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  TempFile f;
+  ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+  TempFile f(DirectIoDir());
   ASSERT_TRUE(f.ok());
-  std::vector<faio_req*> reqs = WriteBatch(f.fd(), 8);
+  faio_file fd = DirectFd(f);  // so that every write reaches glibc
+  std::vector<faio_req*> reqs = WriteBatch(fd, 8);
   AioRefusal how;
-  how.fd = f.fd();
+  how.fd = fd;
   how.refuse_from = 2;
   how.refuse_to = 3;
   {

@@ -309,6 +309,12 @@ class IoUringBackend final : public Backend {
 
   void Commit() override { SubmitPending(); }
 
+  // One request per submit call (one at a time): a cached read costs a bare
+  // pread, and a buffered write to ext4 (which io_uring hands to an io-wq
+  // worker) a bare pwrite, as io_uring itself does for XFS. Batches go to the
+  // ring whole.
+  DoNowPolicy do_now() const override { return DoNowPolicy::kSingle; }
+
   size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;

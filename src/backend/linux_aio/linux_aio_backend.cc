@@ -6,9 +6,11 @@
 //
 // Kernel AIO is truly asynchronous only for O_DIRECT transfers. On buffered files
 // io_submit performs the transfer before it returns (submit blocks; the
-// completion is then immediate), so the backend does such a transfer itself
-// with pread / pwrite and completes it locally: the same blocking, one system
-// call instead of io_submit + io_getevents. On files that cannot seek (pipes, sockets,
+// completion is then immediate), so the core does such a transfer itself
+// (do_now: kAlways; Context::DoNow) with pread / pwrite and completes it
+// locally: the same blocking, one system call instead of io_submit +
+// io_getevents. What reaches this backend is the rest: O_DIRECT, a read the
+// cache does not hold whole, files on other file systems. On files that cannot seek (pipes, sockets,
 // terminals) a read would block io_submit indefinitely, so for those the backend
 // submits an IOCB_CMD_POLL for readiness and the reaper performs the transfer
 // with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
@@ -33,7 +35,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -48,7 +49,6 @@
 
 #include "backend/backend_util.h"
 #include "core/context.h"
-#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -81,7 +81,6 @@ enum : uint64_t {
   kPhaseCancelling = 2,    // a canceller is trying io_cancel on the poll
   kPhaseTransferring = 3,  // the reaper is transferring
   kPhaseCancelled = 4,
-  kPhaseLocal = 5,  // done by the submitter (TryNow), its completion not reaped yet
   kPhaseParked = 6,  // its poll must go to the kernel again, which had no slot for it
 };
 
@@ -177,11 +176,9 @@ class LinuxAioBackend final : public Backend {
   uint32_t capacity() const override { return capacity_; }
 
   size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
-    // In request order: runs of requests for the kernel go in one io_submit;
-    // a buffered transfer is done here instead (Buffered). A run is submitted
-    // before the transfer after it is done, so a refusal (EAGAIN) leaves only
-    // requests the host never saw to be prepared again (docs/contract.md,
-    // Submit).
+    // In request order, runs of up to 64 in one io_submit each. A refusal
+    // (EAGAIN) leaves only requests the host never saw to be prepared again
+    // (docs/contract.md, Submit).
     iocb* batch[64];
     size_t done = 0;
     int last_fd = -1;
@@ -190,7 +187,6 @@ class LinuxAioBackend final : public Backend {
       size_t k = 0;
       for (; k < 64 && done + k < n; ++k) {
         Request* r = reqs[done + k];
-        if (MayDoNow(r)) break;
         if (r->file != last_fd) {
           struct stat st;
           last_fd = r->file;
@@ -198,23 +194,11 @@ class LinuxAioBackend final : public Backend {
         }
         batch[k] = Prepare(r, last_seekable);
       }
-      if (k == 0) {
-        // reqs[done] may be done here (TryNow); the run before it, if any,
-        // went to the kernel first.
-        bool seekable;
-        if (TryNow(reqs[done], &seekable)) {
-          ++done;
-          continue;
-        }
-        batch[0] = Prepare(reqs[done], seekable);
-        k = 1;
-      }
       size_t sent = 0;
       while (sent < k) {
         int ret = IoSubmit(aio_, static_cast<long>(k - sent), batch + sent);
         if (ret > 0) {
           sent += static_cast<size_t>(ret);
-          in_kernel_.fetch_add(ret, std::memory_order_relaxed);
           continue;
         }
         int err = ret == 0 ? EAGAIN : errno;
@@ -249,16 +233,11 @@ class LinuxAioBackend final : public Backend {
 
   void Commit() override {}
 
+  DoNowPolicy do_now() const override { return DoNowPolicy::kAlways; }
+
   size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
-    // What the submitters did themselves first; when there is some, the
-    // kernel is not asked (its events stay for the next wait).
-    TakeLocal(out, max, &n);
-    // Not when the kernel has events of ours: a cancelled poll's event holds
-    // a slot of the context until it is read, so reads the core satisfies
-    // locally must not keep the ring from being drained.
-    if (n > 0 && in_kernel_.load(std::memory_order_relaxed) <= 0) return n;
     if (!parked_.empty()) Unpark();
     // Sweep what is ready; when that is nothing, block once for one event (a
     // wakeup is one event, and a wait for more would not return for it).
@@ -290,18 +269,7 @@ class LinuxAioBackend final : public Backend {
       }
       io_event ev[kEventBatch];
       // Never more events than the caller has room for (flaw 4).
-      // A submitter on another thread that completes a request itself while
-      // this one blocks writes the wakeup eventfd (TryNow): the seq_cst
-      // store/load pairs with its push-then-check.
-      if (block) {
-        blocked_.store(true, std::memory_order_seq_cst);
-        if (local_.load(std::memory_order_seq_cst) != nullptr) {
-          blocked_.store(false, std::memory_order_relaxed);
-          break;  // back to the core, which reaps again
-        }
-      }
       int got = IoGetevents(aio_, block ? 1 : 0, room, ev, tsp);
-      if (block) blocked_.store(false, std::memory_order_relaxed);
       if (got < 0) break;
       for (int i = 0; i < got; ++i) Handle(ev[i], out, &n, &woken);
       if (block || n >= max || woken || ctx_->ReapShouldReturn()) break;
@@ -313,9 +281,9 @@ class LinuxAioBackend final : public Backend {
     return n;
   }
 
-  // Set under the submit lock with nothing in flight; read by Prepare and
-  // TryNow (submit lock) and by the reaper's re-arm, which runs only for
-  // requests submitted after it.
+  // Set under the submit lock with nothing in flight; read by Prepare (submit
+  // lock) and by the reaper's re-arm, which runs only for requests submitted
+  // after it.
   bool HasPollable() const override { return true; }
   int WatchPollable(const platform::Notify& n, faio_file* out) override {
     notify_ = n;
@@ -332,7 +300,6 @@ class LinuxAioBackend final : public Backend {
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     auto& phase = Phase(r);
-    if (phase.load(std::memory_order_acquire) == kPhaseLocal) return CancelOutcome::kNotFound;
     // Parked by the reaper (not with the kernel): the cancel takes it; the
     // reaper drops it when it finds it cancelled.
     uint64_t parked = kPhaseParked;
@@ -377,99 +344,6 @@ class LinuxAioBackend final : public Backend {
     return false;
   }
 
-  // What kernel AIO does with a transfer of a descriptor opened without
-  // O_DIRECT: on a local file system (ext2/3/4, XFS, Btrfs, F2FS, tmpfs) it runs
-  // it inside io_submit, before it returns; elsewhere (FUSE with direct_io, for
-  // one) it may really be asynchronous. So the backend itself does (TryNow):
-  //  - a read the page cache holds whole, with RWF_NOWAIT (never blocks);
-  //  - a write to a local file system, with pwrite (blocks as io_submit would);
-  // each at the cost of one system call, like pread / pwrite, and the
-  // completion goes to the next Reap without io_getevents. The descriptor's
-  // kind is kept for the last one seen, so one request at a time on one file
-  // asks the kernel nothing more; a stale answer (the number reused for another
-  // file, O_DIRECT set with fcntl since) can only make one transfer synchronous,
-  // with the same result; a descriptor that cannot seek answers ESPIPE and goes
-  // to the kernel as a poll.
-  enum class Kind { kDirect, kBufferedLocal, kBufferedOther };
-
-  Kind KindOf(int fd) {
-    if (fd == kind_fd_) return kind_;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl == -1 || (fl & O_DIRECT) != 0) return Kind::kDirect;  // not kept
-    struct statfs sf;
-    Kind k = Kind::kBufferedOther;
-    if (fstatfs(fd, &sf) == 0) {
-      switch (static_cast<unsigned long>(sf.f_type)) {
-        case 0xEF53:      // ext2, ext3, ext4
-        case 0x58465342:  // XFS
-        case 0x9123683E:  // Btrfs
-        case 0xF2F52010:  // F2FS
-        case 0x01021994:  // tmpfs
-          k = Kind::kBufferedLocal;
-          break;
-        default:
-          break;
-      }
-    }
-    kind_fd_ = fd;
-    kind_ = k;
-    return k;
-  }
-
-  bool MayDoNow(Request* r) {
-    if (r->op != Op::kRead && r->op != Op::kWrite) return false;
-    Kind k = KindOf(r->file);
-    return k != Kind::kDirect && (r->op == Op::kRead || k == Kind::kBufferedLocal);
-  }
-
-  // TryNow: see above; for a request MayDoNow accepted. *seekable is false
-  // when the descriptor answered ESPIPE.
-  bool TryNow(Request* r, bool* seekable) {
-    *seekable = true;
-    iovec iov = {r->buf, r->len};
-    ssize_t t;
-    do {
-      t = r->op == Op::kRead ? preadv2(r->file, &iov, 1, r->offset, RWF_NOWAIT)
-                             : pwrite(r->file, r->buf, r->len, static_cast<off_t>(r->offset));
-    } while (t < 0 && errno == EINTR);
-    if (t < 0) {
-      if (errno == ESPIPE) {
-        *seekable = false;
-        return false;
-      }
-      if (r->op == Op::kRead) return false;  // not cached, or no RWF_NOWAIT: the kernel's
-    } else if (r->op == Op::kRead && t > 0 && static_cast<size_t>(t) < r->len) {
-      return false;  // partly cached (or at the end of the file): the kernel's
-    }
-    r->host_error = t < 0 ? errno : 0;
-    r->bytes = t < 0 ? 0 : static_cast<size_t>(t);
-    Phase(r).store(kPhaseLocal, std::memory_order_release);
-    Request* head = PushFront(local_, r, &Request::next, std::memory_order_seq_cst);
-    // The pollable handle turns ready when the stack stops being empty (a wait
-    // resets it before it takes the stack; see the threads backend).
-    if (head == nullptr && notify_on_) platform::SignalNotify(notify_);
-    if (blocked_.load(std::memory_order_seq_cst)) Kick();
-    return true;
-  }
-
-  // Reaper only: finishes what TryNow completed, oldest first.
-  void TakeLocal(Request** out, size_t max, size_t* n) {
-    if (local_ready_ == nullptr) {
-      Request* r = TakeAll(local_);
-      while (r != nullptr) {
-        Request* next = r->next;
-        r->next = local_ready_;
-        local_ready_ = r;
-        r = next;
-      }
-    }
-    while (local_ready_ != nullptr && *n < max) {
-      Request* r = local_ready_;
-      local_ready_ = r->next;
-      if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[(*n)++] = r;
-    }
-  }
-
   // Reaper only. Repoll hands the poll of submission seq32 of r to the kernel
   // again. When the kernel has no slot for it right now (EAGAIN: the slots of
   // events just reaped are given back lazily, per CPU), it is parked and tried
@@ -478,7 +352,6 @@ class LinuxAioBackend final : public Backend {
     Prepare(r, false);
     iocb* cb = Cb(r);
     if (IoSubmit(aio_, 1, &cb) == 1) {
-      in_kernel_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     // A canceller that found it kPhasePolling meanwhile asked io_cancel, which
@@ -571,7 +444,6 @@ class LinuxAioBackend final : public Backend {
       wake_armed_ = false;  // its poll fired; re-armed after this reap
       return;
     }
-    in_kernel_.fetch_sub(1, std::memory_order_relaxed);
     Request* r = RequestAt(static_cast<uint32_t>(e.data));
     uint32_t seq32 = static_cast<uint32_t>(e.data >> 32);
     int host_error = 0;
@@ -644,14 +516,6 @@ class LinuxAioBackend final : public Backend {
     uint32_t seq32;
   };
   std::vector<Parked> parked_;  // reaper only: polls waiting for a kernel slot
-  int kind_fd_ = -1;         // submitters only (under the context's submit lock)
-  Kind kind_ = Kind::kDirect;
-  std::atomic<Request*> local_{nullptr};  // completed by TryNow, newest first
-  Request* local_ready_ = nullptr;        // reaper only: taken from local_, oldest first
-  std::atomic<bool> blocked_{false};
-  // iocbs submitted whose events are not read yet (the wake poll aside);
-  // briefly negative when the reaper reads an event before its submitter counts it.
-  std::atomic<int64_t> in_kernel_{0};  // the reaper is (about to be) in a blocking io_getevents
 };
 
 }  // namespace

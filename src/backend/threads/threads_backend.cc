@@ -93,6 +93,10 @@ class ThreadsBackend final : public Backend {
 
   void Commit() override {}
 
+  // A worker would make the same system call after a hand-off: a cached read
+  // or a buffered write to a local file system is made by the submitter.
+  DoNowPolicy do_now() const override { return DoNowPolicy::kAlways; }
+
   size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
     bool slept = false;

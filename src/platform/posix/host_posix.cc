@@ -8,7 +8,9 @@
 #ifdef __linux__
 #include <linux/stat.h>
 #include <sys/eventfd.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #endif
 
 #include "platform/host.h"
@@ -92,6 +94,73 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
   int64_t n = Retry([&] { return ::pwrite(f, buf, len, static_cast<off_t>(off)); }, err);
   if (n < 0 && *err == ESPIPE) n = Retry([&] { return ::write(f, buf, len); }, err);
   return n;
+}
+
+uint8_t ProbeNow(faio_file f) {
+#ifdef __linux__
+  int fl = ::fcntl(f, F_GETFL);
+  struct stat st;
+  if (fl == -1 || (fl & O_DIRECT) != 0 || ::fstat(f, &st) != 0) return kNowProbed;
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return kNowProbed;  // pipes, sockets, ...
+  uint8_t now = kNowProbed | kNowRead;
+  struct statfs sf;
+  if (::fstatfs(f, &sf) == 0) {
+    switch (static_cast<unsigned long>(sf.f_type)) {
+      case 0xEF53:      // ext2, ext3, ext4
+      case 0x58465342:  // XFS
+      case 0x9123683E:  // Btrfs
+      case 0xF2F52010:  // F2FS
+      case 0x01021994:  // tmpfs (and devtmpfs, where block devices live)
+        now |= kNowWrite;
+        break;
+      default:
+        break;
+    }
+  }
+  return now;
+#else
+  (void)f;
+  return kNowProbed;
+#endif
+}
+
+bool TransferNow(faio_file f, bool write, void* buf, size_t len, int64_t off, uint8_t* now,
+                 size_t* bytes, int* err) {
+#ifdef __linux__
+  if ((*now & (write ? kNowWrite : kNowRead)) == 0) return false;
+  ssize_t t;
+  do {
+    if (write) {
+      t = ::pwrite(f, buf, len, static_cast<off_t>(off));
+    } else {
+      iovec iov = {buf, len};
+      t = ::preadv2(f, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT);
+    }
+  } while (t < 0 && errno == EINTR);
+  if (t < 0) {
+    if (errno == ESPIPE) {  // the probe was stale: not a file that seeks
+      *now = kNowProbed;
+      return false;
+    }
+    if (!write) {
+      // EAGAIN: not cached. EOPNOTSUPP (or EINVAL on an old kernel): no
+      // RWF_NOWAIT for this file. Any other error: the host reports it.
+      if (errno == EOPNOTSUPP || errno == EINVAL) *now &= static_cast<uint8_t>(~kNowRead);
+      return false;
+    }
+    *err = errno;
+    *bytes = 0;
+    return true;
+  }
+  // A read the cache holds in part, or one at the end of the file: the host's.
+  if (!write && static_cast<size_t>(t) < len) return false;
+  *err = 0;
+  *bytes = static_cast<size_t>(t);
+  return true;
+#else
+  (void)f, (void)write, (void)buf, (void)len, (void)off, (void)now, (void)bytes, (void)err;
+  return false;
+#endif
 }
 
 int SyncFile(faio_file f, bool full, int* err) {

@@ -132,6 +132,13 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
   return Transfer(true, f, const_cast<void*>(buf), len, off, err);
 }
 
+// Windows: every transfer goes to the host (host.h).
+uint8_t ProbeNow(faio_file) { return kNowProbed; }
+
+bool TransferNow(faio_file, bool, void*, size_t, int64_t, uint8_t*, size_t*, int*) {
+  return false;
+}
+
 int SyncFile(faio_file f, bool full, int* err) {
   // FlushFileBuffers writes data and metadata; Windows has no data-only flush
   // for ordinary handles, so both flavours are the full one.
