@@ -109,6 +109,15 @@ typedef int faio_file;
  * lives (a descriptor number reused for another file would still reach the
  * old one). Without this flag association never holds a reference. */
 #define FAIO_CTX_FIXED_FILES 0x10u
+/* Every transfer goes to the backend's host facility. Without this flag the
+ * library makes some transfers itself on the submitting thread, where the host
+ * would do no better (docs/contract.md, Submit): a read the page cache holds
+ * whole (Linux RWF_NOWAIT, never blocks) and a buffered write to a local file
+ * system (blocks as a write(2) would), on io_uring for submits of one request,
+ * on linux_aio, threads and posix_aio always. Their completions still come
+ * only through a wait. Set it where a submit must never block, or to measure
+ * the host's own path. */
+#define FAIO_CTX_HOST_ONLY 0x20u
 
 /* Flush flags (faio_req_prepare_flush_ex). */
 #define FAIO_FLUSH_DATA 0u /* fdatasync-like (the default) */

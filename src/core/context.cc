@@ -124,7 +124,8 @@ int DestroyContext(faio_ctx* h) {
 }
 
 int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why) {
-  if ((opts.flags & ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES)) != 0) {
+  if ((opts.flags &
+       ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES | FAIO_CTX_HOST_ONLY)) != 0) {
     return FAIO_E_INVALID_PARAMETER;
   }
   auto* ctx = new (std::nothrow) Context();
@@ -143,7 +144,8 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   }
   ctx->flags_ = opts.flags;
   ctx->capacity_ = ctx->backend_->capacity();
-  ctx->do_now_ = ctx->backend_->do_now();
+  ctx->do_now_ = (opts.flags & FAIO_CTX_HOST_ONLY) != 0 ? DoNowPolicy::kNever
+                                                         : ctx->backend_->do_now();
   ctx->flush_scratch_.reserve(16);
   *out = ctx;
   return FAIO_OK;

@@ -147,6 +147,32 @@ TEST_P(PosixAioRefusal, RefusalInTheMiddleEndsThePrefix) {
   ExpectFileHoldsBatch(f, 8);
 }
 
+// Done at submission (docs/contract.md, Submit): buffered writes to a local
+// file system are made by the submitting thread and glibc never sees them;
+// with FAIO_CTX_HOST_ONLY every one goes to glibc. Same data either way.
+TEST_P(PosixAioRefusal, HostOnlyContextHandsEveryTransferToGlibc) {
+  for (uint32_t flags : {0u, static_cast<uint32_t>(FAIO_CTX_HOST_ONLY)}) {
+    SCOPED_TRACE(flags == 0 ? "default context" : "FAIO_CTX_HOST_ONLY");
+    faio_ctx* ctx = NewCtx(0, flags);
+    ASSERT_NE(ctx, nullptr);
+    TempFile f;
+    ASSERT_TRUE(f.ok());
+    std::vector<faio_req*> reqs = WriteBatch(f.fd(), 4);
+    AioRefusal how;  // refuses nothing; counts
+    how.fd = f.fd();
+    how.refuse_from = 1000;
+    how.refuse_to = 1000;
+    {
+      ArmedAioRefusal armed(how);
+      for (faio_req* r : reqs) ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+      ReapExactly(ctx, reqs);
+      EXPECT_EQ(SeenAioCalls().transfers, flags == 0 ? 0 : 4);
+    }
+    for (faio_req* r : reqs) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+    ExpectFileHoldsBatch(f, 4);
+  }
+}
+
 TEST_P(PosixAioRefusal, RefusedFlushIsInsufficientResources) {
   // Flaw 3: aio_fsync failing with EAGAIN is insufficient resources (host error
   // EAGAIN), returned by a wait; not a hard error, and not sticky: the next

@@ -213,6 +213,7 @@ void ParseOutput(const BenchArgs& a, BenchSpec& s) {
   s.group_reporting = a.group_reporting;
   s.fixedbufs = a.fixedbufs;
   s.registerfiles = a.registerfiles;
+  s.host_only = a.host_only;
   s.plot = a.plot;
 }
 
@@ -252,8 +253,10 @@ std::vector<faio::Context> OpenContexts(const BenchSpec& spec) {
   for (uint32_t i = 0; i < spec.numjobs; ++i) {
     // --registerfiles: faio_ctx_associate_file (BenchJob::Setup) then makes the
     // file an io_uring fixed file; the file outlives every context.
-    ctxs.push_back(
-        OpenContext(spec.backend, spec.iodepth, spec.registerfiles ? FAIO_CTX_FIXED_FILES : 0));
+    // --host_only: every transfer goes to the backend's host facility.
+    uint32_t flags = (spec.registerfiles ? FAIO_CTX_FIXED_FILES : 0u) |
+                     (spec.host_only ? FAIO_CTX_HOST_ONLY : 0u);
+    ctxs.push_back(OpenContext(spec.backend, spec.iodepth, flags));
   }
   return ctxs;
 }
@@ -436,6 +439,10 @@ BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> b) {
   given.emplace_back("registerfiles",
                      bench->add_flag("--registerfiles", b->registerfiles,
                                      "register the file with the backend (io_uring fixed files)"));
+  given.emplace_back("host_only",
+                     bench->add_flag("--host_only", b->host_only,
+                                     "every transfer to the backend's host facility, none made "
+                                     "by the submitting thread (FAIO_CTX_HOST_ONLY)"));
   return {bench, [b, bench, given] {
             for (const auto& [name, opt] : given) {
               if (opt->count() == 0) continue;

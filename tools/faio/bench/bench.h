@@ -45,6 +45,7 @@ struct BenchArgs {
   bool group_reporting = false;
   bool fixedbufs = false;
   bool registerfiles = false;
+  bool host_only = false;  // FAIO_CTX_HOST_ONLY
   std::string plot;  // an SVG file to write, or empty
   // The options given on the command line, as typed, for the JSON "job options".
   std::vector<std::pair<std::string, std::string>> given;
@@ -78,6 +79,7 @@ struct BenchSpec {
   bool group_reporting = false;
   bool fixedbufs = false;
   bool registerfiles = false;
+  bool host_only = false;  // FAIO_CTX_HOST_ONLY
   std::string plot;
   std::vector<std::pair<std::string, std::string>> given;
 };
