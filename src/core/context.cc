@@ -8,6 +8,7 @@
 
 #include "backend/registry.h"
 #include "core/handle_table.h"
+#include "core/lockfree_stack.h"
 #include "platform/host.h"
 
 #ifndef NDEBUG
@@ -237,6 +238,7 @@ class Context::Stage {
   // is returned.
   bool HandOver() {
     if (n_ == 0) return !stopped_;
+    handed_ = true;
     Count();
     int host_error = 0;
     size_t got = ctx_->backend_->Enqueue(reqs_, n_, &host_error);
@@ -254,6 +256,8 @@ class Context::Stage {
   // Accept counts a request that went its own way (a flush, one done now).
   void Accept() { ++accepted_; }
   bool empty() const { return n_ == 0; }
+  // handed: the backend was given something (it has something to commit).
+  bool handed() const { return handed_; }
   size_t accepted() const { return accepted_; }
   bool stopped() const { return stopped_; }
 
@@ -269,6 +273,7 @@ class Context::Stage {
   size_t n_ = 0;
   size_t accepted_ = 0;
   bool stopped_ = false;
+  bool handed_ = false;
   Epoch* count_epoch_ = nullptr;  // staged transfers not yet counted in it
   int64_t count_n_ = 0;
 };
@@ -322,6 +327,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   int status = FAIO_OK;
   const bool do_now = do_now_ == DoNowPolicy::kAlways ||
                       (do_now_ == DoNowPolicy::kSingle && batch.size() == 1);
+  bool flushed = false;  // a flush may have gone to the backend
   std::lock_guard<std::mutex> lock(submit_mu_);
   Stage stage(this);
   for (size_t i = 0; i < take; ++i) {
@@ -337,6 +343,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
       if (!stage.HandOver()) break;
       stage.Accept();
       SubmitFlush(r, fs);
+      flushed = true;
       continue;
     }
     // Only while nothing is staged: what the host may refuse is then always
@@ -355,6 +362,8 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   // Submits from callbacks of faio_ctx_run reach the host together, once the
   // callbacks of the batch have returned (Run commits them): one system call
   // for a batch of resubmissions, as a plain wait loop would make.
+  // Nothing to commit when every transfer was done at submission.
+  if (!stage.handed() && !flushed) return status;
   if (run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
     commit_due_ = true;
   } else {
@@ -451,20 +460,10 @@ void Context::CompleteLocally(Request* r, int status, int host_error, size_t byt
 }
 
 void Context::QueueLocal(Request* r) {
-  {
-    std::lock_guard<std::mutex> lock(local_mu_);
-    r->next = nullptr;
-    if (local_tail_ != nullptr) {
-      local_tail_->next = r;
-    } else {
-      local_head_ = r;
-    }
-    local_tail_ = r;
-    local_nonempty_.store(true, std::memory_order_seq_cst);
-  }
-  // Pairs with WaitHeld's store of reaper_blocked_ and load of
-  // local_nonempty_: either the waiter sees the request before it blocks, or
-  // this sees the waiter blocked and kicks it. A drain due needs the waiter too.
+  PushFront(local_, r, &Request::next, std::memory_order_seq_cst);
+  // Pairs with WaitHeld's store of reaper_blocked_ and load of local_: either
+  // the waiter sees the request before it blocks, or this sees the waiter
+  // blocked and kicks it. A drain due needs the waiter too.
   if (reaper_blocked_.load(std::memory_order_seq_cst) ||
       drain_due_.load(std::memory_order_relaxed)) {
     backend_->Kick();
@@ -472,18 +471,23 @@ void Context::QueueLocal(Request* r) {
   Signal();
 }
 
+// Waiting thread only: hands out up to max requests of the local list, oldest
+// first (what is left stays in local_ready_ for the next wait).
 size_t Context::TakeLocal(Request** out, size_t max) {
+  if (local_ready_ == nullptr) {
+    for (Request* r = TakeAll(local_); r != nullptr;) {  // newest first: reverse
+      Request* next = r->next;
+      r->next = local_ready_;
+      local_ready_ = r;
+      r = next;
+    }
+  }
   size_t n = 0;
-  std::lock_guard<std::mutex> lock(local_mu_);
-  while (local_head_ != nullptr && n < max) {
-    Request* r = local_head_;
-    local_head_ = r->next;
+  while (local_ready_ != nullptr && n < max) {
+    Request* r = local_ready_;
+    local_ready_ = r->next;
     r->MarkCompleted(r->word.load(std::memory_order_relaxed));
     out[n++] = reinterpret_cast<Request*>(HandleOf(r));
-  }
-  if (local_head_ == nullptr) {
-    local_tail_ = nullptr;
-    local_nonempty_.store(false, std::memory_order_release);
   }
   return n;
 }
@@ -537,7 +541,8 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   // anything: completions already available stay for the next wait
   // (docs/contract.md, Wakeup). So a stream of completions cannot starve a
   // wakeup. Those completions keep the pollable handle ready.
-  if (wakeup_pending_.exchange(false, std::memory_order_acq_rel)) {
+  if (wakeup_pending_.load(std::memory_order_acquire) &&
+      wakeup_pending_.exchange(false, std::memory_order_acq_rel)) {
     if (pollable) platform::SignalNotify(notify_);
     return FAIO_E_INTERRUPTED;
   }
@@ -562,7 +567,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   size_t n = 0;
   int status;
   for (;;) {
-    if (local_nonempty_.load(std::memory_order_acquire)) {
+    if (local_ready_ != nullptr || local_.load(std::memory_order_acquire) != nullptr) {
       size_t got = TakeLocal(slots + n, size - n);
       Uncount(got, false);
       n += got;
@@ -579,7 +584,9 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
                  (indefinite || Clock::now() < deadline);
     if (block) {
       reaper_blocked_.store(true, std::memory_order_seq_cst);
-      if (local_nonempty_.load(std::memory_order_seq_cst)) block = false;
+      if (local_.load(std::memory_order_seq_cst) != nullptr || local_ready_ != nullptr) {
+        block = false;
+      }
     }
     size_t got = backend_->Reap(slots + n, size - n, block, deadline);
     reaper_blocked_.store(false, std::memory_order_relaxed);

@@ -222,13 +222,14 @@ class Context {
   Epoch* release_epoch_ = nullptr;
   int64_t release_count_ = 0;
 
-  std::mutex local_mu_;
-  Request* local_head_ = nullptr;  // guarded by local_mu_
-  Request* local_tail_ = nullptr;  // guarded by local_mu_
-  std::atomic<bool> local_nonempty_{false};
+  // Requests completed without the host (QueueLocal): pushed by any thread
+  // on a lock-free stack, taken by the waiting thread into local_ready_ in
+  // the order they came.
+  std::atomic<Request*> local_{nullptr};
+  Request* local_ready_ = nullptr;  // waiting thread only
   // The waiting thread is (about to be) blocked in the backend's Reap: a
   // request completed locally on another thread must Kick it. Set and read
-  // seq_cst against local_nonempty_ (WaitHeld, QueueLocal).
+  // seq_cst against local_ (WaitHeld, QueueLocal).
   std::atomic<bool> reaper_blocked_{false};
 
 #ifndef NDEBUG
