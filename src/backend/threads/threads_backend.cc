@@ -1,8 +1,13 @@
 // threads_backend.cc - see threads_backend.h.
 #include "backend/threads/threads_backend.h"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <string>
@@ -29,66 +34,90 @@ void CannotStart(const std::system_error& e, size_t started, uint32_t wanted, Un
 // Request::backend_data while the request is with this backend.
 enum : uint64_t { kQueued = 0, kRunning = 1, kDone = 2 };
 
-constexpr uint32_t kDefaultThreads = 16;
+// Most of the pool's workers one context may occupy at once, unless its
+// `threads` option says otherwise.
+constexpr uint32_t kDefaultPerContext = 16;
+// Workers beyond the pool's base size leave after this long without work.
+constexpr auto kIdleExit = std::chrono::seconds(2);
+
+class ThreadsBackend;
+
+// Pool: the process's one set of worker threads, shared by every threads
+// context (docs/backends.md, "threads"). Each context keeps its own FIFO of
+// queued requests; contexts with queued work wait in a ring, and a worker
+// takes one request from the context at the front and puts it at the back, so
+// a context with many queued requests cannot starve another. A context may
+// occupy at most `cap` workers at once (its `threads` option; 16 by default),
+// so its held pipe reads cannot take them all. Size: FAIO_THREADS=N fixes it at
+// N; otherwise `base` workers (the machine's cores, at least 4) stay, and more
+// start on demand while queued work finds no idle worker, up to max(64, 8 x
+// cores) (1,024 at most); those leave after 2 s idle. Sized (FAIO_THREADS read)
+// and started by the first context; a forked child sizes and starts its own.
+// One mutex guards everything here and the contexts' queues.
+class Pool {
+ public:
+  static Pool& Get() {
+    static Pool* pool = new Pool();  // never destroyed: detached workers use it
+    return *pool;
+  }
+
+  // Attach is called by a new context: the pool has a worker, or starts one
+  // (false with *why when the host refuses a thread).
+  bool Attach(Unavailable* why);
+  // Push queues reqs for b and wakes or starts workers for them. False (none
+  // queued) only when the pool has no worker and the host refuses to start one.
+  bool Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error);
+  // Unqueue takes a queued request back (cancel); false when a worker has it.
+  bool Unqueue(ThreadsBackend* b, Request* r);
+  // Detach waits until no worker runs a request of b and forgets b.
+  void Detach(ThreadsBackend* b);
+
+ private:
+  Pool();
+  void Work();
+  // Under mu_: starts one worker; false with the error when the host refuses.
+  bool StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err);
+  void RingAppend(ThreadsBackend* b);
+  void RingRemove(ThreadsBackend* b);
+  static void AtForkPrepare() { Get().mu_.lock(); }
+  static void AtForkParent() { Get().mu_.unlock(); }
+  static void AtForkChild();
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;     // idle workers
+  std::condition_variable drained_cv_;  // Detach
+  ThreadsBackend* ring_head_ = nullptr;
+  ThreadsBackend* ring_tail_ = nullptr;
+  uint32_t workers_ = 0;    // started and not left
+  uint32_t idle_ = 0;       // waiting on work_cv_
+  uint32_t wakeups_ = 0;    // notifications sent and not yet taken by an idle worker
+  uint32_t base_ = 4;
+  uint32_t max_ = 64;
+};
 
 class ThreadsBackend final : public Backend {
  public:
   explicit ThreadsBackend(const BackendParams& p)
-      : ctx_(p.ctx), capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity) {}
+      : ctx_(p.ctx),
+        capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity),
+        cap_(p.threads == 0 ? kDefaultPerContext : p.threads) {}
 
-  // Start starts the workers; false with *why when the host refuses a thread
-  // (pthread_create's EAGAIN: RLIMIT_NPROC, kernel.threads-max, memory for a
-  // stack) or memory runs out. The ones started are joined by the destructor.
-  bool Start(uint32_t threads, Unavailable* why) {
-    if (threads == 0) threads = kDefaultThreads;
-    try {
-      workers_.reserve(threads);
-      for (uint32_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
-    } catch (const std::system_error& e) {
-      CannotStart(e, workers_.size(), threads, why);
-      return false;
-    } catch (const std::bad_alloc&) {
-      why->status = FAIO_E_NO_MEMORY;
-      why->reason = "out of memory";
-      return false;
-    }
+  bool Start(Unavailable* why) {
+    if (!Pool::Get().Attach(why)) return false;
+    attached_ = true;
     return true;
   }
 
   ~ThreadsBackend() override {
-    {
-      std::lock_guard<std::mutex> lock(q_mu_);
-      stop_ = true;
-    }
-    q_cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    if (attached_) Pool::Get().Detach(this);
   }
 
   const char* name() const override { return "threads"; }
   uint32_t capacity() const override { return capacity_; }
 
-  size_t Enqueue(Request* const* reqs, size_t n, int*) override {
-    {
-      std::lock_guard<std::mutex> lock(q_mu_);
-      for (size_t i = 0; i < n; ++i) {
-        Request* r = reqs[i];
-        Flag(r).store(kQueued, std::memory_order_relaxed);
-        r->next = nullptr;
-        r->prev = q_tail_;
-        if (q_tail_ != nullptr) {
-          q_tail_->next = r;
-        } else {
-          q_head_ = r;
-        }
-        q_tail_ = r;
-      }
-    }
-    if (n == 1) {
-      q_cv_.notify_one();
-    } else {
-      q_cv_.notify_all();
-    }
-    return n;
+  size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
+    for (size_t i = 0; i < n; ++i) Flag(reqs[i]).store(kQueued, std::memory_order_relaxed);
+    return Pool::Get().Push(this, reqs, n, host_error) ? n : 0;
   }
 
   void Commit() override {}
@@ -143,59 +172,29 @@ class ThreadsBackend final : public Backend {
   }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
-    std::lock_guard<std::mutex> lock(q_mu_);
     // The core holds submission seq32 in kCancelling while we decide, so the
-    // flag below is that submission's.
+    // flag is that submission's.
     (void)seq32;
-    uint64_t f = Flag(r).load(std::memory_order_acquire);
-    if (f == kRunning) return CancelOutcome::kInProgress;
-    if (f == kDone) return CancelOutcome::kNotFound;
-    if (r->prev != nullptr) {
-      r->prev->next = r->next;
-    } else {
-      q_head_ = r->next;
-    }
-    if (r->next != nullptr) {
-      r->next->prev = r->prev;
-    } else {
-      q_tail_ = r->prev;
-    }
-    r->next = r->prev = nullptr;
-    Flag(r).store(kDone, std::memory_order_release);
-    return CancelOutcome::kCancelled;
+    if (Pool::Get().Unqueue(this, r)) return CancelOutcome::kCancelled;
+    return Flag(r).load(std::memory_order_acquire) == kDone ? CancelOutcome::kNotFound
+                                                            : CancelOutcome::kInProgress;
   }
 
  private:
+  friend class Pool;
   static std::atomic<uint64_t>& Flag(Request* r) { return r->backend_data; }
 
-  void Work() {
-    for (;;) {
-      Request* r;
-      {
-        std::unique_lock<std::mutex> lock(q_mu_);
-        q_cv_.wait(lock, [this] { return stop_ || q_head_ != nullptr; });
-        if (q_head_ == nullptr) return;  // stopping, and nothing left
-        r = q_head_;
-        q_head_ = r->next;
-        if (q_head_ != nullptr) {
-          q_head_->prev = nullptr;
-        } else {
-          q_tail_ = nullptr;
-        }
-        Flag(r).store(kRunning, std::memory_order_release);
-      }
-      Execute(r);
-      Flag(r).store(kDone, std::memory_order_release);
-      // Push onto the completion stack.
-      Request* head = PushFront(done_, r, &Request::next, std::memory_order_seq_cst);
-      // The pollable handle turns ready when the stack stops being empty: a
-      // wait resets it before it takes the stack, and is repeated until it
-      // finds nothing, so a later push always finds the stack empty again.
-      if (head == nullptr && notify_on_.load(std::memory_order_acquire)) {
-        platform::SignalNotify(notify_);
-      }
-      WakeReaper();
+  // A worker of the pool ran r: hand it to the reaper.
+  void Done(Request* r) {
+    Flag(r).store(kDone, std::memory_order_release);
+    Request* head = PushFront(done_, r, &Request::next, std::memory_order_seq_cst);
+    // The pollable handle turns ready when the stack stops being empty: a
+    // wait resets it before it takes the stack, and is repeated until it
+    // finds nothing, so a later push always finds the stack empty again.
+    if (head == nullptr && notify_on_.load(std::memory_order_acquire)) {
+      platform::SignalNotify(notify_);
     }
+    WakeReaper();
   }
 
   static void Execute(Request* r) {
@@ -247,13 +246,17 @@ class ThreadsBackend final : public Backend {
 
   Context* const ctx_;
   const uint32_t capacity_;
-  std::vector<std::thread> workers_;
+  const uint32_t cap_;  // most workers this context occupies at once
+  bool attached_ = false;
 
-  std::mutex q_mu_;
-  std::condition_variable q_cv_;
-  Request* q_head_ = nullptr;  // guarded by q_mu_
-  Request* q_tail_ = nullptr;  // guarded by q_mu_
-  bool stop_ = false;          // guarded by q_mu_
+  // The pool's (guarded by its mutex): this context's queue and its place in
+  // the ring of contexts with queued work.
+  Request* q_head_ = nullptr;
+  Request* q_tail_ = nullptr;
+  uint32_t running_ = 0;  // requests of this context a worker is running
+  bool in_ring_ = false;
+  ThreadsBackend* ring_next_ = nullptr;
+  ThreadsBackend* ring_prev_ = nullptr;
 
   std::atomic<Request*> done_{nullptr};
   Request* ready_ = nullptr;  // reaper only
@@ -264,6 +267,201 @@ class ThreadsBackend final : public Backend {
   platform::Notify notify_;  // set once, before any request that signals it
   std::atomic<bool> notify_on_{false};
 };
+
+uint32_t EnvThreads() {
+  const char* v = std::getenv("FAIO_THREADS");
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  unsigned long n = std::strtoul(v, &end, 10);
+  if (*end != '\0' || n == 0) return 0;
+  return static_cast<uint32_t>(std::min<unsigned long>(n, 1024));
+}
+
+Pool::Pool() {
+#ifndef _WIN32
+  pthread_atfork(&Pool::AtForkPrepare, &Pool::AtForkParent, &Pool::AtForkChild);
+#endif
+}
+
+// The child has only the forking thread: no worker. Its copies of contexts keep
+// their queues (requests a worker was running in the parent never finish in
+// the child). The lock and conditions are made anew (the parent's waiters are
+// not there).
+void Pool::AtForkChild() {
+  Pool& p = Get();
+  new (&p.mu_) std::mutex();
+  new (&p.work_cv_) std::condition_variable();
+  new (&p.drained_cv_) std::condition_variable();
+  p.workers_ = 0;
+  p.idle_ = 0;
+  p.wakeups_ = 0;
+}
+
+bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err) {
+  if (workers_ == 0) {  // the first worker (of this process): size the pool
+    uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+    if (uint32_t n = EnvThreads(); n != 0) {
+      base_ = max_ = n;
+    } else {
+      base_ = std::max(4u, cores);
+      max_ = std::min(1024u, std::max(64u, 8 * cores));
+    }
+  }
+  ++workers_;
+  lock.unlock();
+  bool ok = true;
+  try {
+    std::thread([this] { Work(); }).detach();
+  } catch (const std::system_error& e) {
+    *err = e;
+    ok = false;
+  }
+  lock.lock();
+  if (!ok) --workers_;
+  return ok;
+}
+
+bool Pool::Attach(Unavailable* why) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (workers_ > 0) return true;
+  std::system_error err(std::error_code{});
+  if (StartLocked(lock, &err)) return true;
+  if (workers_ > 0) return true;  // another thread started one meanwhile
+  CannotStart(err, 0, 1, why);
+  return false;
+}
+
+void Pool::RingAppend(ThreadsBackend* b) {
+  b->in_ring_ = true;
+  b->ring_next_ = nullptr;
+  b->ring_prev_ = ring_tail_;
+  if (ring_tail_ != nullptr) {
+    ring_tail_->ring_next_ = b;
+  } else {
+    ring_head_ = b;
+  }
+  ring_tail_ = b;
+}
+
+void Pool::RingRemove(ThreadsBackend* b) {
+  if (!b->in_ring_) return;
+  if (b->ring_prev_ != nullptr) {
+    b->ring_prev_->ring_next_ = b->ring_next_;
+  } else {
+    ring_head_ = b->ring_next_;
+  }
+  if (b->ring_next_ != nullptr) {
+    b->ring_next_->ring_prev_ = b->ring_prev_;
+  } else {
+    ring_tail_ = b->ring_prev_;
+  }
+  b->ring_next_ = b->ring_prev_ = nullptr;
+  b->in_ring_ = false;
+}
+
+bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (workers_ == 0) {  // a forked child's first request
+    std::system_error err(std::error_code{});
+    if (!StartLocked(lock, &err) && workers_ == 0) {
+      *host_error = err.code().value();
+      return false;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Request* r = reqs[i];
+    r->next = nullptr;
+    r->prev = b->q_tail_;
+    if (b->q_tail_ != nullptr) {
+      b->q_tail_->next = r;
+    } else {
+      b->q_head_ = r;
+    }
+    b->q_tail_ = r;
+  }
+  if (!b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
+  // Wake as many idle workers as there are new requests (those woken and not
+  // yet up count as awake); start more for the rest, up to the pool's maximum.
+  uint32_t asleep = idle_ > wakeups_ ? idle_ - wakeups_ : 0;
+  uint32_t wake = static_cast<uint32_t>(std::min<size_t>(n, asleep));
+  wakeups_ += wake;
+  for (uint32_t i = 0; i < wake; ++i) work_cv_.notify_one();
+  // Refused: the workers there are get to them.
+  std::system_error err(std::error_code{});
+  for (size_t more = n - wake; more > 0 && workers_ < max_; --more) {
+    if (!StartLocked(lock, &err)) break;
+  }
+  return true;
+}
+
+bool Pool::Unqueue(ThreadsBackend* b, Request* r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ThreadsBackend::Flag(r).load(std::memory_order_relaxed) != kQueued) return false;
+  if (r->prev != nullptr) {
+    r->prev->next = r->next;
+  } else {
+    b->q_head_ = r->next;
+  }
+  if (r->next != nullptr) {
+    r->next->prev = r->prev;
+  } else {
+    b->q_tail_ = r->prev;
+  }
+  r->next = r->prev = nullptr;
+  ThreadsBackend::Flag(r).store(kDone, std::memory_order_release);
+  if (b->q_head_ == nullptr) RingRemove(b);
+  return true;
+}
+
+void Pool::Detach(ThreadsBackend* b) {
+  std::unique_lock<std::mutex> lock(mu_);
+  RingRemove(b);
+  drained_cv_.wait(lock, [b] { return b->running_ == 0; });
+}
+
+void Pool::Work() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    ThreadsBackend* b = ring_head_;
+    if (b == nullptr) {
+      ++idle_;
+      bool timed_out = false;
+      if (workers_ > base_) {
+        timed_out = work_cv_.wait_for(lock, kIdleExit) == std::cv_status::timeout;
+      } else {
+        work_cv_.wait(lock);
+      }
+      --idle_;
+      if (wakeups_ > 0) --wakeups_;
+      if (timed_out && ring_head_ == nullptr && workers_ > base_) {
+        --workers_;
+        return;
+      }
+      continue;
+    }
+    // One request from the context at the front; the context goes to the
+    // back while it has more and is under its cap.
+    Request* r = b->q_head_;
+    b->q_head_ = r->next;
+    if (b->q_head_ != nullptr) {
+      b->q_head_->prev = nullptr;
+    } else {
+      b->q_tail_ = nullptr;
+    }
+    ++b->running_;
+    ThreadsBackend::Flag(r).store(kRunning, std::memory_order_release);
+    RingRemove(b);
+    if (b->q_head_ != nullptr && b->running_ < b->cap_) RingAppend(b);
+    lock.unlock();
+    ThreadsBackend::Execute(r);
+    b->Done(r);
+    lock.lock();
+    // The last touch of b: Detach waits for running_ to reach 0 under mu_.
+    --b->running_;
+    if (b->q_head_ != nullptr && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
+    if (b->running_ == 0) drained_cv_.notify_all();
+  }
+}
 
 }  // namespace
 
@@ -287,7 +485,7 @@ std::unique_ptr<Backend> CreateThreadsBackend(const BackendParams& p, Unavailabl
     why->reason = "out of memory";
     return nullptr;
   }
-  if (!b->Start(p.threads, why)) return nullptr;
+  if (!b->Start(why)) return nullptr;
   return b;
 }
 

@@ -1,0 +1,262 @@
+// threads_pool_test.cc - the threads backend's one process-wide pool
+// (src/backend/threads/threads_backend.h): contexts cost no thread of their
+// own, a context with many queued requests cannot starve another, a
+// context's `threads` option caps its own concurrency, and a forked child
+// starts with a pool of its own.
+//
+// Tests that need a pool of a given size run in a forked child with
+// FAIO_THREADS set: the pool reads it when it starts its first worker.
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "conformance.h"
+
+namespace faio_test {
+namespace {
+
+bool HaveThreads() { return FindBackend("threads") != nullptr; }
+
+// Every transfer goes to the pool (FAIO_CTX_HOST_ONLY): without the flag a
+// write to a local file would be made by the submitting thread.
+faio_ctx* ThreadsContext(uint32_t capacity, uint32_t threads = 0) {
+  faio_ctx_options o = FAIO_CTX_OPTIONS_INIT;
+  o.backend = "threads";
+  o.capacity = capacity;
+  o.threads = threads;
+  o.flags = FAIO_CTX_HOST_ONLY;
+  faio_ctx* c = nullptr;
+  return faio_ctx_create_ex(&c, &o) == FAIO_OK ? c : nullptr;
+}
+
+int ThreadCount() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+  }
+  return n;
+}
+
+// RunInChild runs fn in a forked child with FAIO_THREADS=threads and returns
+// its exit code (0: passed) and what it printed on failure.
+template <typename Fn>
+int RunInChild(const char* threads, std::string* out, Fn fn) {
+  int p[2];
+  if (pipe(p) != 0) return -1;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    dup2(p[1], 1);
+    setenv("FAIO_THREADS", threads, 1);
+    int rc = fn();
+    fflush(stdout);
+    _exit(rc);
+  }
+  close(p[1]);
+  char buf[512];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+  close(p[0]);
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CHILD_CHECK(cond)                                       \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      printf("%s:%d: failed: %s\n", __FILE__, __LINE__, #cond); \
+      return 1;                                                 \
+    }                                                           \
+  } while (0)
+
+// 5,000 contexts, each with a write in flight at the same time: all made, all
+// complete, and the process has no more threads than the pool's maximum
+// (64 on this machine's default: max(64, 8 x cores)) plus this one.
+TEST(ThreadsPool, FiveThousandContextsEachWithAWriteInFlightShareOnePool) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  constexpr int kContexts = 5000;
+  constexpr size_t kBlock = 512;
+  TempFile file;
+  ASSERT_TRUE(file.ok());
+  int before = ThreadCount();
+  std::vector<faio_ctx*> ctxs(kContexts, nullptr);
+  std::vector<faio_req*> reqs(kContexts, nullptr);
+  std::vector<std::vector<char>> bufs(kContexts);
+  for (int i = 0; i < kContexts; ++i) {
+    ctxs[i] = ThreadsContext(4);
+    ASSERT_NE(ctxs[i], nullptr) << "context " << i;
+    ASSERT_ST(FAIO_OK, faio_req_create(&reqs[i]));
+    bufs[i].assign(kBlock, static_cast<char>('a' + i % 26));
+    ASSERT_ST(FAIO_OK, faio_req_prepare_write(reqs[i], file.fd(), static_cast<int64_t>(i) * kBlock,
+                                              bufs[i].data(), kBlock, nullptr));
+  }
+  for (int i = 0; i < kContexts; ++i) ASSERT_ST(FAIO_OK, faio_ctx_submit(ctxs[i], &reqs[i], 1));
+  unsigned cores = std::thread::hardware_concurrency();
+  int most = static_cast<int>(std::min(1024u, std::max(64u, 8 * cores)));
+  int during = ThreadCount();
+  EXPECT_LE(during - before, most)
+      << "threads before " << before << ", with 5000 contexts " << during;
+  for (int i = 0; i < kContexts; ++i) {
+    faio_req* got = nullptr;
+    uint32_t n = 0;
+    ASSERT_ST(FAIO_OK, faio_ctx_wait(ctxs[i], 1, 10000, &got, 1, &n)) << "context " << i;
+    ASSERT_EQ(n, 1u);
+    ASSERT_EQ(got, reqs[i]);
+    size_t bytes = 0;
+    ASSERT_ST(FAIO_OK, faio_req_result(reqs[i], &bytes));
+    ASSERT_EQ(bytes, kBlock);
+  }
+  EXPECT_LE(ThreadCount() - before, most);
+  std::vector<char> back(kBlock);
+  for (int i = 0; i < kContexts; i += 499) {
+    ASSERT_EQ(PRead(file.fd(), back.data(), kBlock, static_cast<int64_t>(i) * kBlock),
+              static_cast<int64_t>(kBlock));
+    EXPECT_EQ(back, bufs[i]) << "block " << i;
+  }
+  for (int i = 0; i < kContexts; ++i) {
+    ASSERT_ST(FAIO_OK, faio_req_destroy(reqs[i]));
+    ASSERT_ST(FAIO_OK, faio_ctx_destroy(ctxs[i]));
+  }
+}
+
+// One worker, held by a read of an empty pipe. Context A queues 50 writes to
+// a log pipe, then context B queues one. When the held read is released, the
+// worker runs them one at a time; the order of their bytes in the log is the
+// order they ran in. Round robin: A's first, B's, then A's others. One FIFO
+// for the whole pool would run B's last.
+TEST(ThreadsPool, OneWorkerServesContextsRoundRobin) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  std::string out;
+  int rc = RunInChild("1", &out, [] {
+    Pipe hold, log;
+    CHILD_CHECK(IsOpen(hold.r) && IsOpen(log.w));
+    faio_ctx* h = ThreadsContext(4);
+    faio_ctx* a = ThreadsContext(64);
+    faio_ctx* b = ThreadsContext(4);
+    CHILD_CHECK(h != nullptr && a != nullptr && b != nullptr);
+    char held_byte = 0;
+    faio_req* hr = nullptr;
+    CHILD_CHECK(faio_req_create(&hr) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_read(hr, hold.r, 0, &held_byte, 1, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(h, &hr, 1) == FAIO_OK);
+    SleepMs(20);  // the one worker is in the pipe read
+    constexpr int kA = 50;
+    static const char kAByte = 'A', kBByte = 'B';
+    std::vector<faio_req*> ar(kA);
+    for (faio_req*& r : ar) {
+      CHILD_CHECK(faio_req_create(&r) == FAIO_OK);
+      CHILD_CHECK(faio_req_prepare_write(r, log.w, 0, &kAByte, 1, nullptr) == FAIO_OK);
+    }
+    faio_req* br = nullptr;
+    CHILD_CHECK(faio_req_create(&br) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_write(br, log.w, 0, &kBByte, 1, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(a, ar.data(), kA) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(b, &br, 1) == FAIO_OK);
+    CHILD_CHECK(write(hold.w, "x", 1) == 1);
+    std::vector<faio_req*> got(kA);
+    uint32_t n = 0;
+    CHILD_CHECK(faio_ctx_wait(h, 1, 5000, got.data(), 1, &n) == FAIO_OK && n == 1);
+    CHILD_CHECK(faio_ctx_wait(b, 1, 5000, got.data(), 1, &n) == FAIO_OK && n == 1);
+    uint32_t total = 0;
+    while (total < kA) {
+      CHILD_CHECK(faio_ctx_wait(a, kA - total, 5000, got.data(), kA - total, &n) == FAIO_OK);
+      total += n;
+    }
+    char order[kA + 1];
+    CHILD_CHECK(read(log.r, order, sizeof order) == kA + 1);
+    std::string s(order, kA + 1);
+    size_t at = s.find('B');
+    printf("B ran at position %zu of %d: %s\n", at, kA + 1, s.c_str());
+    CHILD_CHECK(at == 1);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
+}
+
+// With a pool of 8 and a context capped at 2 (`threads`), 6 reads of empty
+// pipes hold only 2 workers: the 4 others stay queued and are cancelled, and
+// another context still has 6 workers for its own held reads.
+TEST(ThreadsPool, ThreadsOptionCapsOneContextNotThePool) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  std::string out;
+  int rc = RunInChild("8", &out, [] {
+    faio_ctx* capped = ThreadsContext(16, 2);
+    faio_ctx* other = ThreadsContext(16);
+    CHILD_CHECK(capped != nullptr && other != nullptr);
+    std::vector<Pipe> pipes(12);
+    std::vector<char> bytes(12);
+    std::vector<faio_req*> reqs(12);
+    for (int i = 0; i < 12; ++i) {
+      CHILD_CHECK(faio_req_create(&reqs[i]) == FAIO_OK);
+      CHILD_CHECK(faio_req_prepare_read(reqs[i], pipes[i].r, 0, &bytes[i], 1, nullptr) == FAIO_OK);
+    }
+    CHILD_CHECK(faio_ctx_submit(capped, reqs.data(), 6) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(other, reqs.data() + 6, 6) == FAIO_OK);
+    SleepMs(50);
+    int cancelled[2] = {0, 0};
+    for (int i = 0; i < 12; ++i) {
+      if (faio_req_cancel(reqs[i]) == FAIO_OK) ++cancelled[i < 6 ? 0 : 1];
+    }
+    printf("cancelled: capped %d of 6, other %d of 6\n", cancelled[0], cancelled[1]);
+    CHILD_CHECK(cancelled[0] == 4);
+    CHILD_CHECK(cancelled[1] == 0);
+    for (int i = 0; i < 12; ++i) CHILD_CHECK(write(pipes[i].w, "y", 1) == 1);
+    faio_req* got[12];
+    uint32_t n = 0, total = 0;
+    while (total < 2) {
+      CHILD_CHECK(faio_ctx_wait(capped, 1, 5000, got, 12, &n) == FAIO_OK);
+      total += n;
+    }
+    total = 0;
+    while (total < 6) {
+      CHILD_CHECK(faio_ctx_wait(other, 1, 5000, got, 12, &n) == FAIO_OK);
+      total += n;
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
+}
+
+// A child forked while the parent's pool has workers gets a pool of its own:
+// its contexts' requests run.
+TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan cannot start threads in a child forked from a multi-threaded process";
+#endif
+  faio_ctx* parent = ThreadsContext(4);
+  ASSERT_NE(parent, nullptr);
+  TempFile file;
+  ASSERT_TRUE(file.ok());
+  faio_file fd = file.fd();
+  std::string out;
+  int rc = RunInChild("4", &out, [fd] {
+    faio_ctx* c = ThreadsContext(4);
+    CHILD_CHECK(c != nullptr);
+    faio_req* r = nullptr;
+    CHILD_CHECK(faio_req_create(&r) == FAIO_OK);
+    static const char kData[] = "child";
+    CHILD_CHECK(faio_req_prepare_write(r, fd, 0, kData, 5, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(c, &r, 1) == FAIO_OK);
+    faio_req* got = nullptr;
+    uint32_t n = 0;
+    CHILD_CHECK(faio_ctx_wait(c, 1, 5000, &got, 1, &n) == FAIO_OK && n == 1);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
+  char back[5];
+  ASSERT_EQ(PRead(fd, back, 5, 0), 5);
+  EXPECT_EQ(std::string(back, 5), "child");
+  ASSERT_ST(FAIO_OK, faio_ctx_destroy(parent));
+}
+
+}  // namespace
+}  // namespace faio_test
