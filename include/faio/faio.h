@@ -147,7 +147,8 @@ typedef struct faio_ctx_options {
   uint32_t size;        /* sizeof(faio_ctx_options) as compiled by the caller */
   uint32_t capacity;    /* most requests in flight; 0: as many as the host allows */
   uint32_t flags;       /* FAIO_CTX_* */
-  uint32_t threads;     /* worker threads of the "threads" backend; 0: default */
+  uint32_t threads;     /* "threads" backend: most of the process's pool workers
+                           this context occupies at once; 0: 16 (docs/backends.md) */
   const char *backend;  /* NULL or "auto": FAIO_BACKEND or the automatic choice */
   /* Added in 0.2: faults the "fault" backend injects (grammar in
    * docs/reliability.md); NULL: the FAIO_FAULTS environment variable. Ignored by

@@ -221,15 +221,15 @@ class Context::Batch {
 class Context::Stage {
  public:
   explicit Stage(Context* ctx) : ctx_(ctx) {}
-  // Add stages r (published, its epoch assigned). False: the host stopped
-  // taking requests (status() says why).
-  bool Add(Request* r) {
-    if (r->epoch != count_epoch_) {
+  // Add stages r, published in epoch e. It reads nothing of r: once
+  // published, r may be a canceller's. False: the host stopped taking
+  // requests (status() says why).
+  bool Add(Request* r, Epoch* e) {
+    if (e != count_epoch_) {
       Count();
-      count_epoch_ = r->epoch;
+      count_epoch_ = e;
     }
     ++count_n_;
-    r->with_host = true;
     reqs_[n_++] = r;
     return n_ < kStage || HandOver();
   }
@@ -353,9 +353,10 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
       stage.Accept();
       continue;
     }
-    FileTable::Track(fs, r);
+    Epoch* e = FileTable::Track(fs, r);
+    r->with_host = true;
     r->Publish();
-    if (!stage.Add(r)) break;
+    if (!stage.Add(r, e)) break;
   }
   if (!stage.HandOver()) status = FAIO_E_INSUFFICIENT_RESOURCES;
   *accepted = stage.accepted();

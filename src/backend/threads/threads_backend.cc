@@ -31,8 +31,11 @@ void CannotStart(const std::system_error& e, size_t started, uint32_t wanted, Un
                 std::to_string(wanted) + " started): " + e.code().message();
 }
 
-// Request::backend_data while the request is with this backend.
-enum : uint64_t { kQueued = 0, kRunning = 1, kDone = 2 };
+// Request::backend_data while the request is with this backend. kQueued is
+// written only by Pool::Push, under the pool's mutex, as the request joins its
+// context's FIFO: a cancel that comes between the core's publish and the push
+// (or for a request never submitted here: 0) finds it not queued.
+enum : uint64_t { kNotHere = 0, kQueued = 1, kRunning = 2, kDone = 3 };
 
 // Most of the pool's workers one context may occupy at once, unless its
 // `threads` option says otherwise.
@@ -116,7 +119,6 @@ class ThreadsBackend final : public Backend {
   uint32_t capacity() const override { return capacity_; }
 
   size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
-    for (size_t i = 0; i < n; ++i) Flag(reqs[i]).store(kQueued, std::memory_order_relaxed);
     return Pool::Get().Push(this, reqs, n, host_error) ? n : 0;
   }
 
@@ -370,6 +372,7 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   }
   for (size_t i = 0; i < n; ++i) {
     Request* r = reqs[i];
+    ThreadsBackend::Flag(r).store(kQueued, std::memory_order_relaxed);
     r->next = nullptr;
     r->prev = b->q_tail_;
     if (b->q_tail_ != nullptr) {
