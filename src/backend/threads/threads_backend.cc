@@ -52,8 +52,9 @@ class ThreadsBackend;
 // a context with many queued requests cannot starve another. A context may
 // occupy at most `cap` workers at once (its `threads` option; 16 by default),
 // so its held pipe reads cannot take them all. Size: FAIO_THREADS=N fixes it at
-// N; otherwise `base` workers (the machine's cores, at least 4) stay, and more
-// start on demand while queued work finds no idle worker, up to max(64, 8 x
+// N; otherwise `base` workers (4 x cores, at least 8) start with the
+// first context and stay, and more start while queued work finds every worker
+// busy, up to max(64, 8 x
 // cores) (1,024 at most); those leave after 2 s idle. Sized (FAIO_THREADS read)
 // and started by the first context; a forked child sizes and starts its own.
 // One mutex guards everything here and the contexts' queues.
@@ -305,7 +306,10 @@ bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* er
     if (uint32_t n = EnvThreads(); n != 0) {
       base_ = max_ = n;
     } else {
-      base_ = std::max(4u, cores);
+      // More than the cores: with as few workers as cores, a woken worker
+      // tends to share the waker's core (nop_bench, QD1: 22 us a request
+      // with 4, 15 with 8, 13 with 16, on 2 cores).
+      base_ = std::max(8u, 4 * cores);
       max_ = std::min(1024u, std::max(64u, 8 * cores));
     }
   }
@@ -323,14 +327,20 @@ bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* er
   return ok;
 }
 
+// The first context starts the base workers (once per process); a host that
+// refuses every one of them cannot serve the context.
 bool Pool::Attach(Unavailable* why) {
   std::unique_lock<std::mutex> lock(mu_);
   if (workers_ > 0) return true;
   std::system_error err(std::error_code{});
-  if (StartLocked(lock, &err)) return true;
-  if (workers_ > 0) return true;  // another thread started one meanwhile
-  CannotStart(err, 0, 1, why);
-  return false;
+  if (!StartLocked(lock, &err)) {
+    if (workers_ > 0) return true;  // another thread started one meanwhile
+    CannotStart(err, 0, 1, why);
+    return false;
+  }
+  while (workers_ < base_ && StartLocked(lock, &err)) {
+  }
+  return true;
 }
 
 void Pool::RingAppend(ThreadsBackend* b) {
@@ -385,13 +395,24 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   if (!b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
   // Wake as many idle workers as there are new requests (those woken and not
   // yet up count as awake); start more for the rest, up to the pool's maximum.
+  // Only as many as the context may run at once count.
+  size_t runnable = b->cap_ > b->running_ ? std::min<size_t>(n, b->cap_ - b->running_) : 0;
   uint32_t asleep = idle_ > wakeups_ ? idle_ - wakeups_ : 0;
-  uint32_t wake = static_cast<uint32_t>(std::min<size_t>(n, asleep));
+  uint32_t wake = static_cast<uint32_t>(std::min<size_t>(runnable, asleep));
   wakeups_ += wake;
-  for (uint32_t i = 0; i < wake; ++i) work_cv_.notify_one();
-  // Refused: the workers there are get to them.
+  const bool all = wake > 1 && wake == asleep;
+  // Every worker busy: start more (refused: the workers there are get to them).
+  size_t more = idle_ == 0 ? runnable - wake : 0;
+  lock.unlock();  // a woken worker should not find the lock held
+  if (all) {
+    work_cv_.notify_all();  // one system call for all of them
+  } else {
+    for (uint32_t i = 0; i < wake; ++i) work_cv_.notify_one();
+  }
+  if (more == 0) return true;
+  lock.lock();
   std::system_error err(std::error_code{});
-  for (size_t more = n - wake; more > 0 && workers_ < max_; --more) {
+  for (; more > 0 && workers_ < max_; --more) {
     if (!StartLocked(lock, &err)) break;
   }
   return true;
