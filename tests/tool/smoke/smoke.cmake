@@ -9,7 +9,7 @@
 # must be empty again at the end.
 #
 # MODE:
-#   info          faio info .: every section, the backend auto picks, the
+#   info          faio info .: every section (what a context costs too), the backend auto picks, the
 #                 direct-I/O probe (its probe file removed)
 #   bench-temp    randrw with fsync on a temporary file: every byte of --size
 #                 moved, the flushes counted, the file gone afterwards
@@ -204,6 +204,8 @@ if(MODE STREQUAL "info")
   expect_match("backends \\(compiled in, in the order auto tries them\\):\n")
   expect_match("\n  threads +available\n")
   expect_match("\nlimits: max_requests=")
+  expect_match("\none context costs \\(docs/backends.md, \"What a context costs\"\\):\n")
+  expect_match("\n  threads +no descriptor, no thread \\(the process's one pool of workers\\)\n")
   expect_match("\ndirect I/O on \\. \\(probe file, removed\\) \\([^)]+\\):\n  alignment: ")
   expect_match("\n  (O_DIRECT|FILE_FLAG_NO_BUFFERING): (accepted|refused)")
   if(DEFINED AUTO)

@@ -73,6 +73,11 @@ struct CpuUsage {
   void Add(const CpuUsage& o);
 };
 
+// ContextLimits describes the host limits that bound how many contexts a
+// process can hold (faio info): the descriptor limit, and on Linux the kernel
+// AIO slots (fs.aio-max-nr, fs.aio-nr). Empty where there is nothing to say.
+std::string ContextLimits();
+
 #ifdef _WIN32
 // Windows only: UTF-8 (the command line's) to UTF-16 (the wide-character calls')
 // and back; LastErrorText is HostErrorText(GetLastError()).

@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "cli/subcommand.h"
 #include "host/file.h"
+#include "host/host.h"
 
 namespace faio::tool {
 namespace {
@@ -59,6 +60,34 @@ void PrintAutoAndLimits() {
   }
 }
 
+// ContextCost is what one context of the backend costs the host
+// (docs/backends.md, "What a context costs", measured by bench/context_cost).
+std::string ContextCost(const std::string& name) {
+  if (name == "io_uring") return "2 descriptors (the ring, the wakeup eventfd), no thread";
+  if (name == "linux_aio") {
+    return "1 descriptor (the wakeup eventfd), 1 kernel AIO context of 2 x capacity + 1 slots "
+           "(8,193 at capacity 0), no thread";
+  }
+  if (name == "posix_aio") {
+    return "no descriptor, no thread (glibc's AIO threads, at most 20, are the process's)";
+  }
+  if (name == "kqueue") return "1 descriptor (its kqueue), no thread";
+  if (name == "threads") return "no descriptor, no thread (the process's one pool of workers)";
+  if (name == "iocp") return "1 handle (its completion port), no thread";
+  if (name == "fault") return "what a context of its inner backend costs";
+  return "not known";
+}
+
+void PrintContextCosts() {
+  fmt::print("one context costs (docs/backends.md, \"What a context costs\"):\n");
+  for (const faio_backend_info& b : Backends()) {
+    if (!b.available || b.name == nullptr) continue;
+    fmt::print("  {:<10} {}\n", b.name, ContextCost(b.name));
+  }
+  std::string limits = ContextLimits();
+  if (!limits.empty()) fmt::print("  host limits: {}\n", limits);
+}
+
 // ProbePath prints the direct-I/O report for path (host/file.h, ProbeDirect):
 // its file system, faio_file_alignment, and whether the host's direct-I/O flag
 // was accepted or why not.
@@ -95,6 +124,7 @@ int RunInfo(const std::string& path) {
              FAIO_VERSION_MINOR, FAIO_VERSION_PATCH);
   PrintBackends();
   PrintAutoAndLimits();
+  PrintContextCosts();
   return ProbePath(path);
 }
 
@@ -103,7 +133,8 @@ Subcommand AddInfo(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "info",
       "Print the library version, the compiled-in backends (available or why not), the "
-      "limits, the backend auto picks, and the direct-I/O alignment of PATH.");
+      "limits, the backend auto picks, what one context costs the host, and the direct-I/O "
+      "alignment of PATH.");
   app->add_option("PATH", *path,
                   "file, block device or directory (a probe file is created and removed)")
       ->capture_default_str();

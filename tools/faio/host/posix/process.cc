@@ -90,4 +90,32 @@ CpuUsage CpuUsage::Now() {
   return u;
 }
 
+namespace {
+
+std::string ProcValue(const char* path) {
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return "?";
+  char buf[64] = {};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  std::string v(buf, n);
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v.empty() ? "?" : v;
+}
+
+}  // namespace
+
+std::string ContextLimits() {
+  struct rlimit rl = {};
+  std::string nofile = getrlimit(RLIMIT_NOFILE, &rl) != 0 ? "?"
+                       : rl.rlim_cur == RLIM_INFINITY     ? "unlimited"
+                                                          : fmt::format("{}", rl.rlim_cur);
+  std::string s = fmt::format("descriptors: RLIMIT_NOFILE {}", nofile);
+#ifdef __linux__
+  s += fmt::format("; kernel AIO slots: fs.aio-max-nr {}, in use (fs.aio-nr) {}",
+                   ProcValue("/proc/sys/fs/aio-max-nr"), ProcValue("/proc/sys/fs/aio-nr"));
+#endif
+  return s;
+}
+
 }  // namespace faio::tool

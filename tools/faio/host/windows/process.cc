@@ -117,4 +117,7 @@ CpuUsage CpuUsage::Now() {
   return u;
 }
 
+// Windows: handles are bounded by memory, not by a per-process setting.
+std::string ContextLimits() { return ""; }
+
 }  // namespace faio::tool
