@@ -1,7 +1,9 @@
 // threads_backend.cc - see threads_backend.h.
 #include "backend/threads/threads_backend.h"
 
-#include <pthread.h>
+#ifndef _WIN32
+#include <pthread.h>  // pthread_atfork
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -83,9 +85,11 @@ class Pool {
   bool StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err);
   void RingAppend(ThreadsBackend* b);
   void RingRemove(ThreadsBackend* b);
+#ifndef _WIN32
   static void AtForkPrepare() { Get().mu_.lock(); }
   static void AtForkParent() { Get().mu_.unlock(); }
   static void AtForkChild();
+#endif
 
   std::mutex mu_;
   std::condition_variable work_cv_;     // idle workers
@@ -286,6 +290,7 @@ Pool::Pool() {
 #endif
 }
 
+#ifndef _WIN32
 // The child has only the forking thread: no worker. Its copies of contexts keep
 // their queues (requests a worker was running in the parent never finish in
 // the child). The lock and conditions are made anew (the parent's waiters are
@@ -299,6 +304,7 @@ void Pool::AtForkChild() {
   p.idle_ = 0;
   p.wakeups_ = 0;
 }
+#endif
 
 bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err) {
   if (workers_ == 0) {  // the first worker (of this process): size the pool
