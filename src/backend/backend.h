@@ -103,6 +103,12 @@ class Backend {
   // decorates another (fault) says kNever, so that every request reaches it.
   virtual DoNowPolicy do_now() const { return DoNowPolicy::kNever; }
 
+  // OwesEvents: the host still holds events the backend must read although no
+  // request is counted (linux_aio: a cancelled poll's event keeps its kernel
+  // slot until read). A wait that requests done at submission satisfied asks
+  // the host anyway then. Waiting thread only.
+  virtual bool OwesEvents() const { return false; }
+
   // AssociateFile: optional registration of a file.
   virtual int AssociateFile(faio_file) { return FAIO_OK; }
 

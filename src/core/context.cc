@@ -420,8 +420,9 @@ void Context::IssueFlushes() {
 
 // Under submit_mu_, for a claimed transfer: makes it on this thread when its
 // file allows (platform::TransferNow) and queues its completion for the next
-// wait. It is never with the host, in no epoch: it is done before anything
-// after it is submitted, so no flush has to wait for it.
+// wait. It is never with the host, but it is counted in its file's epoch until
+// a wait hands it out (TakeLocal): a flush submitted after it then comes back
+// by that wait or a later one, never an earlier one (docs/contract.md, Flush).
 bool Context::DoNow(Request* r, FileState* fs) {
   if (fs->now == 0) fs->now = platform::ProbeNow(r->file);
   size_t bytes = 0;
@@ -430,8 +431,7 @@ bool Context::DoNow(Request* r, FileState* fs) {
                              r->len, r->offset, &fs->now, &bytes, &err)) {
     return false;
   }
-  r->fstate = fs;
-  r->epoch = nullptr;
+  FileTable::Count(FileTable::Track(fs, r), 1);
   r->with_host = false;
   r->status = err == 0 ? FAIO_OK : platform::StatusFromHostError(err);
   r->host_error = err;
@@ -487,6 +487,11 @@ size_t Context::TakeLocal(Request** out, size_t max) {
   while (local_ready_ != nullptr && n < max) {
     Request* r = local_ready_;
     local_ready_ = r->next;
+    // A transfer done at submission leaves its epoch now (CompleteLocally's
+    // requests left theirs already).
+    if (r->epoch != nullptr && FileTable::Release(r)) {
+      drain_due_.store(true, std::memory_order_release);
+    }
     r->MarkCompleted(r->word.load(std::memory_order_relaxed));
     out[n++] = reinterpret_cast<Request*>(HandleOf(r));
   }
@@ -577,7 +582,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
     // Met by requests done at submission, with nothing left at the host: the
     // host is not asked (one request at a time costs no reap).
     if (n > 0 && n >= want && inflight_.load(std::memory_order_acquire) == 0 &&
-        !drain_due_.load(std::memory_order_acquire)) {
+        !drain_due_.load(std::memory_order_acquire) && !backend_->OwesEvents()) {
       status = FAIO_OK;
       break;
     }

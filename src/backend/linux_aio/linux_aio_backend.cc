@@ -315,6 +315,9 @@ class LinuxAioBackend final : public Backend {
     io_event ev;
     int ret = IoCancel(aio_, Cb(r), &ev);
     bool cancelled = ret == 0 || (ret < 0 && errno == EINPROGRESS);
+    // The kernel still posts the cancelled poll's event, which holds a slot
+    // until read (OwesEvents).
+    if (cancelled) owed_.fetch_add(1, std::memory_order_relaxed);
     if (poll) phase.store(cancelled ? kPhaseCancelled : kPhasePolling, std::memory_order_release);
     if (cancelled) return CancelOutcome::kCancelled;
     // File transfers cannot be cancelled (EINVAL). Finished already? (The
@@ -437,6 +440,13 @@ class LinuxAioBackend final : public Backend {
     return ret == 1;
   }
 
+  bool OwesEvents() const override { return owed_.load(std::memory_order_relaxed) > 0; }
+
+  // Reaper only: a stale event was read (most are a cancelled poll's).
+  void Repaid() {
+    if (owed_.load(std::memory_order_relaxed) > 0) owed_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
   // Reaper only.
   void Handle(const io_event& e, Request** out, size_t* n, bool* woken) {
     if (e.data == kWakeTag) {
@@ -451,6 +461,7 @@ class LinuxAioBackend final : public Backend {
     uint64_t w = r->word.load(std::memory_order_acquire);
     State st = StateOf(w);
     if ((st != kSubmitted && st != kCancelling) || static_cast<uint32_t>(SeqOf(w)) != seq32) {
+      Repaid();
       return;  // stale: an event of a submission that was cancelled
     }
     auto& phase = Phase(r);
@@ -463,6 +474,7 @@ class LinuxAioBackend final : public Backend {
         // with another phase): the event is stale.
         if (expected == kPhaseCancelled || expected == kPhaseDirect ||
             static_cast<uint32_t>(SeqOf(r->word.load(std::memory_order_acquire))) != seq32) {
+          Repaid();
           return;
         }
         expected = kPhasePolling;  // a canceller is deciding; it is quick
@@ -516,6 +528,9 @@ class LinuxAioBackend final : public Backend {
     uint32_t seq32;
   };
   std::vector<Parked> parked_;  // reaper only: polls waiting for a kernel slot
+  // Events of cancelled polls the kernel still owes (read: Repaid; stale
+  // events come only from them: file transfers cannot be cancelled).
+  std::atomic<int64_t> owed_{0};
 };
 
 }  // namespace

@@ -69,7 +69,7 @@ class Pool {
 
   // Attach is called by a new context: the pool has a worker, or starts one
   // (false with *why when the host refuses a thread).
-  bool Attach(Unavailable* why);
+  bool Attach(ThreadsBackend* b, Unavailable* why);
   // Push queues reqs for b and wakes or starts workers for them. False (none
   // queued) only when the pool has no worker and the host refuses to start one.
   bool Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error);
@@ -101,6 +101,7 @@ class Pool {
   uint32_t wakeups_ = 0;    // notifications sent and not yet taken by an idle worker
   uint32_t base_ = 4;
   uint32_t max_ = 64;
+  uint64_t gen_ = 0;  // bumped in a forked child: contexts of the parent are older
 };
 
 class ThreadsBackend final : public Backend {
@@ -111,7 +112,7 @@ class ThreadsBackend final : public Backend {
         cap_(p.threads == 0 ? kDefaultPerContext : p.threads) {}
 
   bool Start(Unavailable* why) {
-    if (!Pool::Get().Attach(why)) return false;
+    if (!Pool::Get().Attach(this, why)) return false;
     attached_ = true;
     return true;
   }
@@ -141,6 +142,9 @@ class ThreadsBackend final : public Backend {
       while (ready_ != nullptr && n < max) {
         Request* r = ready_;
         ready_ = r->next;
+        // Not with the pool any more: a cancel of its next submission that
+        // comes before the push finds it "not here" (in progress), not done.
+        Flag(r).store(kNotHere, std::memory_order_relaxed);
         if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[n++] = r;
       }
       if (n > 0 || !block || slept || n == max || ctx_->ReapShouldReturn()) return n;
@@ -262,6 +266,7 @@ class ThreadsBackend final : public Backend {
   Request* q_tail_ = nullptr;
   uint32_t running_ = 0;  // requests of this context a worker is running
   bool in_ring_ = false;
+  uint64_t gen_ = 0;  // the pool's generation when attached (fork)
   ThreadsBackend* ring_next_ = nullptr;
   ThreadsBackend* ring_prev_ = nullptr;
 
@@ -303,6 +308,10 @@ void Pool::AtForkChild() {
   p.workers_ = 0;
   p.idle_ = 0;
   p.wakeups_ = 0;
+  // The parent's queued requests are the parent's: the child never runs them
+  // (its copies of the parent's contexts are not for use; docs/backends.md).
+  p.ring_head_ = p.ring_tail_ = nullptr;
+  ++p.gen_;
 }
 #endif
 
@@ -335,8 +344,9 @@ bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* er
 
 // The first context starts the base workers (once per process); a host that
 // refuses every one of them cannot serve the context.
-bool Pool::Attach(Unavailable* why) {
+bool Pool::Attach(ThreadsBackend* b, Unavailable* why) {
   std::unique_lock<std::mutex> lock(mu_);
+  b->gen_ = gen_;
   if (workers_ > 0) return true;
   std::system_error err(std::error_code{});
   if (!StartLocked(lock, &err)) {
@@ -379,6 +389,12 @@ void Pool::RingRemove(ThreadsBackend* b) {
 
 bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error) {
   std::unique_lock<std::mutex> lock(mu_);
+  if (b->gen_ != gen_) {  // a parent's context used in a forked child: start it afresh
+    b->q_head_ = b->q_tail_ = nullptr;
+    b->running_ = 0;
+    b->in_ring_ = false;
+    b->gen_ = gen_;
+  }
   if (workers_ == 0) {  // a forked child's first request
     std::system_error err(std::error_code{});
     if (!StartLocked(lock, &err) && workers_ == 0) {
@@ -407,8 +423,9 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   uint32_t wake = static_cast<uint32_t>(std::min<size_t>(runnable, asleep));
   wakeups_ += wake;
   const bool all = wake > 1 && wake == asleep;
-  // Every worker busy: start more (refused: the workers there are get to them).
-  size_t more = idle_ == 0 ? runnable - wake : 0;
+  // Not enough sleeping workers (every other one busy, or already woken for
+  // earlier work): start more (refused: the workers there are get to them).
+  size_t more = runnable - wake;
   lock.unlock();  // a woken worker should not find the lock held
   if (all) {
     work_cv_.notify_all();  // one system call for all of them
@@ -438,13 +455,14 @@ bool Pool::Unqueue(ThreadsBackend* b, Request* r) {
     b->q_tail_ = r->prev;
   }
   r->next = r->prev = nullptr;
-  ThreadsBackend::Flag(r).store(kDone, std::memory_order_release);
+  ThreadsBackend::Flag(r).store(kNotHere, std::memory_order_release);
   if (b->q_head_ == nullptr) RingRemove(b);
   return true;
 }
 
 void Pool::Detach(ThreadsBackend* b) {
   std::unique_lock<std::mutex> lock(mu_);
+  if (b->gen_ != gen_) return;  // made before a fork: no worker of this process has it
   RingRemove(b);
   drained_cv_.wait(lock, [b] { return b->running_ == 0; });
 }
