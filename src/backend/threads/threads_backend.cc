@@ -54,10 +54,10 @@ class ThreadsBackend;
 // a context with many queued requests cannot starve another. A context may
 // occupy at most `cap` workers at once (its `threads` option; 16 by default),
 // so its held pipe reads cannot take them all. Size: FAIO_THREADS=N fixes it at
-// N; otherwise `base` workers (4 x cores, at least 8) start with the
-// first context and stay, and more start while queued work finds every worker
-// busy, up to max(64, 8 x
-// cores) (1,024 at most); those leave after 2 s idle. Sized (FAIO_THREADS read)
+// N; otherwise `base` workers (4 x cores, at least 8) start with the first
+// context and stay, and more start while the sleeping ones are fewer than the
+// requests a push may run, up to max(64, 8 x cores) (1,024 at most); those
+// leave after 2 s idle. Sized (FAIO_THREADS read)
 // and started by the first context; a forked child sizes and starts its own.
 // One mutex guards everything here and the contexts' queues.
 class Pool {
