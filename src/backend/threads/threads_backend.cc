@@ -55,8 +55,8 @@ class ThreadsBackend;
 // occupy at most `cap` workers at once (its `threads` option; 16 by default),
 // so its held pipe reads cannot take them all. Size: FAIO_THREADS=N fixes it at
 // N; otherwise `base` workers (4 x cores, at least 8) start with the first
-// context and stay, and more start while the sleeping ones are fewer than the
-// requests a push may run, up to max(64, 8 x cores) (1,024 at most); those
+// context and stay, and more start while queued work finds every worker
+// busy, up to max(64, 8 x cores) (1,024 at most); those
 // leave after 2 s idle. Sized (FAIO_THREADS read)
 // and started by the first context; a forked child sizes and starts its own.
 // One mutex guards everything here and the contexts' queues.
@@ -423,9 +423,11 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   uint32_t wake = static_cast<uint32_t>(std::min<size_t>(runnable, asleep));
   wakeups_ += wake;
   const bool all = wake > 1 && wake == asleep;
-  // Not enough sleeping workers (every other one busy, or already woken for
-  // earlier work): start more (refused: the workers there are get to them).
-  size_t more = runnable - wake;
+  // Every worker busy: start more (refused: the workers there are get to
+  // them). Not when some are idle but already woken for earlier work: they
+  // come back for this one; starting threads on every such push cost the
+  // Windows build (Wine) its completion stream.
+  size_t more = idle_ == 0 ? runnable - wake : 0;
   lock.unlock();  // a woken worker should not find the lock held
   if (all) {
     work_cv_.notify_all();  // one system call for all of them
