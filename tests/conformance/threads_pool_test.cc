@@ -237,6 +237,23 @@ TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
   TempFile file;
   ASSERT_TRUE(file.ok());
   faio_file fd = file.fd();
+  // The parent's pool has just started its workers. Fork once they are up
+  // and idle: under ASan a thread still inside the sanitizer's thread start
+  // when the process forks leaves the child's runtime unable to start threads
+  // (an ASan limitation; glibc itself makes pthread_create fork-safe). The
+  // parent's pool serves a request first, then settles.
+  {
+    faio_req* r = nullptr;
+    ASSERT_ST(FAIO_OK, faio_req_create(&r));
+    char byte = 0;
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, 0, &byte, 1, nullptr));
+    ASSERT_ST(FAIO_OK, faio_ctx_submit(parent, &r, 1));
+    faio_req* got = nullptr;
+    uint32_t n = 0;
+    ASSERT_ST(FAIO_OK, faio_ctx_wait(parent, 1, 5000, &got, 1, &n));
+    ASSERT_ST(FAIO_OK, faio_req_destroy(r));
+    SleepMs(50);
+  }
   std::string out;
   int rc = RunInChild("4", &out, [fd] {
     faio_ctx* c = ThreadsContext(4);
