@@ -822,6 +822,30 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     return got;
   }
 
+  // LateSubmit: what a wait (min 1, size 4, 10 s) on ctx returned while another
+  // thread submitted r delay_ms after the wait began: its status, count, first
+  // completion and how long it took.
+  struct LateSubmit {
+    int status = FAIO_E_HOST;
+    uint32_t count = 0;
+    faio_req* first = nullptr;
+    int64_t ms = 0;
+  };
+  static LateSubmit WaitWhileSubmittedLater(faio_ctx* ctx, faio_req* r, int delay_ms = 100) {
+    std::thread submitter([&] {
+      SleepMs(delay_ms);  // the waiter is blocked by then
+      EXPECT_ST(FAIO_OK, Submit1(ctx, r));
+    });
+    faio_req* out[4] = {};
+    LateSubmit w;
+    Clock::time_point t0 = Clock::now();
+    w.status = faio_ctx_wait(ctx, 1, 10000, out, 4, &w.count);
+    w.ms = MsSince(t0);
+    submitter.join();
+    w.first = out[0];
+    return w;
+  }
+
   // ExpectNoneCounted: a wait on a context without WAIT_WITHOUT_PENDING answers
   // NO_REQUEST at once exactly when the context counts no request.
   static void ExpectNoneCounted(faio_ctx* c) {

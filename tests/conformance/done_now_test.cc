@@ -23,6 +23,12 @@ class DoneNow : public BackendTest {
     return GetParam() == "io_uring" || GetParam() == "linux_aio" || GetParam() == "threads" ||
            GetParam() == "posix_aio";
   }
+  // ExpectFileHolds: f holds want at off (read back with a plain pread).
+  static void ExpectFileHolds(TempFile* f, int64_t off, const Bytes& want) {
+    Bytes back(want.size());
+    ASSERT_EQ(PRead(f->fd(), back.data(), back.size(), off), static_cast<int64_t>(want.size()));
+    EXPECT_EQ(back, want);
+  }
   // A 64 KiB file in TempDir (ext4, XFS or tmpfs on the machines the suite
   // runs on: local file systems), written through the page cache, so cached.
   std::unique_ptr<TempFile> CachedFile() { return NewFile(64 * 1024); }
@@ -51,9 +57,7 @@ TEST_P(DoneNow, WriteIsInTheFileWhenSubmitReturnsAndComesBackThroughAWait) {
   size_t n = 0;
   EXPECT_ST(FAIO_OK, faio_req_result(w, &n));
   EXPECT_EQ(n, 4096u);
-  Bytes back(4096);
-  ASSERT_EQ(PRead(f->fd(), back.data(), back.size(), 8192), 4096);
-  EXPECT_EQ(back, data);
+  ExpectFileHolds(f.get(), 8192, data);
   ExpectNoneCounted(ctx);
 }
 
@@ -113,21 +117,12 @@ TEST_P(DoneNow, BlockedWaiterIsWokenForATransferMadeOnAnotherThread) {
   Bytes data = RandomBytes(4096, 5);
   faio_req* w = NewReq();
   ASSERT_ST(FAIO_OK, faio_req_prepare_write(w, f->fd(), 0, data.data(), data.size(), nullptr));
-  std::thread submitter([&] {
-    SleepMs(100);  // the waiter is blocked by then
-    EXPECT_ST(FAIO_OK, Submit1(ctx, w));
-  });
-  faio_req* out[4];
-  uint32_t count = 0;
-  Clock::time_point t0 = Clock::now();
-  int s = faio_ctx_wait(ctx, 1, 10000, out, 4, &count);
-  int64_t ms = MsSince(t0);
-  submitter.join();
-  EXPECT_ST(FAIO_OK, s);
-  ASSERT_EQ(count, 1u);
-  EXPECT_EQ(out[0], w);
-  EXPECT_GE(ms, 90) << "returned before the submit";
-  EXPECT_LT(ms, 100 + LateMs()) << "the blocked wait was not woken for the submitted write";
+  LateSubmit late = WaitWhileSubmittedLater(ctx, w);
+  EXPECT_ST(FAIO_OK, late.status);
+  ASSERT_EQ(late.count, 1u);
+  EXPECT_EQ(late.first, w);
+  EXPECT_GE(late.ms, 90) << "returned before the submit";
+  EXPECT_LT(late.ms, 100 + LateMs()) << "the blocked wait was not woken for the submitted write";
   EXPECT_ST(FAIO_E_IN_PROGRESS, faio_req_result(held, nullptr));
   ASSERT_EQ(p->Feed(1), 1u);
   ASSERT_EQ(Reap(ctx, 1).size(), 1u);
@@ -156,9 +151,7 @@ TEST_P(DoneNow, BatchMixingBothKindsReturnsEachOnce) {
   EXPECT_TRUE(SameSet(got, reqs));
   for (faio_req* r : reqs) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
   EXPECT_EQ(rbuf[100], static_cast<unsigned char>(100 * 7 + 3));
-  Bytes back(4096);
-  ASSERT_EQ(PRead(f->fd(), back.data(), 4096, 16384), 4096);
-  EXPECT_EQ(back, wdata);
+  ExpectFileHolds(f.get(), 16384, wdata);
   ExpectNoneCounted(ctx);
 }
 

@@ -110,19 +110,11 @@ TEST_P(Wait, WithoutPendingFlagSeesRequestsSubmittedMeanwhile) {
   std::vector<faio_req*> reqs = NewReqs(1);
   std::vector<Bytes> bufs;
   PrepareReads(reqs, f->fd(), &bufs);
-  std::thread submitter([&] {
-    SleepMs(100);
-    EXPECT_ST(FAIO_OK, Submit1(ctx, reqs[0]));
-  });
-  faio_req* out[4];
-  uint32_t count = 0;
-  Clock::time_point t0 = Clock::now();
-  int s = faio_ctx_wait(ctx, 1, 10000, out, 4, &count);
-  int64_t ms = MsSince(t0);
-  submitter.join();
-  EXPECT_ST(FAIO_OK, s);
-  ASSERT_EQ(count, 1u);
-  EXPECT_EQ(out[0], reqs[0]);
+  LateSubmit w = WaitWhileSubmittedLater(ctx, reqs[0]);
+  int64_t ms = w.ms;
+  EXPECT_ST(FAIO_OK, w.status);
+  ASSERT_EQ(w.count, 1u);
+  EXPECT_EQ(w.first, reqs[0]);
   // The submit on the other thread ends the blocked wait: a backend that
   // completes a cached read at submit (threads, linux_aio) must wake it.
   EXPECT_LT(ms, 100 + LateMs()) << "the wait did not see the submitted request promptly";
