@@ -15,9 +15,14 @@
 #define FAIO_FAIO_HPP_
 
 #include <chrono>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <optional>
 #include <span>
+#include <thread>
+#include <type_traits>
 #include <utility>
 
 #include "faio/faio.h"
@@ -151,6 +156,280 @@ class Request {
   faio_req* h_ = nullptr;
 };
 
+// ---- Coroutines (C++20) ------------------------------------------------------
+//
+// `co_await ctx.Read(file, offset, span)` (and Write, Flush) suspends the calling
+// coroutine until the request completes and yields the same Result<size_t> as
+// Request::Outcome. A driver resumes the coroutines their completions wake:
+// Drive(ctx, task) blocks in Context::Run until the task finishes; Dispatch(ctx)
+// takes what is ready without blocking (call it when ctx.Pollable() is ready).
+// docs/event-loops.md, "Coroutines", has the rules; in short:
+//   - one thread drives a context's coroutines: they await, resume and are
+//     destroyed on the thread that calls Drive/Dispatch/ResumeReady;
+//   - coroutines resume after faio_ctx_run returns, never inside a faio callback,
+//     and the operations they start while being resumed reach the host as one
+//     batch per context (one submit) when the round ends;
+//   - a coroutine destroyed while it awaits an operation cancels it; if the host
+//     cannot withdraw it, the destructor drives the context until the operation is
+//     over (its buffer must not be freed while the host may still write it);
+//   - no allocation per operation once warm: each thread keeps its idle requests.
+// Nothing here throws; a status is the operation's Result.
+
+class IoOp;
+
+namespace detail {
+
+// OpList is an intrusive doubly linked FIFO of operations (ready or pending).
+struct OpList {
+  IoOp* head = nullptr;
+  IoOp* tail = nullptr;
+  bool empty() const noexcept { return head == nullptr; }
+  inline void PushBack(IoOp* op) noexcept;
+  inline IoOp* PopFront() noexcept;
+  inline void Remove(IoOp* op) noexcept;
+};
+
+// CoThread is one thread's coroutine state: operations whose coroutine waits to
+// be resumed (ready), operations prepared during a round and not yet handed to
+// their context (pending), and idle requests to reuse.
+struct CoThread {
+  OpList ready;
+  OpList pending;
+  int rounds = 0;  // > 0 while ResumeReady/Start batch the operations they start
+  faio_req* idle[64] = {};
+  size_t idle_count = 0;
+
+  faio_req* TakeRequest() noexcept {
+    if (idle_count > 0) return idle[--idle_count];
+    faio_req* r = nullptr;
+    return faio_req_create(&r) == FAIO_OK ? r : nullptr;
+  }
+  void GiveRequest(faio_req* r) noexcept {
+    if (idle_count < sizeof(idle) / sizeof(idle[0])) {
+      idle[idle_count++] = r;
+    } else {
+      (void)faio_req_destroy(r);
+    }
+  }
+  ~CoThread() {
+    while (idle_count > 0) (void)faio_req_destroy(idle[--idle_count]);
+  }
+};
+
+inline CoThread& ThisThread() noexcept {
+  static thread_local CoThread t;
+  return t;
+}
+
+}  // namespace detail
+
+// IoOp is the awaitable that Context::Read/Write/Flush return; co_await it at
+// once (it is neither copyable nor movable: its address is its request's
+// callback argument).
+class [[nodiscard]] IoOp {
+ public:
+  enum class Kind : uint8_t { kRead, kWrite, kFlush };
+
+  IoOp(faio_ctx* ctx, Kind kind, File f, int64_t off, void* buf, size_t len, bool full) noexcept
+      : ctx_(ctx), buf_(buf), len_(len), off_(off), file_(f), kind_(kind), full_(full) {}
+  IoOp(const IoOp&) = delete;
+  IoOp& operator=(const IoOp&) = delete;
+  ~IoOp() {
+    if (state_ != State::kIdle && state_ != State::kDone) Abandon();
+  }
+
+  bool await_ready() const noexcept { return false; }
+
+  // Prepares the request and submits it (or, during a round, queues it for the
+  // round's batch). Returns false - resume at once with the status - when the
+  // request cannot be made, prepared or submitted.
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    detail::CoThread& t = detail::ThisThread();
+    req_ = t.TakeRequest();
+    if (req_ == nullptr) return Fail(FAIO_E_NO_MEMORY);
+    int s = kind_ == Kind::kRead ? faio_req_prepare_read(req_, file_, off_, buf_, len_, nullptr)
+            : kind_ == Kind::kWrite
+                ? faio_req_prepare_write(req_, file_, off_, buf_, len_, nullptr)
+                : faio_req_prepare_flush_ex(req_, file_, full_ ? FAIO_FLUSH_FULL : FAIO_FLUSH_DATA,
+                                            nullptr);
+    if (s == FAIO_OK) s = faio_req_set_callback(req_, &IoOp::OnDone, this);
+    if (s != FAIO_OK) return Fail(s);
+    waiter_ = h;
+    if (t.rounds > 0) {
+      state_ = State::kPending;
+      t.pending.PushBack(this);
+      return true;
+    }
+    s = faio_ctx_submit(ctx_, &req_, 1);
+    if (s != FAIO_OK) return Fail(s);
+    state_ = State::kSubmitted;
+    return true;
+  }
+
+  Result<size_t> await_resume() noexcept {
+    if (req_ == nullptr) {  // failed before the host had it
+      state_ = State::kDone;
+      return Result<size_t>(static_cast<Status>(status_));
+    }
+    size_t n = 0;
+    int s = status_ != FAIO_OK ? status_ : faio_req_result(req_, &n);
+    detail::ThisThread().GiveRequest(req_);
+    req_ = nullptr;
+    state_ = State::kDone;
+    return Result<size_t>(static_cast<Status>(s), s == FAIO_OK ? n : 0);
+  }
+
+ private:
+  friend struct detail::OpList;
+  friend size_t ResumeReady();
+  friend class Round;
+  enum class State : uint8_t { kIdle, kPending, kSubmitted, kReady, kAbandoned, kDone };
+
+  bool Fail(int s) noexcept {
+    if (req_ != nullptr) detail::ThisThread().GiveRequest(req_);
+    req_ = nullptr;
+    status_ = s;
+    state_ = State::kDone;
+    return false;
+  }
+
+  // OnDone is the request's callback, called by faio_ctx_run: queue the
+  // coroutine to be resumed (never resume it here), or tell an abandoning
+  // destructor that the request is over.
+  static void OnDone(faio_req*, void* arg) noexcept {
+    auto* op = static_cast<IoOp*>(arg);
+    if (op->state_ == State::kAbandoned) {
+      op->state_ = State::kDone;
+      return;
+    }
+    op->state_ = State::kReady;
+    detail::ThisThread().ready.PushBack(op);
+  }
+
+  // Abandon: the awaiting coroutine is being destroyed before it resumed.
+  void Abandon() noexcept {
+    detail::CoThread& t = detail::ThisThread();
+    if (state_ == State::kPending || state_ == State::kReady) {
+      (state_ == State::kPending ? t.pending : t.ready).Remove(this);
+    } else if (state_ == State::kSubmitted && faio_req_cancel(req_) != FAIO_OK) {
+      // Completed or running: only a wait can end it. Drive the context (other
+      // operations' callbacks only queue their coroutines) until it has.
+      state_ = State::kAbandoned;
+      while (state_ == State::kAbandoned) {
+        uint32_t n = 0;
+        int s = faio_ctx_run(ctx_, 1, FAIO_WAIT_INDEFINITE, &n);
+        if (s == FAIO_E_BUSY) {
+          // Another thread waits on the context (outside this layer's rules):
+          // it will run the callback; do not free the buffer before it has.
+          while (state_ == State::kAbandoned) std::this_thread::yield();
+        } else if (s != FAIO_OK && s != FAIO_E_INTERRUPTED && s != FAIO_E_TIMEOUT) {
+          break;  // no request counted: nothing more can come
+        }
+      }
+    }
+    t.GiveRequest(req_);
+    req_ = nullptr;
+    state_ = State::kDone;
+  }
+
+  faio_ctx* ctx_;
+  void* buf_;
+  size_t len_;
+  int64_t off_;
+  File file_;
+  Kind kind_;
+  bool full_;
+  State state_ = State::kIdle;
+  int status_ = FAIO_OK;
+  faio_req* req_ = nullptr;
+  std::coroutine_handle<> waiter_;
+  IoOp* prev_ = nullptr;
+  IoOp* next_ = nullptr;
+};
+
+namespace detail {
+inline void OpList::PushBack(IoOp* op) noexcept {
+  op->prev_ = tail;
+  op->next_ = nullptr;
+  (tail != nullptr ? tail->next_ : head) = op;
+  tail = op;
+}
+inline IoOp* OpList::PopFront() noexcept {
+  IoOp* op = head;
+  if (op != nullptr) Remove(op);
+  return op;
+}
+inline void OpList::Remove(IoOp* op) noexcept {
+  (op->prev_ != nullptr ? op->prev_->next_ : head) = op->next_;
+  (op->next_ != nullptr ? op->next_->prev_ : tail) = op->prev_;
+  op->prev_ = op->next_ = nullptr;
+}
+}  // namespace detail
+
+// Round batches the operations coroutines start while it lives: at its end each
+// context gets its pending operations in one submit (requests it does not accept
+// resume their coroutines with the submit's status in the next round). Drive,
+// Dispatch and ResumeReady open one; open your own around code that starts
+// several coroutines outside them.
+class Round {
+ public:
+  Round() noexcept { ++detail::ThisThread().rounds; }
+  Round(const Round&) = delete;
+  Round& operator=(const Round&) = delete;
+  ~Round() {
+    detail::CoThread& t = detail::ThisThread();
+    if (--t.rounds == 0) Flush(t);
+  }
+
+ private:
+  static void Flush(detail::CoThread& t) noexcept {
+    faio_req* batch[64];
+    IoOp* ops[64];
+    while (!t.pending.empty()) {
+      faio_ctx* ctx = t.pending.head->ctx_;
+      size_t n = 0;
+      for (IoOp* op = t.pending.head; op != nullptr && n < 64;) {
+        IoOp* next = op->next_;
+        if (op->ctx_ == ctx) {
+          t.pending.Remove(op);
+          ops[n] = op;
+          batch[n++] = op->req_;
+        }
+        op = next;
+      }
+      size_t accepted = 0;
+      int s = faio_ctx_submit_ex(ctx, batch, n, &accepted);
+      for (size_t i = 0; i < n; ++i) {
+        if (i < accepted) {
+          ops[i]->state_ = IoOp::State::kSubmitted;
+        } else {  // resumes with the status next round
+          ops[i]->status_ = s == FAIO_OK ? FAIO_E_INSUFFICIENT_RESOURCES : s;
+          ops[i]->state_ = IoOp::State::kReady;
+          t.ready.PushBack(ops[i]);
+        }
+      }
+    }
+  }
+};
+
+// ResumeReady resumes, on this thread, every coroutine whose operation a run on
+// this thread has completed (oldest first); the operations they start go to
+// their contexts as one batch each when it returns. Returns how many it resumed.
+// An exception a resumed coroutine lets out (one that is not a Task's, which
+// keeps it) passes through.
+inline size_t ResumeReady() {
+  detail::CoThread& t = detail::ThisThread();
+  size_t resumed = 0;
+  do {
+    Round round;
+    while (IoOp* op = t.ready.PopFront()) {
+      op->waiter_.resume();
+      ++resumed;
+    }
+  } while (t.rounds == 0 && !t.ready.empty());  // the round's submit refused some
+  return resumed;
+}
+
 // Options for Context::Create; see faio_ctx_options.
 struct Options {
   uint32_t capacity = 0;
@@ -264,6 +543,21 @@ class Context {
     return Result<File>(static_cast<Status>(s), f);
   }
 
+  // Read, Write, Flush: awaitable operations for coroutines (see IoOp above):
+  //   Result<size_t> r = co_await ctx.Read(file, offset, span);
+  // The buffer must stay valid until the co_await returns.
+  IoOp Read(File f, int64_t off, std::span<std::byte> buf) noexcept {
+    return IoOp(h_, IoOp::Kind::kRead, f, off, buf.data(), buf.size(), false);
+  }
+  IoOp Write(File f, int64_t off, std::span<const std::byte> buf) noexcept {
+    return IoOp(h_, IoOp::Kind::kWrite, f, off, const_cast<std::byte*>(buf.data()), buf.size(),
+                false);
+  }
+  // Flush with full=true asks for fsync (metadata) instead of fdatasync.
+  IoOp Flush(File f, bool full = false) noexcept {
+    return IoOp(h_, IoOp::Kind::kFlush, f, 0, nullptr, 0, full);
+  }
+
   // Wakeup interrupts the waiter (or the next wait). Any thread; never blocks.
   [[nodiscard]] Status Wakeup() noexcept { return static_cast<Status>(faio_ctx_wakeup(h_)); }
   [[nodiscard]] Status AssociateFile(File f) noexcept {
@@ -286,6 +580,165 @@ class Context {
   explicit Context(faio_ctx* c) noexcept : h_(c) {}
   faio_ctx* h_ = nullptr;
 };
+
+// ---- Tasks and the driver ------------------------------------------------------
+
+template <typename T = void>
+class Task;
+
+namespace detail {
+
+struct PromiseBase {
+  std::coroutine_handle<> continuation;
+  std::exception_ptr error;
+  bool started = false;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+  struct Final {
+    bool await_ready() noexcept { return false; }
+    template <typename P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+      std::coroutine_handle<> c = h.promise().continuation;
+      return c ? c : std::noop_coroutine();
+    }
+    void await_resume() noexcept {}
+  };
+  Final final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+};
+
+template <typename T>
+struct Promise : PromiseBase {
+  std::optional<T> value;
+  Task<T> get_return_object() noexcept;
+  template <typename U>
+  void return_value(U&& v) {
+    value.emplace(std::forward<U>(v));
+  }
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+  Task<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+};
+
+}  // namespace detail
+
+// Task<T> is a lazy coroutine: it starts when first awaited or Start()ed, and
+// resumes its awaiter when it finishes. Destroying a Task destroys its coroutine
+// (an operation it awaits is cancelled; see IoOp). Start several Tasks, then
+// co_await each, to run them at the same time. An exception the coroutine lets
+// out is kept and thrown again by co_await / Get.
+template <typename T>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::Promise<T>;
+  using Handle = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(Handle h) noexcept : h_(h) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Task& operator=(Task&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+
+  bool Done() const noexcept { return !h_ || h_.done(); }
+  // Start runs the task until it first suspends (once; later calls do nothing).
+  void Start() {
+    if (h_ && !h_.promise().started) {
+      h_.promise().started = true;
+      Round round;
+      h_.resume();
+    }
+  }
+  // Get is what the finished task returned (it throws what the task let out).
+  T Get() {
+    if (h_.promise().error) std::rethrow_exception(h_.promise().error);
+    if constexpr (!std::is_void_v<T>) return std::move(*h_.promise().value);
+  }
+
+  auto operator co_await() noexcept {
+    struct Awaiter {
+      Handle h;
+      bool await_ready() const noexcept { return h.done(); }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> waiter) noexcept {
+        h.promise().continuation = waiter;
+        if (h.promise().started) return std::noop_coroutine();
+        h.promise().started = true;
+        return h;
+      }
+      T await_resume() {
+        if (h.promise().error) std::rethrow_exception(h.promise().error);
+        if constexpr (!std::is_void_v<T>) return std::move(*h.promise().value);
+      }
+    };
+    return Awaiter{h_};
+  }
+
+ private:
+  Handle h_;
+};
+
+namespace detail {
+template <typename T>
+Task<T> Promise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+inline Task<void> Promise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+// Drive starts task (if it has not started) and runs ctx on this thread -
+// Context::Run, then ResumeReady - until the task is done. kOk when it is done;
+// kNoRequest when it is not but nothing is counted on ctx (it awaits something
+// else); otherwise the failing Run's status (kBusy: another thread waits on ctx).
+// Coroutines awaiting operations on other contexts are resumed only when those
+// contexts are driven (Dispatch them from the same thread).
+template <typename T>
+Status Drive(Context& ctx, Task<T>& task) {
+  task.Start();
+  for (;;) {
+    (void)ResumeReady();
+    if (task.Done()) return Status::kOk;
+    Result<size_t> r = ctx.Run(1);
+    if (!r.ok() && r.status() != Status::kInterrupted && r.status() != Status::kTimeout) {
+      return r.status();
+    }
+  }
+}
+
+// Dispatch takes every completion ctx has now (Context::Run with timeout 0
+// until none comes, the rule for a ready pollable handle) and resumes the
+// coroutines they wake. Returns how many completions it took, or the failing
+// Run's status (not kTimeout / kInterrupted / kNoRequest, which end the drain).
+inline Result<size_t> Dispatch(Context& ctx) {
+  size_t n = 0;
+  for (;;) {
+    Result<size_t> r = ctx.Run(1, Millis(0));
+    if (r.ok()) {
+      n += r.value();
+      continue;
+    }
+    if (r.status() != Status::kTimeout && r.status() != Status::kInterrupted &&
+        r.status() != Status::kNoRequest) {
+      return r.status();
+    }
+    break;
+  }
+  (void)ResumeReady();
+  return Result<size_t>(Status::kOk, n);
+}
 
 }  // namespace faio
 

@@ -61,6 +61,8 @@ run "$work/cmake/hello_c"
 run "$work/cmake/hello_cxx"
 run "$work/cmake/epoll_loop"
 if pkg-config --exists libuv; then run "$work/cmake/uv_loop"; fi
+run "$work/cmake/co_copy"
+if [[ -x $work/cmake/asio_loop ]]; then run "$work/cmake/asio_loop"; fi
 
 step "pkg-config --static faio (PKG_CONFIG_PATH=$pcdir)"
 export PKG_CONFIG_PATH="$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -91,6 +93,10 @@ run "$work/hello_cxx_pc"
 cc -std=c99 -Wall -Wextra -Werror -o "$work/epoll_loop_pc" "$root/examples/epoll_loop.c" \
   $(pkg-config --cflags --libs --static faio) -lpthread
 run "$work/epoll_loop_pc"
+# shellcheck disable=SC2046
+c++ -std=c++20 -Wall -Wextra -Werror -o "$work/co_copy_pc" "$root/examples/co_copy.cc" \
+  $(pkg-config --cflags --libs --static faio)
+run "$work/co_copy_pc"
 
 if [[ -x $prefix/bin/faio ]]; then
   step "installed tool"
