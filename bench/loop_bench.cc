@@ -10,13 +10,19 @@
 //           until it returns none; resubmitted as one batch per drain
 //   run     epoll as above, but faio_ctx_run(timeout 0) calls each request's
 //           callback, which prepares and submits that request again
+//   co      32 C++20 coroutines, each `co_await`ing one read after another
+//           (faio.hpp's awaitables), driven as faio::Drive does: faio_ctx_run(min 1)
+//           blocks, then faio::ResumeReady resumes the coroutines, whose reads go
+//           out as one submit per round
 //
 // Prints, per way, the median over rounds of requests per second and of CPU time
 // (user + system, the whole process) per request, and the ratio of CPU per request
 // to the plain wait's.
 //
 //   loop_bench [--backend NAME] [--seconds S] [--rounds R] [--size MiB] [--dir DIR]
+//              [--host_only]   (FAIO_CTX_HOST_ONLY: no transfer done at submission)
 #include <faio/faio.h>
+#include <faio/faio.hpp>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +91,10 @@ void Resubmit(Setup* s, faio_req** out, uint32_t n) {
   if (n > 0 && faio_ctx_submit(s->ctx, out, n) != FAIO_OK) s->errors++;
 }
 
-enum class Way { kWait, kEpoll, kRun };
-const char* Name(Way w) { return w == Way::kWait ? "wait" : w == Way::kEpoll ? "epoll" : "run"; }
+enum class Way { kWait, kEpoll, kRun, kCo };
+const char* Name(Way w) {
+  return w == Way::kWait ? "wait" : w == Way::kEpoll ? "epoll" : w == Way::kRun ? "run" : "co";
+}
 
 struct Round {
   double rate;    // requests per second
@@ -132,6 +140,70 @@ Round RunRound(Setup* s, Way way, double seconds) {
   return Round{reqs / secs, reqs > 0 ? cpu * 1e9 / reqs : 0};
 }
 
+// The co way: 32 coroutines each await one read after another.
+struct CoState {
+  Setup* s;
+  bool stop = false;
+  int live = 0;
+};
+
+faio::Task<void> CoReader(CoState& c, size_t i) {
+  ++c.live;
+  while (!c.stop) {
+    faio::Result<size_t> r = co_await faio::IoOp(c.s->ctx, faio::IoOp::Kind::kRead, c.s->fd,
+                                                 RandomOffset(c.s), c.s->bufs[i].data(), kBlock,
+                                                 false);
+    if (!r.ok() || r.value() != kBlock) c.s->errors++;
+    c.s->done++;
+  }
+  --c.live;
+}
+
+// DriveOnce is one turn of faio::Drive's loop.
+void DriveOnce(Setup* s) {
+  uint32_t n = 0;
+  (void)faio_ctx_run(s->ctx, 1, FAIO_WAIT_INDEFINITE, &n);
+  (void)faio::ResumeReady();
+}
+
+// CoRound brings the 32 plain requests home (not timed), lets 32 coroutines read
+// for `seconds`, stops them (not timed) and puts the plain requests back in flight.
+Round CoRound(Setup* s, double seconds) {
+  faio_req* out[kDepth];
+  for (size_t left = kDepth; left > 0;) {
+    uint32_t n = 0;
+    if (faio_ctx_wait(s->ctx, left, FAIO_WAIT_INDEFINITE, out, kDepth, &n) != FAIO_OK) {
+      s->errors++;
+      continue;
+    }
+    left -= n;
+  }
+  CoState c{s};
+  std::vector<faio::Task<void>> tasks;
+  for (size_t i = 0; i < kDepth; i++) tasks.push_back(CoReader(c, i));
+  uint64_t before = s->done;
+  double cpu0 = CpuSeconds();
+  Clock::time_point t0 = Clock::now();
+  Clock::time_point end =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  {
+    faio::Round round;
+    for (auto& t : tasks) t.Start();
+  }
+  while (Clock::now() < end) DriveOnce(s);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double cpu = CpuSeconds() - cpu0;
+  double reqs = static_cast<double>(s->done - before);
+  c.stop = true;
+  while (c.live > 0) DriveOnce(s);
+  tasks.clear();
+  for (faio_req* r : s->reqs) {
+    if (!Prepare(s, r)) s->errors++;
+  }
+  if (faio_ctx_submit(s->ctx, s->reqs.data(), kDepth) != FAIO_OK) s->errors++;
+  return Round{reqs / secs, reqs > 0 ? cpu * 1e9 / reqs : 0};
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -145,6 +217,7 @@ int main(int argc, char** argv) {
   int rounds = 5;
   uint64_t size_mib = 64;
   std::string dir = "/tmp";
+  bool host_only = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -164,10 +237,12 @@ int main(int argc, char** argv) {
       size_mib = std::strtoull(next(), nullptr, 10);
     } else if (a == "--dir") {
       dir = next();
+    } else if (a == "--host_only") {
+      host_only = true;
     } else {
       std::fprintf(stderr,
                    "usage: loop_bench [--backend NAME] [--seconds S] [--rounds R] [--size MiB] "
-                   "[--dir DIR]\n");
+                   "[--dir DIR] [--host_only]\n");
       return 2;
     }
   }
@@ -196,6 +271,7 @@ int main(int argc, char** argv) {
   faio_ctx_options o;
   faio_ctx_options_init(&o);
   o.backend = backend.c_str();
+  if (host_only) o.flags |= FAIO_CTX_HOST_ONLY;
   int st = faio_ctx_create_ex(&s.ctx, &o);
   if (st != FAIO_OK) {
     std::fprintf(stderr, "loop_bench: backend %s: %s\n", backend.c_str(), faio_strerror(st));
@@ -226,11 +302,11 @@ int main(int argc, char** argv) {
   if (faio_ctx_submit(s.ctx, s.reqs.data(), kDepth) != FAIO_OK) return 1;
   RunRound(&s, Way::kWait, 0.2);  // warm up
 
-  const Way ways[] = {Way::kWait, Way::kEpoll, Way::kRun};
-  std::vector<double> rate[3], cpu[3];
+  const Way ways[] = {Way::kWait, Way::kEpoll, Way::kRun, Way::kCo};
+  std::vector<double> rate[4], cpu[4];
   for (int r = 0; r < rounds; r++) {
-    for (int w = 0; w < 3; w++) {
-      Round x = RunRound(&s, ways[w], seconds);
+    for (int w = 0; w < 4; w++) {
+      Round x = ways[w] == Way::kCo ? CoRound(&s, seconds) : RunRound(&s, ways[w], seconds);
       rate[w].push_back(x.rate);
       cpu[w].push_back(x.cpu_ns);
     }
@@ -248,7 +324,7 @@ int main(int argc, char** argv) {
       backend.c_str(), static_cast<unsigned long long>(size_mib), kDepth, rounds, seconds);
   std::printf("%-6s %12s %14s %10s\n", "way", "req/s", "CPU ns/req", "CPU vs wait");
   double base = Median(cpu[0]);
-  for (int w = 0; w < 3; w++) {
+  for (int w = 0; w < 4; w++) {
     double c = Median(cpu[w]);
     std::printf("%-6s %12.0f %14.0f %10.3f\n", Name(ways[w]), Median(rate[w]), c,
                 base > 0 ? c / base : 0);

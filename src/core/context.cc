@@ -325,8 +325,12 @@ size_t Context::Reserve(size_t n) {
 // first request the host does not take.
 int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   int status = FAIO_OK;
+  // kSingle (io_uring): a submit of one request, unless a callback of
+  // faio_ctx_run makes it - those reach the host together when the callbacks
+  // of the batch have returned, as one batch would.
+  const bool in_run = run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
   const bool do_now = do_now_ == DoNowPolicy::kAlways ||
-                      (do_now_ == DoNowPolicy::kSingle && batch.size() == 1);
+                      (do_now_ == DoNowPolicy::kSingle && batch.size() == 1 && !in_run);
   bool flushed = false;  // a flush may have gone to the backend
   std::lock_guard<std::mutex> lock(submit_mu_);
   Stage stage(this);
@@ -365,7 +369,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   // for a batch of resubmissions, as a plain wait loop would make.
   // Nothing to commit when every transfer was done at submission.
   if (!stage.handed() && !flushed) return status;
-  if (run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+  if (in_run) {
     commit_due_ = true;
   } else {
     backend_->Commit();
@@ -538,7 +542,10 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   // and one that came earlier is found by this wait (docs/contract.md, Event
   // loops and callbacks).
   const bool pollable = notify_on_.load(std::memory_order_acquire);
-  if (pollable) platform::ResetNotify(notify_);
+  if (pollable) {
+    platform::ResetNotify(notify_);
+    notify_set_.exchange(false, std::memory_order_acq_rel);
+  }
   const bool without_pending = (flags_ & FAIO_CTX_WAIT_WITHOUT_PENDING) != 0;
   if (!without_pending && inflight_.load(std::memory_order_acquire) == 0) {
     return FAIO_E_NO_REQUEST;
@@ -549,7 +556,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   // wakeup. Those completions keep the pollable handle ready.
   if (wakeup_pending_.load(std::memory_order_acquire) &&
       wakeup_pending_.exchange(false, std::memory_order_acq_rel)) {
-    if (pollable) platform::SignalNotify(notify_);
+    if (pollable) Signal();
     return FAIO_E_INTERRUPTED;
   }
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
@@ -720,7 +727,7 @@ int Context::Pollable(faio_file* out) {
   pollable_ = f;
   notify_on_.store(true, std::memory_order_release);
   // A wakeup may be pending already.
-  if (wakeup_pending_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
+  if (wakeup_pending_.load(std::memory_order_acquire)) Signal();
   *out = f;
   return FAIO_OK;
 }

@@ -71,8 +71,15 @@ class Context {
   // Signal makes the pollable handle ready, if there is one: for completions
   // that reach the core without the host's notice (a backend's inline
   // completions, CompleteLocally, a wakeup). Any thread; async-signal-safe.
+  // Only the first signal after a wait's reset writes to the handle (a done-now
+  // completion per request would otherwise cost a system call each); the
+  // exchange pairs with WaitHeld's, so a completion queued before a skipped
+  // signal is found by the wait that reset the handle.
   void Signal() {
-    if (notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
+    if (notify_on_.load(std::memory_order_acquire) &&
+        !notify_set_.exchange(true, std::memory_order_acq_rel)) {
+      platform::SignalNotify(notify_);
+    }
   }
   int Cancel(Request* r, uint64_t word);
   int ClearError(faio_file f);
@@ -212,6 +219,7 @@ class Context {
   platform::Notify notify_;
   faio_file pollable_ = platform::kInvalidFile;  // what the caller polls
   std::atomic<bool> notify_on_{false};
+  std::atomic<bool> notify_set_{false};  // Signal wrote to notify_ since the last reset
 
   // faio_ctx_run: the thread running callbacks (its submits are committed once
   // per batch of callbacks), and whether one of them staged something.

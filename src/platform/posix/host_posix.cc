@@ -244,11 +244,20 @@ void SignalNotify(const Notify& n) {
 }
 
 void ResetNotify(const Notify& n) {
+#ifdef __linux__
+  // An eventfd (not a semaphore): one read takes its whole count to zero.
+  uint64_t count;
+  ssize_t k;
+  do {
+    k = read(n.wait, &count, sizeof(count));
+  } while (k < 0 && errno == EINTR);
+#else
   char buf[64];
   ssize_t k;
   do {
     k = read(n.wait, buf, sizeof(buf));
   } while (k > 0 || (k < 0 && errno == EINTR));
+#endif
 }
 
 void CloseNotify(Notify* n) {
