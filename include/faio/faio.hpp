@@ -8,6 +8,9 @@
 // (submit, cancel, wakeup), with one waiter at a time; a Request belongs to one
 // thread at a time while it is not submitted.
 //
+// Coroutines: co_await ctx.Read/Write/Flush in a faio::Task, driven by
+// faio::Drive or faio::Dispatch (see "Coroutines" below, and docs/event-loops.md).
+//
 // Buffers: std::span views of caller memory. The library never copies or frees
 // them; a buffer must outlive the request's submission (until a wait returns the
 // request or a cancel succeeds).
