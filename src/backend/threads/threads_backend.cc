@@ -1,5 +1,6 @@
 // threads_backend.cc - see threads_backend.h.
 #include "backend/threads/threads_backend.h"
+#include "backend/threads/pool.h"
 
 #ifndef _WIN32
 #include <pthread.h>  // pthread_atfork
@@ -33,11 +34,10 @@ void CannotStart(const std::system_error& e, size_t started, uint32_t wanted, Un
                 std::to_string(wanted) + " started): " + e.code().message();
 }
 
-// Request::backend_data while the request is with this backend. kQueued is
-// written only by Pool::Push, under the pool's mutex, as the request joins its
-// context's FIFO: a cancel that comes between the core's publish and the push
-// (or for a request never submitted here: 0) finds it not queued.
-enum : uint64_t { kNotHere = 0, kQueued = 1, kRunning = 2, kDone = 3 };
+constexpr uint64_t kNotHere = PoolClient::kNotHere;
+constexpr uint64_t kQueued = PoolClient::kQueued;
+constexpr uint64_t kRunning = PoolClient::kRunning;
+constexpr uint64_t kDone = PoolClient::kDone;
 
 // Most of the pool's workers one context may occupy at once, unless its
 // `threads` option says otherwise.
@@ -45,7 +45,7 @@ constexpr uint32_t kDefaultPerContext = 16;
 // Workers beyond the pool's base size leave after this long without work.
 constexpr auto kIdleExit = std::chrono::seconds(2);
 
-class ThreadsBackend;
+}  // namespace
 
 // Pool: the process's one set of worker threads, shared by every threads
 // context (docs/backends.md, "threads"). Each context keeps its own FIFO of
@@ -69,22 +69,22 @@ class Pool {
 
   // Attach is called by a new context: the pool has a worker, or starts one
   // (false with *why when the host refuses a thread).
-  bool Attach(ThreadsBackend* b, Unavailable* why);
+  bool Attach(PoolClient* b, Unavailable* why);
   // Push queues reqs for b and wakes or starts workers for them. False (none
   // queued) only when the pool has no worker and the host refuses to start one.
-  bool Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error);
+  bool Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error);
   // Unqueue takes a queued request back (cancel); false when a worker has it.
-  bool Unqueue(ThreadsBackend* b, Request* r);
+  bool Unqueue(PoolClient* b, Request* r);
   // Detach waits until no worker runs a request of b and forgets b.
-  void Detach(ThreadsBackend* b);
+  void Detach(PoolClient* b);
 
  private:
   Pool();
   void Work();
   // Under mu_: starts one worker; false with the error when the host refuses.
   bool StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err);
-  void RingAppend(ThreadsBackend* b);
-  void RingRemove(ThreadsBackend* b);
+  void RingAppend(PoolClient* b);
+  void RingRemove(PoolClient* b);
 #ifndef _WIN32
   static void AtForkPrepare() { Get().mu_.lock(); }
   static void AtForkParent() { Get().mu_.unlock(); }
@@ -94,8 +94,8 @@ class Pool {
   std::mutex mu_;
   std::condition_variable work_cv_;     // idle workers
   std::condition_variable drained_cv_;  // Detach
-  ThreadsBackend* ring_head_ = nullptr;
-  ThreadsBackend* ring_tail_ = nullptr;
+  PoolClient* ring_head_ = nullptr;
+  PoolClient* ring_tail_ = nullptr;
   uint32_t workers_ = 0;    // started and not left
   uint32_t idle_ = 0;       // waiting on work_cv_
   uint32_t wakeups_ = 0;    // notifications sent and not yet taken by an idle worker
@@ -104,28 +104,26 @@ class Pool {
   uint64_t gen_ = 0;  // bumped in a forked child: contexts of the parent are older
 };
 
-class ThreadsBackend final : public Backend {
+namespace {
+
+class ThreadsBackend final : public Backend, public PoolClient {
  public:
   explicit ThreadsBackend(const BackendParams& p)
-      : ctx_(p.ctx),
-        capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity),
-        cap_(p.threads == 0 ? kDefaultPerContext : p.threads) {}
+      : PoolClient(p.threads == 0 ? kDefaultPerContext : p.threads),
+        ctx_(p.ctx),
+        capacity_(p.capacity == 0 ? FAIO_UNLIMITED : p.capacity) {}
 
-  bool Start(Unavailable* why) {
-    if (!Pool::Get().Attach(this, why)) return false;
-    attached_ = true;
-    return true;
-  }
+  bool Start(Unavailable* why) { return Attach(why); }
 
   ~ThreadsBackend() override {
-    if (attached_) Pool::Get().Detach(this);
+    if (attached()) Detach();
   }
 
   const char* name() const override { return "threads"; }
   uint32_t capacity() const override { return capacity_; }
 
   size_t Enqueue(Request* const* reqs, size_t n, int* host_error) override {
-    return Pool::Get().Push(this, reqs, n, host_error) ? n : 0;
+    return Push(reqs, n, host_error) ? n : 0;
   }
 
   void Commit() override {}
@@ -186,18 +184,14 @@ class ThreadsBackend final : public Backend {
     // The core holds submission seq32 in kCancelling while we decide, so the
     // flag is that submission's.
     (void)seq32;
-    if (Pool::Get().Unqueue(this, r)) return CancelOutcome::kCancelled;
+    if (Unqueue(r)) return CancelOutcome::kCancelled;
     return Flag(r).load(std::memory_order_acquire) == kDone ? CancelOutcome::kNotFound
                                                             : CancelOutcome::kInProgress;
   }
 
  private:
-  friend class Pool;
-  static std::atomic<uint64_t>& Flag(Request* r) { return r->backend_data; }
-
   // A worker of the pool ran r: hand it to the reaper.
-  void Done(Request* r) {
-    Flag(r).store(kDone, std::memory_order_release);
+  void Done(Request* r) override {
     Request* head = PushFront(done_, r, &Request::next, std::memory_order_seq_cst);
     // The pollable handle turns ready when the stack stops being empty: a
     // wait resets it before it takes the stack, and is repeated until it
@@ -206,33 +200,6 @@ class ThreadsBackend final : public Backend {
       platform::SignalNotify(notify_);
     }
     WakeReaper();
-  }
-
-  static void Execute(Request* r) {
-    int err = 0;
-    int64_t n = 0;
-    switch (r->op) {
-      case Op::kRead:
-        n = platform::ReadAt(r->file, r->buf, r->len, r->offset, &err);
-        break;
-      case Op::kWrite:
-        n = platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
-        break;
-      case Op::kFlush:
-        n = platform::SyncFile(r->file, (r->flush_flags & FAIO_FLUSH_FULL) != 0, &err);
-        break;
-      case Op::kNone:  // never submitted (a prepare sets the op)
-        n = -1;
-        err = EINVAL;
-        break;
-    }
-    if (n < 0) {
-      r->host_error = err != 0 ? err : EIO;
-      r->bytes = 0;
-    } else {
-      r->host_error = 0;
-      r->bytes = r->op == Op::kFlush ? 0 : static_cast<size_t>(n);
-    }
   }
 
   void WakeReaper() {
@@ -257,18 +224,6 @@ class ThreadsBackend final : public Backend {
 
   Context* const ctx_;
   const uint32_t capacity_;
-  const uint32_t cap_;  // most workers this context occupies at once
-  bool attached_ = false;
-
-  // The pool's (guarded by its mutex): this context's queue and its place in
-  // the ring of contexts with queued work.
-  Request* q_head_ = nullptr;
-  Request* q_tail_ = nullptr;
-  uint32_t running_ = 0;  // requests of this context a worker is running
-  bool in_ring_ = false;
-  uint64_t gen_ = 0;  // the pool's generation when attached (fork)
-  ThreadsBackend* ring_next_ = nullptr;
-  ThreadsBackend* ring_prev_ = nullptr;
 
   std::atomic<Request*> done_{nullptr};
   Request* ready_ = nullptr;  // reaper only
@@ -288,6 +243,8 @@ uint32_t EnvThreads() {
   if (*end != '\0' || n == 0) return 0;
   return static_cast<uint32_t>(std::min<unsigned long>(n, 1024));
 }
+
+}  // namespace
 
 Pool::Pool() {
 #ifndef _WIN32
@@ -344,7 +301,7 @@ bool Pool::StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* er
 
 // The first context starts the base workers (once per process); a host that
 // refuses every one of them cannot serve the context.
-bool Pool::Attach(ThreadsBackend* b, Unavailable* why) {
+bool Pool::Attach(PoolClient* b, Unavailable* why) {
   std::unique_lock<std::mutex> lock(mu_);
   b->gen_ = gen_;
   if (workers_ > 0) return true;
@@ -359,7 +316,7 @@ bool Pool::Attach(ThreadsBackend* b, Unavailable* why) {
   return true;
 }
 
-void Pool::RingAppend(ThreadsBackend* b) {
+void Pool::RingAppend(PoolClient* b) {
   b->in_ring_ = true;
   b->ring_next_ = nullptr;
   b->ring_prev_ = ring_tail_;
@@ -371,7 +328,7 @@ void Pool::RingAppend(ThreadsBackend* b) {
   ring_tail_ = b;
 }
 
-void Pool::RingRemove(ThreadsBackend* b) {
+void Pool::RingRemove(PoolClient* b) {
   if (!b->in_ring_) return;
   if (b->ring_prev_ != nullptr) {
     b->ring_prev_->ring_next_ = b->ring_next_;
@@ -387,7 +344,7 @@ void Pool::RingRemove(ThreadsBackend* b) {
   b->in_ring_ = false;
 }
 
-bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_error) {
+bool Pool::Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error) {
   std::unique_lock<std::mutex> lock(mu_);
   if (b->gen_ != gen_) {  // a parent's context used in a forked child: start it afresh
     b->q_head_ = b->q_tail_ = nullptr;
@@ -404,7 +361,7 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   }
   for (size_t i = 0; i < n; ++i) {
     Request* r = reqs[i];
-    ThreadsBackend::Flag(r).store(kQueued, std::memory_order_relaxed);
+    PoolClient::Flag(r).store(kQueued, std::memory_order_relaxed);
     r->next = nullptr;
     r->prev = b->q_tail_;
     if (b->q_tail_ != nullptr) {
@@ -443,9 +400,9 @@ bool Pool::Push(ThreadsBackend* b, Request* const* reqs, size_t n, int* host_err
   return true;
 }
 
-bool Pool::Unqueue(ThreadsBackend* b, Request* r) {
+bool Pool::Unqueue(PoolClient* b, Request* r) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (ThreadsBackend::Flag(r).load(std::memory_order_relaxed) != kQueued) return false;
+  if (PoolClient::Flag(r).load(std::memory_order_relaxed) != kQueued) return false;
   if (r->prev != nullptr) {
     r->prev->next = r->next;
   } else {
@@ -457,12 +414,12 @@ bool Pool::Unqueue(ThreadsBackend* b, Request* r) {
     b->q_tail_ = r->prev;
   }
   r->next = r->prev = nullptr;
-  ThreadsBackend::Flag(r).store(kNotHere, std::memory_order_release);
+  PoolClient::Flag(r).store(kNotHere, std::memory_order_release);
   if (b->q_head_ == nullptr) RingRemove(b);
   return true;
 }
 
-void Pool::Detach(ThreadsBackend* b) {
+void Pool::Detach(PoolClient* b) {
   std::unique_lock<std::mutex> lock(mu_);
   if (b->gen_ != gen_) return;  // made before a fork: no worker of this process has it
   RingRemove(b);
@@ -472,7 +429,7 @@ void Pool::Detach(ThreadsBackend* b) {
 void Pool::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    ThreadsBackend* b = ring_head_;
+    PoolClient* b = ring_head_;
     if (b == nullptr) {
       ++idle_;
       bool timed_out = false;
@@ -499,11 +456,12 @@ void Pool::Work() {
       b->q_tail_ = nullptr;
     }
     ++b->running_;
-    ThreadsBackend::Flag(r).store(kRunning, std::memory_order_release);
+    PoolClient::Flag(r).store(kRunning, std::memory_order_release);
     RingRemove(b);
     if (b->q_head_ != nullptr && b->running_ < b->cap_) RingAppend(b);
     lock.unlock();
-    ThreadsBackend::Execute(r);
+    PoolClient::Execute(r);
+    PoolClient::Flag(r).store(kDone, std::memory_order_release);
     b->Done(r);
     lock.lock();
     // The last touch of b: Detach waits for running_ to reach 0 under mu_.
@@ -513,7 +471,45 @@ void Pool::Work() {
   }
 }
 
-}  // namespace
+bool PoolClient::Attach(Unavailable* why) {
+  attached_ = Pool::Get().Attach(this, why);
+  return attached_;
+}
+bool PoolClient::Push(Request* const* reqs, size_t n, int* host_error) {
+  return Pool::Get().Push(this, reqs, n, host_error);
+}
+bool PoolClient::Unqueue(Request* r) { return Pool::Get().Unqueue(this, r); }
+void PoolClient::Detach() {
+  Pool::Get().Detach(this);
+  attached_ = false;
+}
+
+void PoolClient::Execute(Request* r) {
+  int err = 0;
+  int64_t n = 0;
+  switch (r->op) {
+    case Op::kRead:
+      n = platform::ReadAt(r->file, r->buf, r->len, r->offset, &err);
+      break;
+    case Op::kWrite:
+      n = platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
+      break;
+    case Op::kFlush:
+      n = platform::SyncFile(r->file, (r->flush_flags & FAIO_FLUSH_FULL) != 0, &err);
+      break;
+    case Op::kNone:  // never submitted (a prepare sets the op)
+      n = -1;
+      err = EINVAL;
+      break;
+  }
+  if (n < 0) {
+    r->host_error = err != 0 ? err : EIO;
+    r->bytes = 0;
+  } else {
+    r->host_error = 0;
+    r->bytes = r->op == Op::kFlush ? 0 : static_cast<size_t>(n);
+  }
+}
 
 // The probe starts (and joins) one thread: a host that cannot start one right
 // now cannot make a context either.
