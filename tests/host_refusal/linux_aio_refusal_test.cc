@@ -58,13 +58,18 @@ class IoSubmitSupervisor {
   }
 
   // Install starts the supervisor and puts the calling thread (and the threads
-  // it starts later) under the filter. "" or why not.
-  std::string Install() {
+  // it starts later) under the filter. "" or why not. no_threads: clone and
+  // clone3 answer EAGAIN too (the threads pool cannot start a worker).
+  std::string Install(bool no_threads = false) {
     thread_ = std::thread([this] { Run(); });
     filter_ = seccomp_init(SCMP_ACT_ALLOW);
     if (filter_ == nullptr) return "seccomp_init failed";
     if (seccomp_rule_add(filter_, SCMP_ACT_NOTIFY, SCMP_SYS(io_submit), 0) != 0) {
       return "seccomp_rule_add(io_submit, SCMP_ACT_NOTIFY) failed";
+    }
+    if (no_threads && (seccomp_rule_add(filter_, SCMP_ACT_ERRNO(EAGAIN), SCMP_SYS(clone), 0) != 0 ||
+                       seccomp_rule_add(filter_, SCMP_ACT_ERRNO(EAGAIN), SCMP_SYS(clone3), 0) != 0)) {
+      return "seccomp_rule_add(clone, EAGAIN) failed";
     }
     int rc = seccomp_load(filter_);
     if (rc != 0) return std::string("seccomp_load failed: ") + strerror(-rc);
@@ -182,11 +187,11 @@ class LinuxAioRefusal : public RefusalTest {
   // InSupervisedChild runs body in a child under the supervisor; the child's
   // gtest failures are printed there and fail the test here.
   template <typename Body>
-  void InSupervisedChild(Body body) {
+  void InSupervisedChild(Body body, bool no_threads = false) {
     ChildResult r = InChild(std::vector<Denied>{}, [&]() -> int {
       alarm(50);  // a child stuck in a call the supervisor never answered dies
       IoSubmitSupervisor sup;
-      std::string why = sup.Install();
+      std::string why = sup.Install(no_threads);
       if (!why.empty()) {
         printf("SETUP %s\n", why.c_str());
         return 3;
@@ -261,13 +266,50 @@ TEST_P(LinuxAioRefusal, FirstIoSubmitRefusedSubmitsNothing) {
   });
 }
 
-TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndRefusedFlushCompletes) {
+TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndTheFlushGoesToThePool) {
   // [w0 w1 w2 flush w3 w4]: the writes before the flush go in one io_submit,
   // which passes; the one after it is refused: accepted are w0..w2 and the
   // flush (prefix 4), w3 and w4 are prepared. The flush is issued once the
-  // writes are reaped; the kernel refuses that io_submit too: the flush
-  // completes with insufficient resources, host error EAGAIN (docs/contract.md,
-  // Flush), and the next flush succeeds.
+  // writes are reaped, to the threads pool (fdatasync on a worker): no
+  // io_submit carries it, and it succeeds.
+  InSupervisedChild([&](Sup& sup) {
+    faio_ctx* ctx = NewCtx();
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+    TempFile f(DirectIoDir());
+    ASSERT_TRUE(f.ok());
+    faio_file fd = DirectFd(f);
+    ASSERT_GE(fd, 0);
+    std::vector<faio_req*> w = WriteBatch(fd, 5);
+    faio_req* flush = NewReq();
+    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+    std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
+    sup.Script({{Sup::kPass, 0}, {Sup::kRefuse, 0}});
+    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx, batch.data(), batch.size()));
+    ExpectPrefixAccepted(batch, 4);
+    ReapExactly(ctx, {w[0], w[1], w[2], flush});
+    for (int i = 0; i < 3; i++) EXPECT_ST(FAIO_OK, faio_req_result(w[i], nullptr));
+    EXPECT_ST(FAIO_OK, faio_req_result(flush, nullptr));
+    std::vector<Sup::Call> calls = sup.TakeCalls();
+    ASSERT_EQ(calls.size(), 2u) << "an io_submit carried the flush: " << Describe(calls);
+    EXPECT_EQ(calls[0].nr, 3) << Describe(calls);
+    EXPECT_EQ(calls[1].nr, 2) << Describe(calls);
+    EXPECT_EQ(sup.ScriptLeft(), 0u);
+    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+    std::vector<faio_req*> again = {w[3], w[4], flush};
+    ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, again.data(), again.size()));
+    ReapExactly(ctx, again);
+    for (faio_req* r : again) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+    ExpectFileHoldsBatch(f, 5);
+  });
+}
+
+TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndRefusedFlushCompletes) {
+  // As above, but no thread can be started (clone answers EAGAIN), so the
+  // threads pool has no worker and the flush goes to the kernel
+  // (IOCB_CMD_FDSYNC), whose io_submit is refused too: the flush completes with
+  // insufficient resources, host error EAGAIN (docs/contract.md, Flush), and
+  // the next flush succeeds.
   InSupervisedChild([&](Sup& sup) {
     faio_ctx* ctx = NewCtx();
     ASSERT_NE(ctx, nullptr);
@@ -299,7 +341,7 @@ TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndRefusedFlushCompletes
     ReapExactly(ctx, again);
     for (faio_req* r : again) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
     ExpectFileHoldsBatch(f, 5);
-  });
+  }, /*no_threads=*/true);
 }
 
 }  // namespace

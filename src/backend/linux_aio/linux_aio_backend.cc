@@ -16,6 +16,13 @@
 // with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
 // cancelled; file transfers cannot (io_cancel answers EINVAL): *in progress*.
 //
+// Flushes go to the process's worker pool (backend/threads/pool.h) where this
+// build has it: fdatasync on a worker, completed through this backend's reap.
+// Kernel AIO's IOCB_CMD_FDSYNC runs the same sync from a kernel workqueue but
+// cost more (qd1_bench, a write+fdatasync every 16 writes, one at a time: 1.44x
+// the plain system calls through IOCB_CMD_FDSYNC; docs/benchmarks.md). If the
+// pool cannot start a thread the flush goes to the kernel as before.
+//
 // Wakeup: an IOCB_CMD_POLL on an eventfd is always in flight; Kick() writes the
 // eventfd (async-signal-safe), the poll completes and io_getevents returns. The
 // reaper drains the eventfd and re-arms (io_submit is thread-safe, no lock).
@@ -48,6 +55,10 @@
 #include <vector>
 
 #include "backend/backend_util.h"
+#if FAIO_HAVE_THREADS
+#include "backend/threads/pool.h"
+#include "core/lockfree_stack.h"
+#endif
 #include "core/context.h"
 #include "platform/host.h"
 
@@ -130,6 +141,10 @@ class LinuxAioBackend final : public Backend {
   explicit LinuxAioBackend(const BackendParams& p) : ctx_(p.ctx), asked_(p.capacity) {}
 
   ~LinuxAioBackend() override {
+#if FAIO_HAVE_THREADS
+    // First: a worker finishing a flush of ours still kicks efd_.
+    if (flushes_.attached()) flushes_.Detach();
+#endif
     if (aio_ != 0) IoDestroy(aio_);  // cancels the wake poll
     if (efd_ >= 0) close(efd_);
   }
@@ -184,9 +199,14 @@ class LinuxAioBackend final : public Backend {
     int last_fd = -1;
     bool last_seekable = true;
     while (done < n) {
+      if (reqs[done]->op == Op::kFlush && FlushToPool(reqs[done])) {
+        ++done;
+        continue;
+      }
       size_t k = 0;
       for (; k < 64 && done + k < n; ++k) {
         Request* r = reqs[done + k];
+        if (k > 0 && r->op == Op::kFlush && FlushesPooled()) break;  // next turn: the pool
         if (r->file != last_fd) {
           struct stat st;
           last_fd = r->file;
@@ -238,6 +258,12 @@ class LinuxAioBackend final : public Backend {
   size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
+#if FAIO_HAVE_THREADS
+    // Flushes the pool ran. One that finishes later kicks efd_, which ends a
+    // blocked io_getevents below.
+    TakeFlushes(out, &n, max);
+    if (n >= max) return n;
+#endif
     if (!parked_.empty()) Unpark();
     // Sweep what is ready; when that is nothing, block once for one event (a
     // wakeup is one event, and a wait for more would not return for it).
@@ -299,6 +325,16 @@ class LinuxAioBackend final : public Backend {
   }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
+#if FAIO_HAVE_THREADS
+    if (r->op == Op::kFlush && FlushesPooled()) {
+      if (flushes_.Unqueue(r)) return CancelOutcome::kCancelled;
+      uint64_t f = PoolClient::Flag(r).load(std::memory_order_acquire);
+      if (f == PoolClient::kDone) return CancelOutcome::kNotFound;
+      if (f != PoolClient::kNotHere) return CancelOutcome::kInProgress;
+      // Not with the pool: not pushed yet (in progress, below), or with the
+      // kernel because the pool refused it.
+    }
+#endif
     auto& phase = Phase(r);
     // Parked by the reaper (not with the kernel): the cancel takes it; the
     // reaper drops it when it finds it cancelled.
@@ -513,6 +549,67 @@ class LinuxAioBackend final : public Backend {
     }
     if (ctx_->Finish(r, seq32, host_error, bytes)) out[(*n)++] = r;
   }
+
+#if FAIO_HAVE_THREADS
+  // The pool's client for this context's flushes: a worker's Done queues the
+  // flush for the reaper and kicks it.
+  class FlushClient final : public PoolClient {
+   public:
+    explicit FlushClient(LinuxAioBackend* owner) : PoolClient(kPoolFlushes), owner_(owner) {}
+    ~FlushClient() = default;
+    std::atomic<Request*> done{nullptr};
+
+   private:
+    void Done(Request* r) override {
+      PushFront(done, r, &Request::next, std::memory_order_release);
+      owner_->Kick();
+    }
+    LinuxAioBackend* const owner_;
+  };
+  static constexpr uint32_t kPoolFlushes = 4;  // workers one context's flushes occupy
+
+  bool FlushesPooled() const { return flushes_ok_.load(std::memory_order_acquire); }
+
+  // Under the submit lock: hands r to the pool (attached at the first flush);
+  // false when the pool has no thread for it (it goes to the kernel).
+  bool FlushToPool(Request* r) {
+    if (!flushes_tried_) {
+      flushes_tried_ = true;
+      Unavailable why;
+      flushes_ok_.store(flushes_.Attach(&why), std::memory_order_release);
+    }
+    if (!FlushesPooled()) return false;
+    int err = 0;
+    return flushes_.Push(&r, 1, &err);
+  }
+
+  // Reaper only: finishes the flushes the pool ran, oldest first, while there
+  // is room.
+  void TakeFlushes(Request** out, size_t* n, size_t max) {
+    if (flush_ready_ == nullptr) {
+      for (Request* r = TakeAll(flushes_.done); r != nullptr;) {  // newest first: reverse
+        Request* next = r->next;
+        r->next = flush_ready_;
+        flush_ready_ = r;
+        r = next;
+      }
+    }
+    while (flush_ready_ != nullptr && *n < max) {
+      Request* r = flush_ready_;
+      flush_ready_ = r->next;
+      PoolClient::Flag(r).store(PoolClient::kNotHere, std::memory_order_relaxed);
+      if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[(*n)++] = r;
+    }
+  }
+
+  FlushClient flushes_{this};
+  bool flushes_tried_ = false;  // submit lock
+  std::atomic<bool> flushes_ok_{false};
+  Request* flush_ready_ = nullptr;  // reaper only
+#else
+  bool FlushesPooled() const { return false; }
+  bool FlushToPool(Request*) { return false; }
+#endif
 
   Context* const ctx_;
   const uint32_t asked_;
