@@ -353,7 +353,10 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     // Only while nothing is staged: what the host may refuse is then always
     // the batch's tail (the accepted prefix), and a batch whose first
     // transfers the host takes goes to it in one piece.
-    if (do_now && stage.empty() && fs->now != platform::kNowProbed && DoNow(r, fs)) {
+    if (fs->now == 0) fs->now = platform::ProbeNow(r->file);
+    r->local_file = (fs->now & platform::kNowLocal) != 0;
+    if (do_now && stage.empty() && (fs->now & (platform::kNowRead | platform::kNowWrite)) != 0 &&
+        DoNow(r, fs)) {
       stage.Accept();
       continue;
     }
@@ -428,7 +431,6 @@ void Context::IssueFlushes() {
 // a wait hands it out (TakeLocal): a flush submitted after it then comes back
 // by that wait or a later one, never an earlier one (docs/contract.md, Flush).
 bool Context::DoNow(Request* r, FileState* fs) {
-  if (fs->now == 0) fs->now = platform::ProbeNow(r->file);
   size_t bytes = 0;
   int err = 0;
   if (!platform::TransferNow(r->file, r->op.load(std::memory_order_relaxed) == Op::kWrite, r->buf,

@@ -36,7 +36,15 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
 inline constexpr uint8_t kNowProbed = 1;
 inline constexpr uint8_t kNowRead = 2;
 inline constexpr uint8_t kNowWrite = 4;
+//   kNowLocal  a regular file or block device on a local file system (the list
+//              above), O_DIRECT or not: a transfer is bounded by the device,
+//              never by another process (a pipe's writer, a FUSE daemon). The
+//              threads backend's waiter may run such a queued transfer itself.
+inline constexpr uint8_t kNowLocal = 8;
 uint8_t ProbeNow(faio_file f);
+// IsLocalFile: f is now what kNowLocal says (asked again: a descriptor number may
+// have been reused for another kind of file since it was probed). Linux only.
+bool IsLocalFile(faio_file f);
 // TransferNow makes a read (kNowRead) or write (kNowWrite) now when *now
 // allows it. True: done, with the bytes moved or the host error in *err
 // (0: success). False: left for the host - not allowed, not wholly cached,

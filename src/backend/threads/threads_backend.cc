@@ -77,6 +77,10 @@ class Pool {
   bool Unqueue(PoolClient* b, Request* r);
   // Detach waits until no worker runs a request of b and forgets b.
   void Detach(PoolClient* b);
+  // TakeHead takes b's oldest queued request if it is on a local file (for the
+  // calling thread to run; it counts as running); Release ends that run.
+  Request* TakeHead(PoolClient* b);
+  void Release(PoolClient* b);
 
  private:
   Pool();
@@ -148,6 +152,17 @@ class ThreadsBackend final : public Backend, public PoolClient {
       if (n > 0 || !block || slept || n == max || ctx_->ReapShouldReturn()) return n;
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return n;
       if (done_.load(std::memory_order_acquire) != nullptr) continue;
+      // Rather than sleep while a worker wakes for it, run our oldest queued
+      // request here when its file is local (bounded by the device). Only in a
+      // wait without a deadline: the transfer cannot be cut short, and a
+      // wakeup that comes meanwhile is seen when it ends.
+      if (deadline == Clock::time_point::max()) {
+        if (Request* r = RunOwn()) {
+          Flag(r).store(kNotHere, std::memory_order_relaxed);
+          if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[n++] = r;
+          continue;
+        }
+      }
       // Sleep once. The seq_cst store/load pairs with the worker's
       // push-then-check, so either we see its completion or it sees us asleep
       // and notifies.
@@ -426,6 +441,30 @@ void Pool::Detach(PoolClient* b) {
   drained_cv_.wait(lock, [b] { return b->running_ == 0; });
 }
 
+Request* Pool::TakeHead(PoolClient* b) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Request* r = b->q_head_;
+  if (r == nullptr || !r->local_file || b->gen_ != gen_) return nullptr;
+  b->q_head_ = r->next;
+  if (b->q_head_ != nullptr) {
+    b->q_head_->prev = nullptr;
+  } else {
+    b->q_tail_ = nullptr;
+    RingRemove(b);
+  }
+  r->next = r->prev = nullptr;
+  ++b->running_;
+  PoolClient::Flag(r).store(kRunning, std::memory_order_release);
+  return r;
+}
+
+void Pool::Release(PoolClient* b) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --b->running_;
+  if (b->q_head_ != nullptr && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
+  if (b->running_ == 0) drained_cv_.notify_all();
+}
+
 void Pool::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -479,6 +518,29 @@ bool PoolClient::Push(Request* const* reqs, size_t n, int* host_error) {
   return Pool::Get().Push(this, reqs, n, host_error);
 }
 bool PoolClient::Unqueue(Request* r) { return Pool::Get().Unqueue(this, r); }
+Request* PoolClient::RunOwn() {
+  Request* r = Pool::Get().TakeHead(this);
+  if (r == nullptr) return nullptr;
+  if (platform::IsLocalFile(r->file)) {
+    Execute(r);
+  } else {  // the number was reused for another kind of file: do not block here
+    r->local_file = false;
+    int err = 0;
+    // Back to the queue, for a worker.
+    Pool::Get().Release(this);
+    Flag(r).store(kNotHere, std::memory_order_relaxed);
+    Request* one = r;
+    if (!Push(&one, 1, &err)) {
+      r->host_error = err != 0 ? err : EAGAIN;
+      Flag(r).store(kDone, std::memory_order_release);
+      return r;
+    }
+    return nullptr;
+  }
+  Flag(r).store(kDone, std::memory_order_release);
+  Pool::Get().Release(this);
+  return r;
+}
 void PoolClient::Detach() {
   Pool::Get().Detach(this);
   attached_ = false;

@@ -96,13 +96,11 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
   return n;
 }
 
-uint8_t ProbeNow(faio_file f) {
 #ifdef __linux__
-  int fl = ::fcntl(f, F_GETFL);
-  struct stat st;
-  if (fl == -1 || (fl & O_DIRECT) != 0 || ::fstat(f, &st) != 0) return kNowProbed;
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return kNowProbed;  // pipes, sockets, ...
-  uint8_t now = kNowProbed | kNowRead;
+namespace {
+// LocalFs: f is on one of the local file systems of host.h's list.
+bool LocalFs(faio_file f) {
+  bool local = false;
   struct statfs sf;
   if (::fstatfs(f, &sf) == 0) {
     switch (static_cast<unsigned long>(sf.f_type)) {
@@ -111,16 +109,42 @@ uint8_t ProbeNow(faio_file f) {
       case 0x9123683E:  // Btrfs
       case 0xF2F52010:  // F2FS
       case 0x01021994:  // tmpfs (and devtmpfs, where block devices live)
-        now |= kNowWrite;
+        local = true;
         break;
       default:
         break;
     }
   }
+  return local;
+}
+}  // namespace
+#endif
+
+uint8_t ProbeNow(faio_file f) {
+#ifdef __linux__
+  int fl = ::fcntl(f, F_GETFL);
+  struct stat st;
+  if (fl == -1 || ::fstat(f, &st) != 0) return kNowProbed;
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return kNowProbed;  // pipes, sockets, ...
+  const bool local = LocalFs(f);
+  uint8_t now = kNowProbed | (local ? kNowLocal : 0);
+  if ((fl & O_DIRECT) != 0) return now;  // never made at submission
+  now |= kNowRead;
+  if (local) now |= kNowWrite;
   return now;
 #else
   (void)f;
   return kNowProbed;
+#endif
+}
+
+bool IsLocalFile(faio_file f) {
+#ifdef __linux__
+  struct stat st;
+  return ::fstat(f, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) && LocalFs(f);
+#else
+  (void)f;
+  return false;
 #endif
 }
 
