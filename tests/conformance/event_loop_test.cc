@@ -35,9 +35,9 @@ bool Ready(faio_file h, int timeout_ms) {
 }
 
 // The backends with no pollable handle yet, and why (docs/event-loops.md):
-// posix_aio (glibc's POSIX AIO notifies only through a thread per completion or
-// a process-wide signal), kqueue (not built yet), iocp (not built yet). The
-// fault backend has its inner backend's answer.
+// kqueue (not built yet), iocp (not built yet), and posix_aio off Linux (its
+// watcher uses the Linux wakeup signal). The fault backend has its inner
+// backend's answer.
 bool HasPollable(const std::string& name) {
   if (name == "fault") {
     for (const faio_backend_info& b : BackendInfos()) {
@@ -45,6 +45,9 @@ bool HasPollable(const std::string& name) {
     }
     return false;
   }
+#ifdef __linux__
+  if (name == "posix_aio") return true;
+#endif
   return name == "io_uring" || name == "linux_aio" || name == "threads";
 }
 

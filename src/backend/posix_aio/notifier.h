@@ -30,6 +30,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "platform/host.h"
 
 namespace faio::detail {
 
@@ -49,6 +50,10 @@ class AioNotifier {
                          bool* woken) = 0;
   // Wake a blocked Collect, or make the next one return at once. Any thread.
   virtual void Wake() = 0;
+  // The pollable handle (Backend::WatchPollable): from now on every completion
+  // makes n ready. Under the submit lock, with nothing in flight.
+  virtual bool HasPollable() const { return false; }
+  virtual int WatchPollable(const platform::Notify&, faio_file*) { return FAIO_E_NOT_SUPPORTED; }
 };
 
 // Returns nullptr with *why filled when the mechanism is unavailable.

@@ -50,7 +50,10 @@
 #endif
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <system_error>
+#include <thread>
 #include <new>
 #include <string>
 #include <vector>
@@ -67,11 +70,14 @@ struct Entry {
 };
 
 // Pending is the list of aiocbs in flight, shared by both wakeup mechanisms.
+// Its generation changes with every add and every take (the pollable handle's
+// watcher waits for that).
 class Pending {
  public:
   void Add(const struct aiocb* cb, void* cookie) {
     std::lock_guard<std::mutex> lock(mu_);
     list_.push_back(Entry{cb, cookie});
+    Changed();
   }
   // Moves up to max cookies of finished aiocbs into cookies.
   size_t TakeDone(void** cookies, size_t max) {
@@ -86,6 +92,7 @@ class Pending {
         ++i;
       }
     }
+    if (n > 0) Changed();
     return n;
   }
   void Snapshot(std::vector<const struct aiocb*>* out) {
@@ -93,10 +100,40 @@ class Pending {
     out->clear();
     for (const Entry& e : list_) out->push_back(e.cb);
   }
+  // SnapshotForWatch: Snapshot, the generation, and whether one of them is done.
+  bool SnapshotForWatch(std::vector<const struct aiocb*>* out, uint64_t* gen) {
+    std::lock_guard<std::mutex> lock(mu_);
+    out->clear();
+    bool done = false;
+    for (const Entry& e : list_) {
+      out->push_back(e.cb);
+      if (!done && aio_error(e.cb) != EINPROGRESS) done = true;
+    }
+    *gen = gen_;
+    watched_ = true;
+    return done;
+  }
+  // WaitChange blocks until the generation is not gen any more, or stop.
+  void WaitChange(uint64_t gen, const std::atomic<bool>& stop) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return gen_ != gen || stop.load(std::memory_order_acquire); });
+  }
+  void Poke() {
+    std::lock_guard<std::mutex> lock(mu_);
+    changed_.notify_all();
+  }
 
  private:
+  void Changed() {  // under mu_
+    ++gen_;
+    if (watched_) changed_.notify_all();
+  }
+
   std::mutex mu_;
   std::vector<Entry> list_;  // guarded by mu_
+  uint64_t gen_ = 0;         // guarded by mu_
+  bool watched_ = false;     // guarded by mu_: a watcher exists
+  std::condition_variable changed_;
 };
 
 #if defined(__linux__)
@@ -220,7 +257,33 @@ thread_local Waiter t_waiter;
 
 class SuspendNotifier final : public AioNotifier {
  public:
+  ~SuspendNotifier() override {
+    if (!watcher_thread_.joinable()) return;
+    stop_.store(true, std::memory_order_seq_cst);
+    pending_.Poke();
+    Interrupt();
+    watcher_thread_.join();
+  }
+
   bool Init(Unavailable* why) { return InstallHandler(why); }
+
+  // The pollable handle: a watcher thread of this context's own blocks in
+  // aio_suspend on what is in flight and makes the handle ready when something
+  // is done; it then waits until a wait has taken it (or more is submitted).
+  // glibc offers no way to have the completion itself signal a descriptor that
+  // a library may use (notifier.h). Started here, so a context never used
+  // with an event loop has no thread.
+  bool HasPollable() const override { return true; }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    notify_ = n;
+    try {
+      watcher_thread_ = std::thread([this] { WatchLoop(); });
+    } catch (const std::system_error&) {
+      return FAIO_E_INSUFFICIENT_RESOURCES;
+    }
+    *out = n.wait;
+    return FAIO_OK;
+  }
 
   void Prepare(struct sigevent* sev, void*) override { sev->sigev_notify = SIGEV_NONE; }
 
@@ -285,14 +348,59 @@ class SuspendNotifier final : public AioNotifier {
     wakers_.fetch_add(1, std::memory_order_seq_cst);
     Waiter* w = waiter_.load(std::memory_order_seq_cst);
     if (w != nullptr) w->Interrupt();
+    Waiter* x = watcher_.load(std::memory_order_seq_cst);
+    if (x != nullptr) x->Interrupt();
     wakers_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  // The watcher thread (WatchPollable). It publishes itself before it looks at
+  // the list and at stop_, as the waiter does, so Watch's and the destructor's
+  // Interrupt reach it in aio_suspend.
+  void WatchLoop() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, WakeSignal());
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);  // the thread is ours
+    Waiter* me = &t_waiter;
+    std::vector<const struct aiocb*> list;
+    while (!stop_.load(std::memory_order_seq_cst)) {
+      me->Init();
+      watcher_.store(me, std::memory_order_seq_cst);
+      uint64_t gen = 0;
+      bool done = pending_.SnapshotForWatch(&list, &gen);
+      bool wait_change = false;
+      if (stop_.load(std::memory_order_seq_cst)) {
+        // leaving
+      } else if (done) {
+        platform::SignalNotify(notify_);
+        wait_change = true;
+      } else {
+        struct timespec slice = {0, 10 * 1000 * 1000};  // without a timer: look again
+        struct timespec* tsp = me->have_timer ? nullptr : &slice;
+        if (list.empty()) {
+          ppoll(nullptr, 0, tsp, nullptr);
+        } else {
+          aio_suspend(list.data(), static_cast<int>(list.size()), tsp);
+        }
+      }
+      watcher_.store(nullptr, std::memory_order_seq_cst);
+      while (wakers_.load(std::memory_order_seq_cst) != 0) sched_yield();
+      me->Quiesce();
+      // Done ones stay in the list until a wait takes them: wait for that (or
+      // for a submit) instead of finding them again at once.
+      if (wait_change) pending_.WaitChange(gen, stop_);
+    }
   }
 
   Pending pending_;
   std::vector<const struct aiocb*> list_;  // the waiter's only
   std::atomic<bool> wake_{false};
   std::atomic<Waiter*> waiter_{nullptr};
+  std::atomic<Waiter*> watcher_{nullptr};
   std::atomic<int> wakers_{0};
+  platform::Notify notify_;  // set before the watcher starts
+  std::thread watcher_thread_;
+  std::atomic<bool> stop_{false};
 };
 
 #else  // !__linux__

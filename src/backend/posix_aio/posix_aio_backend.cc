@@ -346,6 +346,10 @@ class PosixAioBackend final : public Backend {
   }
 
   void Kick() override { notifier_->Wake(); }
+  bool HasPollable() const override { return notifier_->HasPollable(); }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    return notifier_->WatchPollable(n, out);
+  }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
 #if FAIO_GLIBC_AIO
