@@ -64,12 +64,14 @@ void PrintAutoAndLimits() {
 // (docs/backends.md, "What a context costs", measured by bench/context_cost).
 std::string ContextCost(const std::string& name) {
   if (name == "io_uring") return "2 descriptors (the ring, the wakeup eventfd), no thread";
+  // Made pollable (faio_ctx_pollable), every context but posix_aio's adds 1 eventfd.
   if (name == "linux_aio") {
     return "1 descriptor (the wakeup eventfd), 1 kernel AIO context of 2 x capacity + 1 slots "
-           "(8,193 at capacity 0), no thread";
+           "(8,193 at capacity 0), no thread (flushes run on the process's threads pool)";
   }
   if (name == "posix_aio") {
-    return "no descriptor, no thread (glibc's AIO threads, at most 20, are the process's)";
+    return "no descriptor, no thread (glibc's AIO threads, at most 20, are the process's); "
+           "made pollable: 1 eventfd and 1 watcher thread";
   }
   if (name == "kqueue") return "1 descriptor (its kqueue), no thread";
   if (name == "threads") return "no descriptor, no thread (the process's one pool of workers)";
