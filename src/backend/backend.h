@@ -121,6 +121,14 @@ class Backend {
   virtual int WatchPollable(const platform::Notify&, faio_file*) { return FAIO_E_NOT_SUPPORTED; }
   // HasPollable: WatchPollable can succeed (asked before the in-flight check).
   virtual bool HasPollable() const { return false; }
+  // OwnsPollable: the handle WatchPollable gives is the backend's own (kqueue:
+  // the kqueue descriptor, readable while events are pending), which the core
+  // makes ready with SignalPollable (any thread, async-signal-safe) and re-arms
+  // with ResetPollable (the waiting thread, at the start of each wait) instead
+  // of a platform::Notify of its own; WatchPollable's Notify is then unused.
+  virtual bool OwnsPollable() const { return false; }
+  virtual void SignalPollable() {}
+  virtual void ResetPollable() {}
 
   // RegisterBuffers: optional registration of memory (faio_ctx_register_buffers).
   // Called with the submit lock held and nothing in flight; at most once.

@@ -159,7 +159,7 @@ Context::~Context() {
   FAIO_DCHECK(submitted_.load() == reaped_.load() + cancelled_.load());
 #endif
   backend_.reset();  // joins workers / closes the ring before the file table goes
-  if (notify_on_.load()) platform::CloseNotify(&notify_);
+  if (notify_on_.load() && !own_pollable_) platform::CloseNotify(&notify_);
 }
 
 void Context::Uncount(size_t n, bool cancelled) {
@@ -545,7 +545,11 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   // loops and callbacks).
   const bool pollable = notify_on_.load(std::memory_order_acquire);
   if (pollable) {
-    platform::ResetNotify(notify_);
+    if (own_pollable_) {
+      backend_->ResetPollable();
+    } else {
+      platform::ResetNotify(notify_);
+    }
     notify_set_.exchange(false, std::memory_order_acq_rel);
   }
   const bool without_pending = (flags_ & FAIO_CTX_WAIT_WITHOUT_PENDING) != 0;
@@ -717,13 +721,14 @@ int Context::Pollable(faio_file* out) {
   // handle needs (an eventfd or event in their control block).
   if (!backend_->HasPollable()) return FAIO_E_NOT_SUPPORTED;
   if (inflight_.load(std::memory_order_acquire) != 0) return FAIO_E_BUSY;
+  own_pollable_ = backend_->OwnsPollable();
   int err = 0;
-  int st = platform::OpenNotify(&notify_, &err);
+  int st = own_pollable_ ? FAIO_OK : platform::OpenNotify(&notify_, &err);
   if (st != FAIO_OK) return st;
   faio_file f = platform::kInvalidFile;
   st = backend_->WatchPollable(notify_, &f);
   if (st != FAIO_OK) {
-    platform::CloseNotify(&notify_);
+    if (!own_pollable_) platform::CloseNotify(&notify_);
     return st;
   }
   pollable_ = f;

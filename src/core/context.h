@@ -78,7 +78,11 @@ class Context {
   void Signal() {
     if (notify_on_.load(std::memory_order_acquire) &&
         !notify_set_.exchange(true, std::memory_order_acq_rel)) {
-      platform::SignalNotify(notify_);
+      if (own_pollable_) {
+        backend_->SignalPollable();
+      } else {
+        platform::SignalNotify(notify_);
+      }
     }
   }
   int Cancel(Request* r, uint64_t word);
@@ -219,7 +223,8 @@ class Context {
   platform::Notify notify_;
   faio_file pollable_ = platform::kInvalidFile;  // what the caller polls
   std::atomic<bool> notify_on_{false};
-  std::atomic<bool> notify_set_{false};  // Signal wrote to notify_ since the last reset
+  std::atomic<bool> notify_set_{false};
+  bool own_pollable_ = false;  // the backend's handle (Backend::OwnsPollable); set before notify_on_  // Signal wrote to notify_ since the last reset
 
   // faio_ctx_run: the thread running callbacks (its submits are committed once
   // per batch of callbacks), and whether one of them staged something.

@@ -760,6 +760,24 @@ int RegisterLocked(Kq* kq, const struct kevent& ch) {
   return TouchUserNote(kq, ch) ? 0 : ENOENT;
 }
 
+// The descriptor of a kqueue polls readable while an event is pending
+// (kqueue_poll: kq_count > 0). The model's doorbell follows that: rung when an
+// event becomes pending, and after a scan or a change set it is drained and rung
+// again only while something is still pending.
+bool PendingLocked(Kq* kq) {
+  if (!kq->active.empty()) return true;
+  for (UserNote& u : kq->user) {
+    if (u.state.load(std::memory_order_acquire) == 1 && u.triggered.load()) return true;
+  }
+  return false;
+}
+void ResyncLocked(Kq* kq) {
+  uint64_t drained;
+  while (read(kq->fd, &drained, sizeof(drained)) > 0) {
+  }
+  if (PendingLocked(kq)) Ring(kq);
+}
+
 // kqueue_scan, one pass: up to n pending events. An EVFILT_AIO knote without
 // EV_ONESHOT/EV_CLEAR/EV_DISPATCH stays active while its job is finished (the
 // filter keeps answering true) and is reported again by the next scan, until
@@ -834,6 +852,7 @@ extern "C" int kevent(int kqfd, const struct kevent* changes, int nchanges, stru
         return -1;
       }
     }
+    if (nchanges > 0) ResyncLocked(kq);  // a deleted event is not pending any more
     if (reported > 0) return reported;
   }
   if (nevents == 0) return 0;
@@ -859,7 +878,10 @@ extern "C" int kevent(int kqfd, const struct kevent* changes, int nchanges, stru
     {
       auto lock = Lock();
       int got = ScanLocked(m, kq, events, nevents);
-      if (got > 0) return got;
+      if (got > 0) {
+        if (PendingLocked(kq)) Ring(kq);  // more than fitted: still readable
+        return got;
+      }
     }
     if (poll_only) return 0;
     if (m.eintr.load() > 0 && m.eintr.fetch_sub(1) > 0) {

@@ -54,6 +54,10 @@ class AioNotifier {
   // makes n ready. Under the submit lock, with nothing in flight.
   virtual bool HasPollable() const { return false; }
   virtual int WatchPollable(const platform::Notify&, faio_file*) { return FAIO_E_NOT_SUPPORTED; }
+  // As Backend::OwnsPollable, SignalPollable, ResetPollable.
+  virtual bool OwnsPollable() const { return false; }
+  virtual void SignalPollable() {}
+  virtual void ResetPollable() {}
 };
 
 // Returns nullptr with *why filled when the mechanism is unavailable.

@@ -5,6 +5,13 @@
 // wakeup is an EVFILT_USER event registered with EV_CLEAR and fired with
 // NOTE_TRIGGER: it stays pending until a kevent() call returns it, so a wakeup
 // sent before the waiter blocks is not lost, and several coalesce into one.
+//
+// The pollable handle (faio_ctx_pollable) is the kqueue descriptor itself: it
+// polls readable while events are pending (kqueue(2); kqueue_poll), so a
+// finished job makes it ready with no extra work. What the core signals
+// (wakeups, requests it completes itself) triggers a second EVFILT_USER event,
+// kPollIdent, which Collect ignores; each wait re-arms the handle by deleting
+// and adding that event again (one kevent call), which drops a trigger.
 #include <errno.h>
 #include <string.h>
 #include <sys/event.h>
@@ -22,6 +29,7 @@ namespace faio::detail {
 namespace {
 
 constexpr uintptr_t kWakeIdent = 1;
+constexpr uintptr_t kPollIdent = 2;
 
 class KqueueNotifier final : public AioNotifier {
  public:
@@ -67,12 +75,35 @@ class KqueueNotifier final : public AioNotifier {
     size_t n = 0;
     for (int i = 0; i < got; ++i) {
       if (evs[i].filter == EVFILT_USER) {
-        *woken = true;
+        if (evs[i].ident == kWakeIdent) *woken = true;  // kPollIdent: the handle's only
       } else if (evs[i].filter == EVFILT_AIO) {
         cookies[n++] = evs[i].udata;
       }
     }
     return n;
+  }
+
+  bool HasPollable() const override { return true; }
+  bool OwnsPollable() const override { return true; }
+  int WatchPollable(const platform::Notify&, faio_file* out) override {
+    struct kevent ev;
+    EV_SET(&ev, kPollIdent, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    if (kevent(kq_, &ev, 1, nullptr, 0, nullptr) < 0) return FAIO_E_INSUFFICIENT_RESOURCES;
+    *out = kq_;
+    return FAIO_OK;
+  }
+  void SignalPollable() override {  // async-signal-safe: one system call
+    struct kevent ev;
+    EV_SET(&ev, kPollIdent, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
+    kevent(kq_, &ev, 1, nullptr, 0, nullptr);
+  }
+  void ResetPollable() override {
+    // A trigger that lands between the two changes is lost (ENOENT), which is
+    // safe: it was for something queued before it, which this wait finds.
+    struct kevent ch[2];
+    EV_SET(&ch[0], kPollIdent, EVFILT_USER, EV_DELETE, 0, 0, nullptr);
+    EV_SET(&ch[1], kPollIdent, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    kevent(kq_, ch, 2, nullptr, 0, nullptr);
   }
 
   void Wake() override {

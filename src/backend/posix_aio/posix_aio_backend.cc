@@ -350,6 +350,9 @@ class PosixAioBackend final : public Backend {
   int WatchPollable(const platform::Notify& n, faio_file* out) override {
     return notifier_->WatchPollable(n, out);
   }
+  bool OwnsPollable() const override { return notifier_->OwnsPollable(); }
+  void SignalPollable() override { notifier_->SignalPollable(); }
+  void ResetPollable() override { notifier_->ResetPollable(); }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
 #if FAIO_GLIBC_AIO
