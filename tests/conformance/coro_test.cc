@@ -16,8 +16,12 @@
 namespace faio_test {
 namespace {
 
+struct TwoReads;
+
 class Coro : public BackendTest {
  protected:
+  // StartTwoReads: see TwoReads (below).
+  std::unique_ptr<TwoReads> StartTwoReads();
   faio::Context MakeContext(uint32_t capacity = 0) {
     faio::Result<faio::Context> c = faio::Context::Create(
         {.capacity = capacity, .threads = IsThreads() ? kThreadsWorkers : 0, .backend = backend()});
@@ -88,6 +92,31 @@ faio::Task<faio::Result<size_t>> ReadOne(faio::Context& ctx, faio_file f, int64_
   co_return co_await ctx.Read(f, off, into);
 }
 
+// Two coroutines each awaiting a 16-byte read of one file (at 0 and 4096),
+// started in one round.
+struct TwoReads {
+  faio::Context ctx;
+  std::unique_ptr<TempFile> f;
+  std::array<std::byte, 16> a{}, b{};
+  std::optional<faio::Task<faio::Result<size_t>>> ta, tb;
+};
+
+// (Held by pointer: the coroutines refer to its context and buffers.)
+std::unique_ptr<TwoReads> Coro::StartTwoReads() {
+  auto t = std::make_unique<TwoReads>(TwoReads{MakeContext(4), NewFile(8192)});
+  if (!t->ctx || !t->f->ok()) {
+    ADD_FAILURE() << "no context or file";
+    t->ctx = faio::Context();
+    return t;
+  }
+  t->ta.emplace(ReadOne(t->ctx, t->f->fd(), 0, t->a));
+  t->tb.emplace(ReadOne(t->ctx, t->f->fd(), 4096, t->b));
+  faio::Round round;
+  t->ta->Start();
+  t->tb->Start();
+  return t;
+}
+
 // A coroutine destroyed while it awaits a held pipe read: when the destruction
 // returns, the request is over - withdrawn (the byte fed later stays in the pipe)
 // or, where the host cannot withdraw it, completed by the destructor driving the
@@ -131,18 +160,9 @@ TEST_P(Coro, DestroyedWhileAwaitingCancelsItsRequest) {
 // context until the completion comes. Another coroutine's completion that the
 // same run brings is queued, not lost: it resumes at the next ResumeReady.
 TEST_P(Coro, DestroyedAfterTheHostFinishedDrivesTheContext) {
-  faio::Context ctx = MakeContext(4);
-  ASSERT_TRUE(ctx);
-  auto f = NewFile(8192);
-  ASSERT_TRUE(f->ok());
-  std::array<std::byte, 16> a{}, b{};
-  std::optional<faio::Task<faio::Result<size_t>>> ta(ReadOne(ctx, f->fd(), 0, a));
-  std::optional<faio::Task<faio::Result<size_t>>> tb(ReadOne(ctx, f->fd(), 4096, b));
-  {
-    faio::Round round;
-    ta->Start();
-    tb->Start();
-  }
+  std::unique_ptr<TwoReads> two = StartTwoReads();
+  ASSERT_TRUE(two->ctx);
+  auto& [ctx, f, a, b, ta, tb] = *two;
   SleepMs(static_cast<int>(PromptMs()));  // both reads are done on the host by now
   ASSERT_FALSE(tb->Done());
   tb.reset();  // cancel: completed (or in progress); the destructor runs ctx
@@ -165,18 +185,9 @@ TEST_P(Coro, DestroyedAfterTheHostFinishedDrivesTheContext) {
 // destroying one of those coroutines takes it off the ready queue; the other
 // still resumes, with its data.
 TEST_P(Coro, DestroyedAfterItsCompletionCameIsNotResumed) {
-  faio::Context ctx = MakeContext(4);
-  ASSERT_TRUE(ctx);
-  auto f = NewFile(8192);
-  ASSERT_TRUE(f->ok());
-  std::array<std::byte, 16> a{}, b{};
-  std::optional<faio::Task<faio::Result<size_t>>> ta(ReadOne(ctx, f->fd(), 0, a));
-  std::optional<faio::Task<faio::Result<size_t>>> tb(ReadOne(ctx, f->fd(), 4096, b));
-  {
-    faio::Round round;
-    ta->Start();
-    tb->Start();
-  }
+  std::unique_ptr<TwoReads> two = StartTwoReads();
+  ASSERT_TRUE(two->ctx);
+  auto& [ctx, f, a, b, ta, tb] = *two;
   size_t came = 0;
   Clock::time_point end = Clock::now() + std::chrono::seconds(5);
   while (came < 2 && Clock::now() < end) {

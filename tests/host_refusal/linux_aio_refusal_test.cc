@@ -184,6 +184,7 @@ std::string Describe(const std::vector<IoSubmitSupervisor::Call>& calls) {
 
 class LinuxAioRefusal : public RefusalTest {
  protected:
+  void RefusalAroundAFlush(IoSubmitSupervisor& sup, bool pool);
   // InSupervisedChild runs body in a child under the supervisor; the child's
   // gtest failures are printed there and fail the test here.
   template <typename Body>
@@ -266,82 +267,64 @@ TEST_P(LinuxAioRefusal, FirstIoSubmitRefusedSubmitsNothing) {
   });
 }
 
-TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndTheFlushGoesToThePool) {
-  // [w0 w1 w2 flush w3 w4]: the writes before the flush go in one io_submit,
-  // which passes; the one after it is refused: accepted are w0..w2 and the
-  // flush (prefix 4), w3 and w4 are prepared. The flush is issued once the
-  // writes are reaped, to the threads pool (fdatasync on a worker): no
-  // io_submit carries it, and it succeeds.
-  InSupervisedChild([&](Sup& sup) {
-    faio_ctx* ctx = NewCtx();
-    ASSERT_NE(ctx, nullptr);
-    ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
-    TempFile f(DirectIoDir());
-    ASSERT_TRUE(f.ok());
-    faio_file fd = DirectFd(f);
-    ASSERT_GE(fd, 0);
-    std::vector<faio_req*> w = WriteBatch(fd, 5);
-    faio_req* flush = NewReq();
-    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
-    std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
+// [w0 w1 w2 flush w3 w4]: the writes before the flush go in one io_submit,
+// which passes; the one after it is refused: accepted are w0..w2 and the flush
+// (prefix 4), w3 and w4 are prepared. The flush is issued once the writes are
+// reaped. pool: to the threads pool (fdatasync on a worker): no io_submit
+// carries it, and it succeeds. Otherwise no thread can be started (clone answers
+// EAGAIN), so the pool has no worker and the flush goes to the kernel
+// (IOCB_CMD_FDSYNC), whose io_submit is refused too: the flush completes with
+// insufficient resources, host error EAGAIN (docs/contract.md, Flush). Either
+// way the next flush succeeds.
+void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, bool pool) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+  TempFile f(DirectIoDir());
+  ASSERT_TRUE(f.ok());
+  faio_file fd = DirectFd(f);
+  ASSERT_GE(fd, 0);
+  std::vector<faio_req*> w = WriteBatch(fd, 5);
+  faio_req* flush = NewReq();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+  std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
+  if (pool) {
     sup.Script({{Sup::kPass, 0}, {Sup::kRefuse, 0}});
-    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx, batch.data(), batch.size()));
-    ExpectPrefixAccepted(batch, 4);
-    ReapExactly(ctx, {w[0], w[1], w[2], flush});
-    for (int i = 0; i < 3; i++) EXPECT_ST(FAIO_OK, faio_req_result(w[i], nullptr));
+  } else {
+    sup.Script({{Sup::kPass, 0}, {Sup::kRefuse, 0}, {Sup::kRefuse, 0}});
+  }
+  EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx, batch.data(), batch.size()));
+  ExpectPrefixAccepted(batch, 4);
+  ReapExactly(ctx, {w[0], w[1], w[2], flush});
+  for (int i = 0; i < 3; i++) EXPECT_ST(FAIO_OK, faio_req_result(w[i], nullptr));
+  std::vector<Sup::Call> calls = sup.TakeCalls();
+  if (pool) {
     EXPECT_ST(FAIO_OK, faio_req_result(flush, nullptr));
-    std::vector<Sup::Call> calls = sup.TakeCalls();
     ASSERT_EQ(calls.size(), 2u) << "an io_submit carried the flush: " << Describe(calls);
-    EXPECT_EQ(calls[0].nr, 3) << Describe(calls);
-    EXPECT_EQ(calls[1].nr, 2) << Describe(calls);
-    EXPECT_EQ(sup.ScriptLeft(), 0u);
-    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
-    std::vector<faio_req*> again = {w[3], w[4], flush};
-    ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, again.data(), again.size()));
-    ReapExactly(ctx, again);
-    for (faio_req* r : again) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
-    ExpectFileHoldsBatch(f, 5);
-  });
+  } else {
+    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_req_result(flush, nullptr));
+    EXPECT_EQ(faio_req_host_error(flush), EAGAIN);
+    ASSERT_EQ(calls.size(), 3u) << Describe(calls);
+    EXPECT_EQ(calls[2].nr, 1) << "the third call is not the flush: " << Describe(calls);
+  }
+  EXPECT_EQ(calls[0].nr, 3) << Describe(calls);
+  EXPECT_EQ(calls[1].nr, 2) << Describe(calls);
+  EXPECT_EQ(sup.ScriptLeft(), 0u);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+  std::vector<faio_req*> again = {w[3], w[4], flush};
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, again.data(), again.size()));
+  ReapExactly(ctx, again);
+  for (faio_req* r : again) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+  ExpectFileHoldsBatch(f, 5);
+}
+
+TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndTheFlushGoesToThePool) {
+  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, /*pool=*/true); });
 }
 
 TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndRefusedFlushCompletes) {
-  // As above, but no thread can be started (clone answers EAGAIN), so the
-  // threads pool has no worker and the flush goes to the kernel
-  // (IOCB_CMD_FDSYNC), whose io_submit is refused too: the flush completes with
-  // insufficient resources, host error EAGAIN (docs/contract.md, Flush), and
-  // the next flush succeeds.
-  InSupervisedChild([&](Sup& sup) {
-    faio_ctx* ctx = NewCtx();
-    ASSERT_NE(ctx, nullptr);
-    ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
-    TempFile f(DirectIoDir());
-    ASSERT_TRUE(f.ok());
-    faio_file fd = DirectFd(f);
-    ASSERT_GE(fd, 0);
-    std::vector<faio_req*> w = WriteBatch(fd, 5);
-    faio_req* flush = NewReq();
-    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
-    std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
-    sup.Script({{Sup::kPass, 0}, {Sup::kRefuse, 0}, {Sup::kRefuse, 0}});
-    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_ctx_submit(ctx, batch.data(), batch.size()));
-    ExpectPrefixAccepted(batch, 4);
-    ReapExactly(ctx, {w[0], w[1], w[2], flush});
-    for (int i = 0; i < 3; i++) EXPECT_ST(FAIO_OK, faio_req_result(w[i], nullptr));
-    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, faio_req_result(flush, nullptr));
-    EXPECT_EQ(faio_req_host_error(flush), EAGAIN);
-    std::vector<Sup::Call> calls = sup.TakeCalls();
-    ASSERT_EQ(calls.size(), 3u) << Describe(calls);
-    EXPECT_EQ(calls[0].nr, 3) << Describe(calls);
-    EXPECT_EQ(calls[1].nr, 2) << Describe(calls);
-    EXPECT_EQ(calls[2].nr, 1) << "the third call is not the flush: " << Describe(calls);
-    EXPECT_EQ(sup.ScriptLeft(), 0u);
-    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
-    std::vector<faio_req*> again = {w[3], w[4], flush};
-    ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, again.data(), again.size()));
-    ReapExactly(ctx, again);
-    for (faio_req* r : again) EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
-    ExpectFileHoldsBatch(f, 5);
-  }, /*no_threads=*/true);
+  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, /*pool=*/false); },
+                    /*no_threads=*/true);
 }
 
 }  // namespace
