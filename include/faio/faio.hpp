@@ -248,6 +248,7 @@ class [[nodiscard]] IoOp {
   // request cannot be made, prepared or submitted.
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     detail::CoThread& t = detail::ThisThread();
+    status_ = FAIO_OK;
     req_ = t.TakeRequest();
     if (req_ == nullptr) return Fail(FAIO_E_NO_MEMORY);
     int s = kind_ == Kind::kRead ? faio_req_prepare_read(req_, file_, off_, buf_, len_, nullptr)
@@ -318,17 +319,27 @@ class [[nodiscard]] IoOp {
       // Completed or running: only a wait can end it. Drive the context (other
       // operations' callbacks only queue their coroutines) until it has.
       state_ = State::kAbandoned;
+      const bool others_ready = !t.ready.empty();
+      bool interrupted = false;
       while (state_ == State::kAbandoned) {
         uint32_t n = 0;
         int s = faio_ctx_run(ctx_, 1, FAIO_WAIT_INDEFINITE, &n);
         if (s == FAIO_E_BUSY) {
           // Another thread waits on the context (outside this layer's rules):
-          // it will run the callback; do not free the buffer before it has.
-          while (state_ == State::kAbandoned) std::this_thread::yield();
-        } else if (s != FAIO_OK && s != FAIO_E_INTERRUPTED && s != FAIO_E_TIMEOUT) {
+          // let it run the callback, then try again; do not free the buffer
+          // before the operation is over.
+          std::this_thread::yield();
+        } else if (s == FAIO_E_INTERRUPTED) {
+          interrupted = true;  // the caller's wakeup: given back below
+        } else if (s != FAIO_OK && s != FAIO_E_TIMEOUT) {
           break;  // no request counted: nothing more can come
         }
       }
+      // The runs above reset the context's pollable handle and may have taken
+      // other coroutines' completions (now in the ready queue) or a wakeup: a
+      // wakeup makes the handle ready again, so an event loop comes back to
+      // resume them (and still sees its wakeup).
+      if (interrupted || (!others_ready && !t.ready.empty())) (void)faio_ctx_wakeup(ctx_);
     }
     t.GiveRequest(req_);
     req_ = nullptr;
@@ -342,7 +353,9 @@ class [[nodiscard]] IoOp {
   File file_;
   Kind kind_;
   bool full_;
-  State state_ = State::kIdle;
+  // Atomic: OnDone may run on another thread's faio_ctx_run while a destructor
+  // here waits for it (outside the one-thread rule, but never a data race).
+  std::atomic<State> state_{State::kIdle};
   int status_ = FAIO_OK;
   faio_req* req_ = nullptr;
   std::coroutine_handle<> waiter_;
@@ -376,6 +389,12 @@ inline void OpList::Remove(IoOp* op) noexcept {
 // several coroutines outside them.
 class Round {
  public:
+  // SubmitPending hands what this thread's open rounds have prepared to the
+  // contexts now (Drive and Dispatch call it before they wait).
+  static void SubmitPending() noexcept {
+    detail::CoThread& t = detail::ThisThread();
+    if (!t.pending.empty()) Flush(t);
+  }
   Round() noexcept { ++detail::ThisThread().rounds; }
   Round(const Round&) = delete;
   Round& operator=(const Round&) = delete;
@@ -411,6 +430,9 @@ class Round {
           t.ready.PushBack(ops[i]);
         }
       }
+      // Refused ones wait in the ready queue: a wakeup brings the driver (or an
+      // event loop, through the pollable handle) back to resume them.
+      if (accepted < n) (void)faio_ctx_wakeup(ctx);
     }
   }
 };
@@ -423,13 +445,18 @@ class Round {
 inline size_t ResumeReady() {
   detail::CoThread& t = detail::ThisThread();
   size_t resumed = 0;
-  do {
-    Round round;
-    while (IoOp* op = t.ready.PopFront()) {
-      op->waiter_.resume();
-      ++resumed;
-    }
-  } while (t.rounds == 0 && !t.ready.empty());  // the round's submit refused some
+  Round round;
+  // Those queued now; what this round's submit refuses waits for the next pass
+  // (a coroutine that retries at once would be refused again: nothing frees a
+  // slot until the driver runs the context).
+  IoOp* last = t.ready.tail;
+  while (last != nullptr) {
+    IoOp* op = t.ready.PopFront();
+    if (op == nullptr) break;
+    if (op == last) last = nullptr;
+    op->waiter_.resume();
+    ++resumed;
+  }
   return resumed;
 }
 
@@ -673,6 +700,11 @@ class [[nodiscard]] Task {
   auto operator co_await() noexcept {
     struct Awaiter {
       Handle h;
+      // The awaiting coroutine destroyed while this task runs: the task must
+      // not resume it when it finishes.
+      ~Awaiter() {
+        if (h && !h.done() && h.promise().continuation) h.promise().continuation = nullptr;
+      }
       bool await_ready() const noexcept { return h.done(); }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<> waiter) noexcept {
         h.promise().continuation = waiter;
@@ -711,11 +743,15 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 template <typename T>
 Status Drive(Context& ctx, Task<T>& task) {
   task.Start();
+  detail::CoThread& t = detail::ThisThread();
   for (;;) {
     (void)ResumeReady();
     if (task.Done()) return Status::kOk;
-    Result<size_t> r = ctx.Run(1);
-    if (!r.ok() && r.status() != Status::kInterrupted && r.status() != Status::kTimeout) {
+    Round::SubmitPending();  // Drive called inside a round: its operations go now
+    // Coroutines still queued (refused by a full context): look, do not block.
+    Result<size_t> r = ctx.Run(1, t.ready.empty() ? kIndefinite : Millis(0));
+    if (!r.ok() && r.status() != Status::kInterrupted && r.status() != Status::kTimeout &&
+        !(r.status() == Status::kNoRequest && !t.ready.empty())) {
       return r.status();
     }
   }
@@ -726,7 +762,9 @@ Status Drive(Context& ctx, Task<T>& task) {
 // coroutines they wake. Returns how many completions it took, or the failing
 // Run's status (not kTimeout / kInterrupted / kNoRequest, which end the drain).
 inline Result<size_t> Dispatch(Context& ctx) {
+  Round::SubmitPending();
   size_t n = 0;
+  Status failed = Status::kOk;
   for (;;) {
     Result<size_t> r = ctx.Run(1, Millis(0));
     if (r.ok()) {
@@ -735,11 +773,12 @@ inline Result<size_t> Dispatch(Context& ctx) {
     }
     if (r.status() != Status::kTimeout && r.status() != Status::kInterrupted &&
         r.status() != Status::kNoRequest) {
-      return r.status();
+      failed = r.status();
     }
     break;
   }
-  (void)ResumeReady();
+  (void)ResumeReady();  // what the runs took is resumed whatever ended them
+  if (failed != Status::kOk) return Result<size_t>(failed);
   return Result<size_t>(Status::kOk, n);
 }
 

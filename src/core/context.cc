@@ -353,7 +353,9 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     // Only while nothing is staged: what the host may refuse is then always
     // the batch's tail (the accepted prefix), and a batch whose first
     // transfers the host takes goes to it in one piece.
-    if (fs->now == 0) fs->now = platform::ProbeNow(r->file);
+    // What the file is, learnt once (three system calls) where it matters: for
+    // transfers done at submission, and for the threads waiter (Request::local_file).
+    if (fs->now == 0 && do_now_ != DoNowPolicy::kNever) fs->now = platform::ProbeNow(r->file);
     r->local_file = (fs->now & platform::kNowLocal) != 0;
     if (do_now && stage.empty() && (fs->now & (platform::kNowRead | platform::kNowWrite)) != 0 &&
         DoNow(r, fs)) {

@@ -184,6 +184,46 @@ TEST_P(EventLoop, ReadyAfterAWakeupWhichTheNextWaitReports) {
   }
 }
 
+// A wakeup on a context that counts no request cannot be reported (the wait
+// says no request), so it must not keep the handle ready (docs/contract.md,
+// Event loops and callbacks): after the drain the handle settles.
+TEST_P(EventLoop, AWakeupWithNothingCountedDoesNotKeepTheHandleReady) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  faio_file h;
+  if (!PollableOf(ctx, &h)) return;
+  for (int round = 0; round < 3; round++) {
+    ASSERT_ST(FAIO_OK, faio_ctx_wakeup(ctx));
+    int last = 0;
+    EXPECT_TRUE(DrainNow(ctx, &last).empty());
+    EXPECT_ST(FAIO_E_NO_REQUEST, last);
+    last = 0;
+    EXPECT_TRUE(DrainNow(ctx, &last).empty());
+    EXPECT_FALSE(Ready(h, 0)) << "round " << round << ": ready for good with nothing to reap";
+  }
+}
+
+// A flush on its own (which some backends run off the host's queue: linux_aio
+// on the threads pool, iocp on its worker) makes the handle ready too.
+TEST_P(EventLoop, AFlushAloneMakesTheHandleReady) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  faio_file h;
+  if (!PollableOf(ctx, &h)) return;
+  auto f = NewFile(4096);
+  ASSERT_TRUE(f->ok());
+  faio_req* r = NewReq();
+  for (int round = 0; round < 3; round++) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(r, f->fd(), nullptr));
+    ASSERT_ST(FAIO_OK, Submit1(ctx, r));
+    ASSERT_TRUE(Ready(h, 5000)) << "round " << round << ": a flush completed unannounced";
+    std::vector<faio_req*> got = DrainNow(ctx);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_ST(FAIO_OK, faio_req_result(r, nullptr));
+    ExpectSettles(ctx, h);
+  }
+}
+
 TEST_P(EventLoop, AWakeupBeforeTheHandleExistsMakesItReady) {
   faio_ctx* ctx = NewCtx(0, FAIO_CTX_WAIT_WITHOUT_PENDING);
   ASSERT_NE(ctx, nullptr);

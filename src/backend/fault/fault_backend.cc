@@ -335,6 +335,9 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   // timer thread that makes it ready when each falls due: a loop that waits
   // only on the handle would otherwise never reap them.
   bool HasPollable() const override { return inner_->HasPollable(); }
+  bool OwnsPollable() const override { return inner_->OwnsPollable(); }
+  void SignalPollable() override { inner_->SignalPollable(); }
+  void ResetPollable() override { inner_->ResetPollable(); }
   int WatchPollable(const platform::Notify& n, faio_file* out) override {
     int st = inner_->WatchPollable(n, out);
     if (st != FAIO_OK || rules_.empty()) return st;
@@ -652,7 +655,11 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       for (Held& h : held_) {
         if (h.due <= now) h.signalled = true;
       }
-      platform::SignalNotify(notify_);
+      if (inner_->OwnsPollable()) {
+        inner_->SignalPollable();
+      } else {
+        platform::SignalNotify(notify_);
+      }
     }
   }
 

@@ -43,6 +43,8 @@
 // pending and whose packet it has not taken: if there is one, it sets the event
 // again, and the loop comes back for the packet. The flush worker and the thread
 // pool's callback (event-served handles) set it after they post their packet.
+// ReadFile and WriteFile reset the event as they start a transfer, so a submit
+// sets it again once it has issued its transfers.
 //
 // Flush: FlushFileBuffers on a worker thread (the core issues a flush only once
 // the file's earlier transfers completed); the worker posts the result to the
@@ -242,6 +244,10 @@ class IocpBackend final : public Backend {
       }
       Issue(op, info);
     }
+    // ReadFile/WriteFile reset an OVERLAPPED's event when they start: the
+    // issue just cleared the pollable handle while earlier completions may wait
+    // in the port. Set it again (at most one ready with nothing to reap).
+    if (n > 0 && notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
     return n;
   }
 
@@ -285,7 +291,7 @@ class IocpBackend final : public Backend {
     }
     // The pollable handle: an event set before its packet was queued must not
     // leave the packet behind a reset handle (see the file comment).
-    if (n == 0 && !woken && notify_on_.load(std::memory_order_acquire) && PacketOnItsWay()) {
+    if (n == 0 && notify_on_.load(std::memory_order_acquire) && PacketOnItsWay()) {
       platform::SignalNotify(notify_);
     }
     return n;

@@ -274,7 +274,14 @@ class LinuxAioBackend final : public Backend {
       timespec ts = {0, 0};
       timespec* tsp = &ts;
       if (block) {
-        if (!wake_armed_) wake_armed_ = ArmWake();
+        if (!wake_armed_) {
+          bool drained = false;
+          wake_armed_ = ArmWake(&drained);
+          if (drained) {  // a kick came since the sweep: back to the core
+            woken = true;
+            break;
+          }
+        }
         Clock::time_point until = deadline;
         if (!wake_armed_) {
           // No event slot for the wake poll right now (the context is full of
@@ -458,10 +465,13 @@ class LinuxAioBackend final : public Backend {
     return cb;
   }
 
-  bool ArmWake() {
+  // *drained (when given): a kick was pending, which the caller must honour as
+  // a wakeup (its poll is gone with the drain).
+  bool ArmWake(bool* drained = nullptr) {
     // Drain the counter first: the poll is level-triggered.
     uint64_t v;
     while (read(efd_, &v, sizeof(v)) > 0) {
+      if (drained != nullptr) *drained = true;
     }
     memset(&wake_cb_, 0, sizeof(wake_cb_));
     wake_cb_.aio_data = kWakeTag;
@@ -563,6 +573,8 @@ class LinuxAioBackend final : public Backend {
     void Done(Request* r) override {
       PushFront(done, r, &Request::next, std::memory_order_release);
       owner_->Kick();
+      // No iocb of the kernel's announces it: the pollable handle is ours to signal.
+      if (owner_->notify_on_) platform::SignalNotify(owner_->notify_);
     }
     LinuxAioBackend* const owner_;
   };

@@ -54,6 +54,9 @@ class AioNotifier {
   // makes n ready. Under the submit lock, with nothing in flight.
   virtual bool HasPollable() const { return false; }
   virtual int WatchPollable(const platform::Notify&, faio_file*) { return FAIO_E_NOT_SUPPORTED; }
+  // StopWatching: end the pollable handle's watcher, if any (before the
+  // aiocbs it watches are freed).
+  virtual void StopWatching() {}
   // As Backend::OwnsPollable, SignalPollable, ResetPollable.
   virtual bool OwnsPollable() const { return false; }
   virtual void SignalPollable() {}

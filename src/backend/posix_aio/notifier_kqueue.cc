@@ -10,8 +10,10 @@
 // polls readable while events are pending (kqueue(2); kqueue_poll), so a
 // finished job makes it ready with no extra work. What the core signals
 // (wakeups, requests it completes itself) triggers a second EVFILT_USER event,
-// kPollIdent, which Collect ignores; each wait re-arms the handle by deleting
-// and adding that event again (one kevent call), which drops a trigger.
+// kPollIdent, which Collect takes and triggers again (the handle stays ready
+// until the next reset, as an eventfd would); each wait re-arms the handle by
+// deleting and adding both user events (one kevent call): the core's flags, not
+// the triggers, say whether a wakeup or a local completion is pending.
 #include <errno.h>
 #include <string.h>
 #include <sys/event.h>
@@ -75,7 +77,13 @@ class KqueueNotifier final : public AioNotifier {
     size_t n = 0;
     for (int i = 0; i < got; ++i) {
       if (evs[i].filter == EVFILT_USER) {
-        if (evs[i].ident == kWakeIdent) *woken = true;  // kPollIdent: the handle's only
+        if (evs[i].ident == kWakeIdent) {
+          *woken = true;
+        } else if (evs[i].ident == kPollIdent) {
+          // Taking it cleared it (EV_CLEAR), but the core counts the handle as
+          // signalled until the next reset: trigger it again.
+          SignalPollable();
+        }
       } else if (evs[i].filter == EVFILT_AIO) {
         cookies[n++] = evs[i].udata;
       }
@@ -98,12 +106,17 @@ class KqueueNotifier final : public AioNotifier {
     kevent(kq_, &ev, 1, nullptr, 0, nullptr);
   }
   void ResetPollable() override {
-    // A trigger that lands between the two changes is lost (ENOENT), which is
-    // safe: it was for something queued before it, which this wait finds.
-    struct kevent ch[2];
+    // Both user events: a pending wakeup trigger would keep the descriptor
+    // readable through waits that return before they reap (the core's
+    // wakeup flag, not the trigger, is what reports it). A trigger that lands
+    // between the changes is lost (ENOENT), which is safe: it was for something
+    // queued or flagged before it, which this wait finds.
+    struct kevent ch[4];
     EV_SET(&ch[0], kPollIdent, EVFILT_USER, EV_DELETE, 0, 0, nullptr);
     EV_SET(&ch[1], kPollIdent, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
-    kevent(kq_, ch, 2, nullptr, 0, nullptr);
+    EV_SET(&ch[2], kWakeIdent, EVFILT_USER, EV_DELETE, 0, 0, nullptr);
+    EV_SET(&ch[3], kWakeIdent, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    kevent(kq_, ch, 4, nullptr, 0, nullptr);
   }
 
   void Wake() override {

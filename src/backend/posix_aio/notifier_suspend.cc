@@ -257,8 +257,14 @@ thread_local Waiter t_waiter;
 
 class SuspendNotifier final : public AioNotifier {
  public:
-  ~SuspendNotifier() override {
+  ~SuspendNotifier() override { StopWatching(); }
+
+  void StopWatching() override {
     if (!watcher_thread_.joinable()) return;
+    if (watcher_pid_ != getpid()) {  // a forked child: the thread is the parent's
+      watcher_thread_.detach();
+      return;
+    }
     stop_.store(true, std::memory_order_seq_cst);
     pending_.Poke();
     Interrupt();
@@ -276,6 +282,7 @@ class SuspendNotifier final : public AioNotifier {
   bool HasPollable() const override { return true; }
   int WatchPollable(const platform::Notify& n, faio_file* out) override {
     notify_ = n;
+    watcher_pid_ = getpid();
     try {
       watcher_thread_ = std::thread([this] { WatchLoop(); });
     } catch (const std::system_error&) {
@@ -400,6 +407,7 @@ class SuspendNotifier final : public AioNotifier {
   std::atomic<int> wakers_{0};
   platform::Notify notify_;  // set before the watcher starts
   std::thread watcher_thread_;
+  pid_t watcher_pid_ = 0;  // the process that started it (fork)
   std::atomic<bool> stop_{false};
 };
 

@@ -169,6 +169,8 @@ class PosixAioBackend final : public Backend {
   }
 
   ~PosixAioBackend() override {
+    // First: a pollable handle's watcher may be reading the aiocbs freed below.
+    notifier_->StopWatching();
     // The context is idle (nothing counted), but cancelled aiocbs may still be
     // finishing: reap them before their slots go.
     while (outstanding_ > 0) {

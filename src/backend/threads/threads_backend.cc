@@ -444,7 +444,8 @@ void Pool::Detach(PoolClient* b) {
 Request* Pool::TakeHead(PoolClient* b) {
   std::lock_guard<std::mutex> lock(mu_);
   Request* r = b->q_head_;
-  if (r == nullptr || !r->local_file || b->gen_ != gen_) return nullptr;
+  // Transfers only: a sync may take long, and a wakeup waits for what runs here.
+  if (r == nullptr || !r->local_file || r->op == Op::kFlush || b->gen_ != gen_) return nullptr;
   b->q_head_ = r->next;
   if (b->q_head_ != nullptr) {
     b->q_head_->prev = nullptr;
