@@ -34,18 +34,6 @@
 // its Finish finds the request completed by the cancel). Otherwise the
 // completion is real and a wait reports it.
 //
-// Pollable handle (faio_ctx_pollable): the core's manual-reset event. Each
-// transfer issued after it exists carries it as its OVERLAPPED's event (low bit
-// clear, so the port still gets the packet): Windows sets it when the transfer
-// completes. Which comes first, the event or the packet, is not documented (in
-// ReactOS's IopCompleteRequest the event is set first), so a wait that found
-// nothing without blocking looks for a transfer whose status is no longer
-// pending and whose packet it has not taken: if there is one, it sets the event
-// again, and the loop comes back for the packet. The flush worker and the thread
-// pool's callback (event-served handles) set it after they post their packet.
-// ReadFile and WriteFile reset the event as they start a transfer, so a submit
-// sets it again once it has issued its transfers.
-//
 // Flush: FlushFileBuffers on a worker thread (the core issues a flush only once
 // the file's earlier transfers completed); the worker posts the result to the
 // port with kFlushKey. A queued flush can be cancelled; a running one cannot.
@@ -116,7 +104,6 @@ struct IoOp {
   HANDLE event = nullptr;
   HANDLE wait = nullptr;
   HANDLE port = nullptr;
-  HANDLE notify = nullptr;  // the pollable handle's event, set after the packet is posted
   // Flush worker.
   uint32_t phase = kQueued;  // guarded by flush_mu_
   DWORD flush_error = 0;
@@ -244,10 +231,6 @@ class IocpBackend final : public Backend {
       }
       Issue(op, info);
     }
-    // ReadFile/WriteFile reset an OVERLAPPED's event when they start: the
-    // issue just cleared the pollable handle while earlier completions may wait
-    // in the port. Set it again (at most one ready with nothing to reap).
-    if (n > 0 && notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
     return n;
   }
 
@@ -289,34 +272,9 @@ class IocpBackend final : public Backend {
       if (got < ask || n >= max || woken) break;
       block = false;
     }
-    // The pollable handle: an event set before its packet was queued must not
-    // leave the packet behind a reset handle (see the file comment).
-    if (n == 0 && notify_on_.load(std::memory_order_acquire) && PacketOnItsWay()) {
-      platform::SignalNotify(notify_);
-    }
     return n;
   }
 
-  // Waiting thread: a transfer the host has finished (its status is no longer
-  // pending) whose packet this backend has not taken yet.
-  bool PacketOnItsWay() {
-    uint32_t count = op_count_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < count; ++i) {
-      IoOp* op = At(i);
-      if (op->flush || op->state.load(std::memory_order_acquire) != kInFlight) continue;
-      if (Status(op->ov) != kStatusPending) return true;
-    }
-    return false;
-  }
-
-
-  bool HasPollable() const override { return true; }
-  int WatchPollable(const platform::Notify& n, faio_file* out) override {
-    notify_ = n;
-    notify_on_.store(true, std::memory_order_release);
-    *out = n.wait;
-    return FAIO_OK;
-  }
 
   void Kick() override {
     if (kick_posted_.exchange(true, std::memory_order_acq_rel)) return;  // one is queued
@@ -466,9 +424,6 @@ class IocpBackend final : public Backend {
     op->ov = OVERLAPPED{};
     op->ov.Offset = static_cast<DWORD>(static_cast<uint64_t>(r->offset));
     op->ov.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(r->offset) >> 32);
-    const bool pollable = notify_on_.load(std::memory_order_acquire);
-    op->notify = pollable ? notify_.signal : nullptr;
-    if (pollable && info.mode == Mode::kPort) op->ov.hEvent = notify_.signal;
     if (info.mode == Mode::kEvent) {
       if (op->event == nullptr) op->event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
       if (op->event == nullptr) {
@@ -522,9 +477,7 @@ class IocpBackend final : public Backend {
   }
   static VOID CALLBACK OnEvent(PVOID param, BOOLEAN) {
     auto* op = static_cast<IoOp*>(param);
-    HANDLE notify = op->notify;  // read first: once posted, the op may be reused
     while (!PostQueuedCompletionStatus(op->port, 0, kIoKey, &op->ov)) Sleep(1);
-    if (notify != nullptr) SetEvent(notify);
   }
 
   // Outcome turns a transfer's Windows error into the request's result.
@@ -626,7 +579,6 @@ class IocpBackend final : public Backend {
         op->phase = kPosted;
       }
       while (!PostQueuedCompletionStatus(port_, 0, kFlushKey, &op->ov)) Sleep(1);
-      if (notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
     }
   }
 
@@ -646,8 +598,6 @@ class IocpBackend final : public Backend {
   std::atomic<IoOp*> chunks_[kMaxChunks] = {};
   std::atomic<uint32_t> op_count_{0};
 
-  platform::Notify notify_;  // set once, before notify_on_, with nothing in flight
-  std::atomic<bool> notify_on_{false};
   std::atomic<bool> kick_posted_{false};
   // Transfers that completed synchronously (ReadFile/WriteFile returned TRUE).
   std::atomic<uint64_t> sync_completions_{0};
