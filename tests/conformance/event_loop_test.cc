@@ -34,10 +34,9 @@ bool Ready(faio_file h, int timeout_ms) {
 #endif
 }
 
-// The backends with no pollable handle, and why (docs/event-loops.md): iocp
-// (ReadFile/WriteFile reset an OVERLAPPED's event as they start, so the event
-// cannot be shared), posix_aio off Linux (its watcher uses the Linux wakeup
-// signal). kqueue runs here on tests/freebsd_model. The fault backend has its inner
+// The backends with no pollable handle, and why (docs/event-loops.md):
+// posix_aio off Linux (its watcher uses the Linux wakeup signal). kqueue runs
+// here on tests/freebsd_model, iocp under Wine. The fault backend has its inner
 // backend's answer.
 bool HasPollable(const std::string& name) {
   if (name == "fault") {
@@ -49,7 +48,8 @@ bool HasPollable(const std::string& name) {
 #ifdef __linux__
   if (name == "posix_aio") return true;
 #endif
-  return name == "io_uring" || name == "linux_aio" || name == "threads" || name == "kqueue";
+  return name == "io_uring" || name == "linux_aio" || name == "threads" || name == "kqueue" ||
+         name == "iocp";
 }
 
 class EventLoop : public BackendTest {

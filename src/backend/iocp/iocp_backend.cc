@@ -34,6 +34,16 @@
 // its Finish finds the request completed by the cancel). Otherwise the
 // completion is real and a wait reports it.
 //
+// Pollable handle (faio_ctx_pollable): the core's manual-reset event, set only
+// after a completion's packet is in the port. It cannot ride on the transfers'
+// OVERLAPPEDs: ReadFile/WriteFile reset an OVERLAPPED's event as they start, which
+// would clear the readiness of completions already waiting. So once the handle
+// exists, every transfer is served as event-served handles are (its own event,
+// low bit set so no packet of the kernel's; the system thread pool's wait posts
+// the packet) and the wait's callback sets the handle after posting; the flush
+// worker does the same. One thread-pool wait per transfer: the price of the
+// handle, paid only by contexts that asked for it.
+//
 // Flush: FlushFileBuffers on a worker thread (the core issues a flush only once
 // the file's earlier transfers completed); the worker posts the result to the
 // port with kFlushKey. A queued flush can be cancelled; a running one cannot.
@@ -104,6 +114,7 @@ struct IoOp {
   HANDLE event = nullptr;
   HANDLE wait = nullptr;
   HANDLE port = nullptr;
+  HANDLE notify = nullptr;  // the pollable handle's event, set after the packet is posted
   // Flush worker.
   uint32_t phase = kQueued;  // guarded by flush_mu_
   DWORD flush_error = 0;
@@ -276,6 +287,14 @@ class IocpBackend final : public Backend {
   }
 
 
+  bool HasPollable() const override { return true; }
+  int WatchPollable(const platform::Notify& n, faio_file* out) override {
+    notify_ = n;
+    notify_on_.store(true, std::memory_order_release);
+    *out = n.wait;
+    return FAIO_OK;
+  }
+
   void Kick() override {
     if (kick_posted_.exchange(true, std::memory_order_acq_rel)) return;  // one is queued
     if (!PostQueuedCompletionStatus(port_, 0, kWakeKey, nullptr)) {
@@ -421,10 +440,14 @@ class IocpBackend final : public Backend {
       Complete(op, info.status, static_cast<int>(info.error), 0);
       return;
     }
+    // With a pollable handle every transfer is event-served (file comment).
+    const bool pollable = notify_on_.load(std::memory_order_acquire);
+    const Mode mode = pollable ? Mode::kEvent : info.mode;
+    op->notify = pollable ? notify_.signal : nullptr;
     op->ov = OVERLAPPED{};
     op->ov.Offset = static_cast<DWORD>(static_cast<uint64_t>(r->offset));
     op->ov.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(r->offset) >> 32);
-    if (info.mode == Mode::kEvent) {
+    if (mode == Mode::kEvent) {
       if (op->event == nullptr) op->event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
       if (op->event == nullptr) {
         DWORD e = GetLastError();
@@ -439,13 +462,13 @@ class IocpBackend final : public Backend {
                        : WriteFile(op->file, r->buf, len, nullptr, &op->ov);
     DWORD e = ok ? ERROR_SUCCESS : GetLastError();
     if (!ok && e == ERROR_IO_PENDING) {
-      if (info.mode == Mode::kEvent) Watch(op);
+      if (mode == Mode::kEvent) Watch(op);
       return;  // its packet comes to Reap
     }
     if (ok) {
       sync_completions_.fetch_add(1, std::memory_order_relaxed);
       // A synchronous success posts a packet unless the handle skips it.
-      if (info.mode == Mode::kPort && !info.skip_on_success) return;
+      if (mode == Mode::kPort && !info.skip_on_success) return;
       size_t bytes = static_cast<size_t>(op->ov.InternalHigh);
       Complete(op, FAIO_OK, 0, bytes);
       return;
@@ -477,7 +500,9 @@ class IocpBackend final : public Backend {
   }
   static VOID CALLBACK OnEvent(PVOID param, BOOLEAN) {
     auto* op = static_cast<IoOp*>(param);
+    HANDLE notify = op->notify;  // read first: once posted, the op may be reused
     while (!PostQueuedCompletionStatus(op->port, 0, kIoKey, &op->ov)) Sleep(1);
+    if (notify != nullptr) SetEvent(notify);
   }
 
   // Outcome turns a transfer's Windows error into the request's result.
@@ -579,6 +604,7 @@ class IocpBackend final : public Backend {
         op->phase = kPosted;
       }
       while (!PostQueuedCompletionStatus(port_, 0, kFlushKey, &op->ov)) Sleep(1);
+      if (notify_on_.load(std::memory_order_acquire)) platform::SignalNotify(notify_);
     }
   }
 
@@ -598,6 +624,8 @@ class IocpBackend final : public Backend {
   std::atomic<IoOp*> chunks_[kMaxChunks] = {};
   std::atomic<uint32_t> op_count_{0};
 
+  platform::Notify notify_;  // set once, before notify_on_, with nothing in flight
+  std::atomic<bool> notify_on_{false};
   std::atomic<bool> kick_posted_{false};
   // Transfers that completed synchronously (ReadFile/WriteFile returned TRUE).
   std::atomic<uint64_t> sync_completions_{0};
