@@ -121,7 +121,9 @@ int main() {
   std::function<void()> tick = [&] {
     timer.expires_after(std::chrono::milliseconds(1));
     timer.async_wait([&](const asio::error_code& ec) {
-      if (ec) return;  // cancelled: the readers are done
+      // Cancelled, or it fired just before the cancel (its handler was already
+      // queued): the readers are done, tick no more.
+      if (ec || a.failed || all_done()) return;
       (void)a.ctx.Wakeup();
       tick();
     });
