@@ -342,7 +342,11 @@ TEST_P(Wakeup, StormDuringACompletionStreamLosesNothing) {
   EXPECT_GE(interrupts.load(), kWakeups) << "every wakeup is seen";
   EXPECT_LE(interrupts.load(), kWakeups + 1) << "a wakeup was seen twice";
   EXPECT_EQ(reaped, submitted) << "every submitted request comes back once";
-  EXPECT_GT(reaped, kWakeups) << "the stream did not flow";
+  // The stream flows through the storm: far more completions than the 16 first
+  // submits (a stream stalled by the wakeups gives about that many). Half the
+  // number of wakeups, not all of it: under Wine the threads backend's stream
+  // gives 160-470 completions over the storm from run to run.
+  EXPECT_GT(reaped, kWakeups / 2) << "the stream did not flow";
   for (size_t i = 0; i < kSlots; ++i) EXPECT_EQ(outstanding[i], 0) << "request " << i;
   EXPECT_ST(FAIO_OK, faio_ctx_destroy(ctx)) << "the context still counts requests";
 }
