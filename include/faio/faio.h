@@ -207,6 +207,17 @@ FAIO_API int faio_get_backends(faio_backend_info *out, size_t size, size_t *coun
 
 /* ---- Requests ------------------------------------------------------------- */
 
+/* A span of memory: a segment of a vectored transfer (faio_req_prepare_readv),
+ * or a buffer for faio_ctx_register_buffers. */
+typedef struct faio_buffer {
+  void *base;
+  size_t length;
+} faio_buffer;
+
+/* The most segments one vectored transfer takes, on every host (Linux's and
+ * FreeBSD's IOV_MAX). */
+#define FAIO_MAX_SEGMENTS 1024u
+
 /* faio_req_create makes a request in state idle. Returns 0, FAIO_E_INVALID_PARAMETER
  * (null out) or FAIO_E_NO_MEMORY. */
 FAIO_API int faio_req_create(faio_req **out);
@@ -226,6 +237,29 @@ FAIO_API int faio_req_prepare_read(faio_req *req, faio_file f, int64_t off, void
                                    size_t len, void *user);
 FAIO_API int faio_req_prepare_write(faio_req *req, faio_file f, int64_t off,
                                     const void *buf, size_t len, void *user);
+
+/* faio_req_prepare_readv/_writev describe one transfer between file f at offset
+ * off and the segments bufs[0..count), in order, as preadv/pwritev do: the file's
+ * bytes from off fill (or come from) bufs[0], then bufs[1], ... The segment array
+ * is copied (the caller may reuse it at once); the memory it names must stay
+ * valid until the request completes. The result is the total bytes moved; a
+ * short one stops within a segment, as a short read does. Each host's native
+ * vectored path is used where it has one (io_uring READV/WRITEV, kernel AIO
+ * PREADV/PWRITEV, preadv/pwritev on the threads pool, FreeBSD aio_readv/
+ * aio_writev); elsewhere (glibc's POSIX AIO, IOCP) the library moves the data
+ * through one contiguous buffer of its own (docs/backends.md, "Vectored I/O").
+ * Direct I/O (O_DIRECT) needs every segment's address and length aligned as
+ * faio_file_alignment says, on every backend; a misaligned one completes with
+ * FAIO_E_INVALID_PARAMETER (host error EINVAL). The request must be idle,
+ * prepared or completed; it becomes prepared. Returns 0, FAIO_E_INVALID_HANDLE,
+ * FAIO_E_IN_PROGRESS (request submitted; unchanged), FAIO_E_NO_MEMORY (the
+ * copy of the array), FAIO_E_INVALID_PARAMETER (bufs null, count 0 or over
+ * FAIO_MAX_SEGMENTS, a segment with a null base or length 0, off < 0, or a total
+ * over 0x7ffff000). */
+FAIO_API int faio_req_prepare_readv(faio_req *req, faio_file f, int64_t off,
+                                    const faio_buffer *bufs, size_t count, void *user);
+FAIO_API int faio_req_prepare_writev(faio_req *req, faio_file f, int64_t off,
+                                     const faio_buffer *bufs, size_t count, void *user);
 
 /* faio_req_prepare_flush describes a flush of f: when it completes, the data of
  * every write submitted to the same context on f before it is durable
@@ -315,12 +349,6 @@ FAIO_API const char *faio_ctx_backend(const faio_ctx *ctx);
  * that registers files does it here). Optional. Returns 0, FAIO_E_INVALID_HANDLE,
  * FAIO_E_BAD_FILE. */
 FAIO_API int faio_ctx_associate_file(faio_ctx *ctx, faio_file f);
-
-/* A span of memory for faio_ctx_register_buffers. */
-typedef struct faio_buffer {
-  void *base;
-  size_t length;
-} faio_buffer;
 
 /* faio_ctx_register_buffers registers bufs[0..count) with the context's backend
  * (io_uring: fixed buffers, so the kernel does not map the pages on every

@@ -1,12 +1,16 @@
 // backend_util.h - small helpers the backends share: turning the core's
 // absolute deadline into a system call's relative timeout, building a backend
-// that has a fallible Init, and reading a /proc/sys value for a probe's reason.
+// that has a fallible Init, a bounce buffer for vectored transfers, and reading
+// a /proc/sys value for a probe's reason.
 #ifndef FAIO_SRC_BACKEND_BACKEND_UTIL_H_
 #define FAIO_SRC_BACKEND_BACKEND_UTIL_H_
 
 #include <stdio.h>
+#include <string.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <string>
@@ -43,6 +47,62 @@ std::unique_ptr<T> MakeWithInit(Unavailable* why, Args&&... args) {
   if (!p->Init(why)) return nullptr;
   return p;
 }
+
+// Bounce: one contiguous buffer standing for a vectored transfer's segments, for
+// a host without vectored asynchronous I/O (glibc's POSIX AIO, IOCP; docs/
+// backends.md, "Vectored I/O"). Page aligned, so direct I/O takes it (the
+// segments' own alignment is checked first: platform::CheckDirectSegments).
+// Kept and grown by its owner (a backend's per-request slot), freed with it.
+// Costs one copy of the data: gathered before a write, scattered after a read.
+class Bounce {
+ public:
+  static constexpr size_t kAlign = 4096;
+  Bounce() = default;
+  Bounce(const Bounce&) = delete;
+  Bounce& operator=(const Bounce&) = delete;
+  ~Bounce() { Free(); }
+
+  // Fit makes room for len bytes; false when memory is short.
+  bool Fit(size_t len) {
+    if (len <= cap_) return true;
+    size_t cap = (len + kAlign - 1) & ~(kAlign - 1);
+    void* p = ::operator new(cap, std::align_val_t{kAlign}, std::nothrow);
+    if (p == nullptr) return false;
+    Free();
+    p_ = p;
+    cap_ = cap;
+    return true;
+  }
+  void* data() const { return p_; }
+
+  // Gather copies r's segments in, in order (before a write).
+  void Gather(const Request* r) {
+    auto* at = static_cast<unsigned char*>(p_);
+    for (uint32_t i = 0; i < r->nsegs; ++i) {
+      memcpy(at, r->segs[i].base, r->segs[i].length);
+      at += r->segs[i].length;
+    }
+  }
+  // Scatter copies the first `bytes` bytes out to r's segments (after a read).
+  void Scatter(const Request* r, size_t bytes) const {
+    const auto* at = static_cast<const unsigned char*>(p_);
+    for (uint32_t i = 0; i < r->nsegs && bytes != 0; ++i) {
+      size_t k = r->segs[i].length < bytes ? r->segs[i].length : bytes;
+      memcpy(r->segs[i].base, at, k);
+      at += k;
+      bytes -= k;
+    }
+  }
+
+ private:
+  void Free() {
+    if (p_ != nullptr) ::operator delete(p_, std::align_val_t{kAlign});
+    p_ = nullptr;
+    cap_ = 0;
+  }
+  void* p_ = nullptr;
+  size_t cap_ = 0;
+};
 
 // ReadProcValue returns the first line of a /proc/sys file, or "?".
 inline std::string ReadProcValue(const char* path) {

@@ -127,6 +127,16 @@ int faio_req_prepare_write(faio_req* req, faio_file f, int64_t off, const void* 
   return faio::detail::PrepareTransfer(req, Op::kWrite, f, off, const_cast<void*>(buf), len, user);
 }
 
+int faio_req_prepare_readv(faio_req* req, faio_file f, int64_t off, const faio_buffer* bufs,
+                           size_t count, void* user) {
+  return faio::detail::PrepareVector(req, Op::kRead, f, off, bufs, count, user);
+}
+
+int faio_req_prepare_writev(faio_req* req, faio_file f, int64_t off, const faio_buffer* bufs,
+                            size_t count, void* user) {
+  return faio::detail::PrepareVector(req, Op::kWrite, f, off, bufs, count, user);
+}
+
 int faio_req_prepare_flush(faio_req* req, faio_file f, void* user) {
   return faio::detail::PrepareFlush(req, f, FAIO_FLUSH_DATA, user);
 }

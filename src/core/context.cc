@@ -435,8 +435,11 @@ void Context::IssueFlushes() {
 bool Context::DoNow(Request* r, FileState* fs) {
   size_t bytes = 0;
   int err = 0;
-  if (!platform::TransferNow(r->file, r->op.load(std::memory_order_relaxed) == Op::kWrite, r->buf,
-                             r->len, r->offset, &fs->now, &bytes, &err)) {
+  faio_buffer one;
+  uint32_t nsegs = 0;
+  const faio_buffer* segs = SegmentsOf(r, &one, &nsegs);
+  if (!platform::TransferNow(r->file, r->op.load(std::memory_order_relaxed) == Op::kWrite, segs,
+                             nsegs, r->len, r->offset, &fs->now, &bytes, &err)) {
     return false;
   }
   FileTable::Count(FileTable::Track(fs, r), 1);

@@ -3,6 +3,9 @@
 // context.cc.
 #include "core/request.h"
 
+#include <algorithm>
+#include <new>
+
 #include "core/context.h"
 #include "core/handle_table.h"
 
@@ -54,8 +57,75 @@ int DestroyRequest(faio_req* h) {
       break;
     }
   }
+  delete[] r->segs;  // the slot may go to a request that never needs one
+  r->segs = nullptr;
+  r->seg_cap = 0;
+  r->nsegs = 0;
   Table().Free(r->handle);
   return FAIO_OK;
+}
+
+int PrepareVector(faio_req* h, Op op, faio_file f, int64_t off, const faio_buffer* bufs,
+                  size_t count, void* user) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  uint64_t w = r->word.load(std::memory_order_acquire);
+  State s = StateOf(w);
+  if (!Preparable(s)) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
+  if (bufs == nullptr || count == 0 || count > FAIO_MAX_SEGMENTS || off < 0) {
+    return FAIO_E_INVALID_PARAMETER;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (bufs[i].base == nullptr || bufs[i].length == 0 || bufs[i].length > kMaxTransfer - total) {
+      return FAIO_E_INVALID_PARAMETER;
+    }
+    total += bufs[i].length;
+  }
+  if (r->seg_cap < count) {
+    // The caller owns a preparable request: nobody else reads segs now.
+    uint32_t cap = count < 8 ? 8 : static_cast<uint32_t>(count);
+    auto* grown = new (std::nothrow) faio_buffer[cap];
+    if (grown == nullptr) return FAIO_E_NO_MEMORY;
+    delete[] r->segs;
+    r->segs = grown;
+    r->seg_cap = cap;
+  }
+  std::copy(bufs, bufs + count, r->segs);
+  return MoveToPrepared(r, op, f, off, nullptr, total, 0, user, static_cast<uint32_t>(count));
+}
+
+SegCut Cut(Request* r, size_t len) {
+  SegCut c;
+  c.len = r->len;
+  if (r->nsegs != 0) {
+    c.nsegs = r->nsegs;
+    size_t at = 0;
+    uint32_t i = 0;
+    while (at + r->segs[i].length < len) at += r->segs[i++].length;
+    c.last = i;
+    c.last_len = r->segs[i].length;
+    r->segs[i].length = len - at;
+    r->nsegs = i + 1;
+  }
+  r->len = len;
+  return c;
+}
+
+void Uncut(Request* r, const SegCut& c) {
+  if (c.len == 0) return;
+  if (c.nsegs != 0) {
+    r->segs[c.last].length = c.last_len;
+    r->nsegs = c.nsegs;
+  }
+  r->len = c.len;
+}
+
+unsigned char* ByteAt(const Request* r, size_t at) {
+  if (r->nsegs == 0) return static_cast<unsigned char*>(r->buf) + at;
+  uint32_t i = 0;
+  while (at >= r->segs[i].length) at -= r->segs[i++].length;
+  return static_cast<unsigned char*>(r->segs[i].base) + at;
 }
 
 int PrepareFlush(faio_req* h, faio_file f, uint32_t flags, void* user) {

@@ -112,8 +112,14 @@ struct Request {
   uint32_t flush_flags = 0;
   faio_file file{};
   int64_t offset = 0;
-  void* buf = nullptr;
-  size_t len = 0;
+  void* buf = nullptr;  // a single-buffer transfer's memory; null when vectored
+  size_t len = 0;       // the transfer's length (a vectored one's total)
+  // A vectored transfer (faio_req_prepare_readv/_writev): segs[0..nsegs), the
+  // request's own copy (grown, never shrunk, freed when the request is
+  // destroyed). nsegs 0: a single buffer, buf/len.
+  faio_buffer* segs = nullptr;
+  uint32_t nsegs = 0;
+  uint32_t seg_cap = 0;
   void* user = nullptr;
   // faio_req_set_callback: kept across prepares; changed only while the
   // request is not submitted, read by faio_ctx_run after it completed.
@@ -201,7 +207,7 @@ inline constexpr bool Preparable(State s) {
 // outcome fields are left as they are: only a completed request's are read,
 // and every completion writes all three.
 inline int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf, size_t len,
-                          uint32_t flush_flags, void* user) {
+                          uint32_t flush_flags, void* user, uint32_t nsegs = 0) {
   uint64_t w = r->word.load(std::memory_order_acquire);
   State s = StateOf(w);
   if (!Preparable(s)) return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
@@ -210,6 +216,7 @@ inline int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf
   r->offset = off;
   r->buf = buf;
   r->len = len;
+  r->nsegs = nsegs;
   r->flush_flags = flush_flags;
   r->user = user;
   r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
@@ -243,6 +250,35 @@ inline int RequestResult(const faio_req* h, size_t* transferred) {
   if (s == kIdle || s == kPrepared) return FAIO_E_NOT_SUBMITTED;
   return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
 }
+
+// Segments of r's transfer: its vector, or *one made of buf/len. *n gets the count.
+inline const faio_buffer* SegmentsOf(const Request* r, faio_buffer* one, uint32_t* n) {
+  if (r->nsegs != 0) {
+    *n = r->nsegs;
+    return r->segs;
+  }
+  one->base = r->buf;
+  one->length = r->len;
+  *n = 1;
+  return one;
+}
+
+// Cut shortens a transfer to len bytes (0 < len < r->len) and Uncut restores
+// it: the fault backend's short transfers. A vectored one loses its tail.
+struct SegCut {
+  size_t len = 0;  // 0: nothing cut
+  uint32_t nsegs = 0;
+  uint32_t last = 0;
+  size_t last_len = 0;
+};
+SegCut Cut(Request* r, size_t len);
+void Uncut(Request* r, const SegCut& c);
+// ByteAt: the byte at position at (< r->len) of r's transfer.
+unsigned char* ByteAt(const Request* r, size_t at);
+
+// PrepareVector answers faio_req_prepare_readv/_writev.
+int PrepareVector(faio_req* h, Op op, faio_file f, int64_t off, const faio_buffer* bufs,
+                  size_t count, void* user);
 
 int CreateRequest(faio_req** out);
 int DestroyRequest(faio_req* h);

@@ -26,6 +26,11 @@ int StatusFromHostError(int err);
 // error in *err. EINTR is retried.
 int64_t ReadAt(faio_file f, void* buf, size_t len, int64_t off, int* err);
 int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err);
+// ReadAtV/WriteAtV: the same over segs[0..n) in order, as one transfer
+// (preadv/pwritev; Windows: one call per segment, stopping after a short one
+// or at an error, which is reported only when nothing moved).
+int64_t ReadAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err);
+int64_t WriteAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err);
 // Transfers a submitting thread may make itself instead of handing them to the
 // host (docs/design.md, "Done at submission"): what ProbeNow says of a file, as
 // bits. Linux only; elsewhere ProbeNow answers kNowProbed alone.
@@ -49,8 +54,9 @@ bool IsLocalFile(faio_file f);
 // allows it. True: done, with the bytes moved or the host error in *err
 // (0: success). False: left for the host - not allowed, not wholly cached,
 // or the file refused (*now then loses the bit, so it is not asked again).
-bool TransferNow(faio_file f, bool write, void* buf, size_t len, int64_t off, uint8_t* now,
-                 size_t* bytes, int* err);
+// The transfer is segs[0..n), len bytes in all.
+bool TransferNow(faio_file f, bool write, const faio_buffer* segs, uint32_t n, size_t len,
+                 int64_t off, uint8_t* now, size_t* bytes, int* err);
 // SyncFile makes the file's written data durable (full: metadata too).
 // Returns 0 or -1 with the host error in *err.
 int SyncFile(faio_file f, bool full, int* err);
@@ -58,6 +64,12 @@ int SyncFile(faio_file f, bool full, int* err);
 int CheckFile(faio_file f);
 // FileAlignment answers faio_file_alignment.
 int FileAlignment(faio_file f, faio_alignment* out);
+// CheckDirectSegments: 0, or EINVAL when f is open for direct I/O and a segment's
+// address or length breaks its alignment (FileAlignment) - the kernel's own
+// verdict on such a vector, for a backend that moves the data through a buffer
+// of its own (backend_util.h, Bounce). Costs two system calls (Linux); other
+// hosts: 0.
+int CheckDirectSegments(faio_file f, const faio_buffer* segs, uint32_t n);
 
 // Notify is a context's pollable handle (faio_ctx_pollable): ready (readable on
 // POSIX, signalled on Windows) from a Signal until the next Reset. Linux: one

@@ -790,6 +790,15 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   // Submit1 submits one request.
   static int Submit1(faio_ctx* c, faio_req* r) { return faio_ctx_submit(c, &r, 1); }
 
+  // RunOne submits r alone and reaps it; returns its status, bytes in *n.
+  int RunOne(faio_ctx* ctx, faio_req* r, size_t* n = nullptr) {
+    int s = Submit1(ctx, r);
+    if (s != FAIO_OK) return s;
+    std::vector<faio_req*> got = Reap(ctx, 1);
+    EXPECT_EQ(got.size(), 1u);
+    return faio_req_result(r, n);
+  }
+
   // Reap waits until n requests came back, the context has none (NO_REQUEST) or
   // `limit` passed, and returns what came back, in order. It never reaps more
   // than n. INTERRUPTED and TIMEOUT are tolerated (the loop goes on); any other

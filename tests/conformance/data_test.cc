@@ -14,14 +14,6 @@ namespace {
 
 class Data : public BackendTest {
  protected:
-  // RunOne submits r alone and reaps it; returns its status, bytes in *n.
-  int RunOne(faio_ctx* ctx, faio_req* r, size_t* n = nullptr) {
-    int s = Submit1(ctx, r);
-    if (s != FAIO_OK) return s;
-    std::vector<faio_req*> got = Reap(ctx, 1);
-    EXPECT_EQ(got.size(), 1u);
-    return faio_req_result(r, n);
-  }
   // ExpectUsable: a simple read through ctx still works.
   void ExpectUsable(faio_ctx* ctx) {
     auto f = NewFile(4096);

@@ -174,6 +174,7 @@ struct Plan {
   uint64_t number = 0;  // ordinal among the requests offered, for the log
   int error = 0;        // completion error (errno), 0: none
   size_t orig_len = 0;  // nonzero: the host was asked for fewer bytes
+  SegCut cut;           // ... and how the request was cut (Uncut restores it)
   bool corrupt = false;
   bool hold = false;
   Clock::duration delay{};
@@ -323,7 +324,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       if (it != plans_.end() && it->second.seq32 == seq32) {
         Plan p = it->second;
         plans_.erase(it);
-        if (p.orig_len != 0) r->len = p.orig_len;
+        if (p.orig_len != 0) Uncut(r, p.cut);
         if (p.undo != 0) MarkDone(p.undo);
         if (p.flush != 0) SettleFlush(p, false);
       }
@@ -364,14 +365,14 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     }
     Plan p = it->second;
     plans_.erase(it);
-    if (p.orig_len != 0) r->len = p.orig_len;
+    if (p.orig_len != 0) Uncut(r, p.cut);
     if (p.undo != 0) MarkDone(p.undo);
     if (crashed_) {
       Fail(status, host_error, bytes, EIO);
     } else {
       if (p.corrupt && *status == FAIO_OK && *bytes > 0) {
         size_t at = static_cast<size_t>(NextRandom(&rng_) % *bytes);
-        static_cast<unsigned char*>(r->buf)[at] ^=
+        *ByteAt(r, at) ^=
             static_cast<unsigned char>(1 + NextRandom(&rng_) % 255);
         Log(p.number, r, "corrupt", "byte %llu of %llu changed", static_cast<unsigned long long>(at),
             static_cast<unsigned long long>(*bytes));
@@ -497,7 +498,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     if (p.orig_len != 0) {
       size_t shorter = p.orig_len;
       p.orig_len = r->len;
-      r->len = shorter;
+      p.cut = Cut(r, shorter);
       Log(number, r, "short", "host asked for %llu of %llu bytes",
           static_cast<unsigned long long>(shorter), static_cast<unsigned long long>(p.orig_len));
     }
@@ -520,7 +521,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     if (it == plans_.end() || it->second.seq32 != r->seq32) return;
     Plan p = it->second;
     plans_.erase(it);
-    if (p.orig_len != 0) r->len = p.orig_len;
+    if (p.orig_len != 0) Uncut(r, p.cut);
     if (p.undo != 0) {
       for (auto u = undo_.begin(); u != undo_.end(); ++u) {
         if (u->id == p.undo) {

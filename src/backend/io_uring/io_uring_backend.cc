@@ -170,6 +170,8 @@ bool CheckRing(io_uring* ring, unsigned features, Unavailable* why) {
     const char* name;
   } needed[] = {{IORING_OP_READ, "READ"},
                 {IORING_OP_WRITE, "WRITE"},
+                {IORING_OP_READV, "READV"},
+                {IORING_OP_WRITEV, "WRITEV"},
                 {IORING_OP_FSYNC, "FSYNC"},
                 {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
   for (const auto& n : needed) {
@@ -274,7 +276,19 @@ class IoUringBackend final : public Backend {
 
   // Prep fills sqe for r (fixed buffers when the buffer lies in a registered one).
   void Prep(io_uring_sqe* sqe, const Request* r, bool fixed_buffers) const {
-    switch (r->op.load(std::memory_order_relaxed)) {
+    const Op op = r->op.load(std::memory_order_relaxed);
+    if (r->nsegs != 0 && (op == Op::kRead || op == Op::kWrite)) {
+      // The request's faio_buffer array is an iovec array; it lives as long as
+      // the submission. (READV_FIXED, kernel 6.15, is not used.)
+      const auto* iov = reinterpret_cast<const iovec*>(r->segs);
+      if (op == Op::kRead) {
+        io_uring_prep_readv(sqe, r->file, iov, r->nsegs, static_cast<uint64_t>(r->offset));
+      } else {
+        io_uring_prep_writev(sqe, r->file, iov, r->nsegs, static_cast<uint64_t>(r->offset));
+      }
+      return;
+    }
+    switch (op) {
       case Op::kRead: {
         int b = fixed_buffers ? FixedBuffer(r->buf, r->len) : -1;
         if (b < 0) {

@@ -122,6 +122,10 @@ struct IoOp {
   IoOp* qprev = nullptr;
   IoOp* pool_next = nullptr;
   uint32_t index = 0;  // in the backend's table (Request::backend_data names it)
+  // A vectored transfer's data: IOCP has ReadFileScatter/WriteFileGather only
+  // for page-sized segments of unbuffered handles, so one contiguous copy
+  // (backend_util.h) serves every vector; kept for the IoOp's next one.
+  Bounce bounce;
 };
 
 // Each backend's IoOps are named in Request::backend_data by (id << 32 | index);
@@ -457,9 +461,18 @@ class IocpBackend final : public Backend {
       ResetEvent(op->event);
       op->ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<uintptr_t>(op->event) | 1);
     }
+    void* buf = r->buf;
+    if (r->nsegs != 0) {
+      if (!op->bounce.Fit(r->len)) {
+        Complete(op, FAIO_E_NO_MEMORY, ERROR_NOT_ENOUGH_MEMORY, 0);
+        return;
+      }
+      if (!op->read) op->bounce.Gather(r);
+      buf = op->bounce.data();
+    }
     DWORD len = static_cast<DWORD>(r->len);  // the core bounds it (0x7ffff000)
-    BOOL ok = op->read ? ReadFile(op->file, r->buf, len, nullptr, &op->ov)
-                       : WriteFile(op->file, r->buf, len, nullptr, &op->ov);
+    BOOL ok = op->read ? ReadFile(op->file, buf, len, nullptr, &op->ov)
+                       : WriteFile(op->file, buf, len, nullptr, &op->ov);
     DWORD e = ok ? ERROR_SUCCESS : GetLastError();
     if (!ok && e == ERROR_IO_PENDING) {
       if (mode == Mode::kEvent) Watch(op);
@@ -470,6 +483,7 @@ class IocpBackend final : public Backend {
       // A synchronous success posts a packet unless the handle skips it.
       if (mode == Mode::kPort && !info.skip_on_success) return;
       size_t bytes = static_cast<size_t>(op->ov.InternalHigh);
+      if (op->read && r->nsegs != 0) op->bounce.Scatter(r, bytes);
       Complete(op, FAIO_OK, 0, bytes);
       return;
     }
@@ -539,6 +553,9 @@ class IocpBackend final : public Backend {
       if (werr == ERROR_SUCCESS) bytes = static_cast<size_t>(op->ov.InternalHigh);
     }
     uint32_t prev = op->state.exchange(kFree, std::memory_order_acq_rel);
+    // A vectored read's data is in the bounce; an orphaned one's request is
+    // the caller's again (a cancel took it): its segments are not touched.
+    if (prev != kOrphaned && op->read && bytes != 0 && r->nsegs != 0) op->bounce.Scatter(r, bytes);
     if (prev != kOrphaned && ctx_->Finish(r, seq32, err, bytes)) out[(*n)++] = r;
     PutAnywhere(op);  // after Finish: a canceller may look at it until then
   }

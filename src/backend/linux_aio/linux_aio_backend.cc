@@ -236,8 +236,11 @@ class LinuxAioBackend final : public Backend {
         int64_t moved = -1;
         if (err == EINVAL && r->op != Op::kFlush && (fcntl(r->file, F_GETFL) & O_DIRECT) == 0) {
           err = 0;
-          moved = r->op == Op::kRead ? platform::ReadAt(r->file, r->buf, r->len, r->offset, &err)
-                                     : platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
+          faio_buffer one;
+          uint32_t nsegs = 0;
+          const faio_buffer* segs = SegmentsOf(r, &one, &nsegs);
+          moved = r->op == Op::kRead ? platform::ReadAtV(r->file, segs, nsegs, r->offset, &err)
+                                     : platform::WriteAtV(r->file, segs, nsegs, r->offset, &err);
         }
         if (moved >= 0) {
           ctx_->CompleteFromHost(r, 0, static_cast<size_t>(moved));
@@ -449,9 +452,15 @@ class LinuxAioBackend final : public Backend {
           Phase(r).store(kPhasePolling, std::memory_order_release);
           break;
         }
-        cb->aio_lio_opcode = r->op == Op::kRead ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
-        cb->aio_buf = reinterpret_cast<uintptr_t>(r->buf);
-        cb->aio_nbytes = r->len;
+        if (r->nsegs != 0) {  // the request's faio_buffer array is an iovec array
+          cb->aio_lio_opcode = r->op == Op::kRead ? IOCB_CMD_PREADV : IOCB_CMD_PWRITEV;
+          cb->aio_buf = reinterpret_cast<uintptr_t>(r->segs);
+          cb->aio_nbytes = r->nsegs;
+        } else {
+          cb->aio_lio_opcode = r->op == Op::kRead ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
+          cb->aio_buf = reinterpret_cast<uintptr_t>(r->buf);
+          cb->aio_nbytes = r->len;
+        }
         cb->aio_offset = r->offset;
         break;
       case Op::kFlush:
@@ -530,17 +539,20 @@ class LinuxAioBackend final : public Backend {
         phase.store(kPhasePolling, std::memory_order_release);  // a newer submission's
         return;
       }
-      iovec iov = {r->buf, r->len};
+      faio_buffer one;
+      uint32_t nsegs = 0;
+      const auto* iov = reinterpret_cast<const iovec*>(SegmentsOf(r, &one, &nsegs));
+      const int niov = static_cast<int>(nsegs);
       ssize_t t;
       do {
-        t = r->op == Op::kRead ? preadv2(r->file, &iov, 1, -1, RWF_NOWAIT)
-                               : pwritev2(r->file, &iov, 1, -1, RWF_NOWAIT);
+        t = r->op == Op::kRead ? preadv2(r->file, iov, niov, -1, RWF_NOWAIT)
+                               : pwritev2(r->file, iov, niov, -1, RWF_NOWAIT);
       } while (t < 0 && errno == EINTR);
       if (t < 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
         if (errno == EOPNOTSUPP) {
           // No RWF_NOWAIT for this file: the poll said ready, so a plain call
           // does not block for long.
-          t = r->op == Op::kRead ? read(r->file, r->buf, r->len) : write(r->file, r->buf, r->len);
+          t = r->op == Op::kRead ? readv(r->file, iov, niov) : writev(r->file, iov, niov);
         }
         if (t < 0 && errno == EAGAIN) {  // someone else took the data: poll again
           Repoll(r, seq32);

@@ -57,6 +57,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -65,6 +66,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_util.h"
 #include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/notifier.h"
 #include "core/context.h"
@@ -74,10 +76,22 @@
 namespace faio::detail {
 namespace {
 
+// Vectored transfers: FreeBSD's aio(4) takes them (LIO_READV/LIO_WRITEV, an
+// iovec array in aio_iov); glibc's POSIX AIO has none, so a slot moves the
+// data through a Bounce of its own.
+#if defined(LIO_VECTORED)
+#define FAIO_AIO_VECTORED 1
+#else
+#define FAIO_AIO_VECTORED 0
+#endif
+
 struct Slot {
   struct aiocb cb;
   Request* req;
   uint32_t seq32;
+#if !FAIO_AIO_VECTORED
+  Bounce bounce;  // a vectored transfer's data (kept for the slot's next one)
+#endif
   Slot* free_next;
   uint64_t order;                 // submission order (glibc: process-wide)
   std::atomic<bool> busy{false};  // with the host, not yet released
@@ -230,7 +244,13 @@ class PosixAioBackend final : public Backend {
       struct aiocb* list[64];
       Slot* slots[64];
       size_t k = 0;
+      if (int e = BounceRefusal(reqs[done])) {
+        ctx_->CompleteFromHost(reqs[done], e);
+        ++done;
+        continue;
+      }
       while (done + k < n && k < listio_max_ && reqs[done + k]->op != Op::kFlush) {
+        if (k != 0 && BounceRefusal(reqs[done + k]) != 0) break;  // the next chunk's first
         Slot* s = Take(reqs[done + k]);
         if (s == nullptr) break;
         slots[k] = s;
@@ -408,6 +428,12 @@ class PosixAioBackend final : public Backend {
         std::lock_guard<std::mutex> lock(q.mu);
         for (size_t k = 0; k < kStep && done < n; ++k) {
           Request* r = reqs[done];
+          if (int e = BounceRefusal(r)) {
+            failed[n_failed] = r;
+            failed_err[n_failed++] = e;
+            ++done;
+            continue;
+          }
           Slot* s = Take(r);
           if (s == nullptr) {
             *host_error = ENOMEM;
@@ -451,6 +477,17 @@ class PosixAioBackend final : public Backend {
   }
 #endif
 
+  // BounceRefusal: the error the host would give a vectored transfer that a
+  // Bounce would hide (direct I/O with a misaligned segment: EINVAL), else 0.
+  static int BounceRefusal(const Request* r) {
+#if FAIO_AIO_VECTORED
+    (void)r;
+    return 0;
+#else
+    return r->nsegs != 0 ? platform::CheckDirectSegments(r->file, r->segs, r->nsegs) : 0;
+#endif
+  }
+
   // Takes a slot for r and describes r in its aiocb (under the submit lock).
   Slot* Take(Request* r) {
     if (free_ == nullptr) TakeFreed();
@@ -472,6 +509,21 @@ class PosixAioBackend final : public Backend {
       s->cb.aio_nbytes = r->len;
       s->cb.aio_offset = static_cast<off_t>(r->offset);
       s->cb.aio_lio_opcode = r->op == Op::kRead ? LIO_READ : LIO_WRITE;
+      if (r->nsegs != 0) {
+#if FAIO_AIO_VECTORED
+        s->cb.aio_iov = reinterpret_cast<struct iovec*>(r->segs);  // same layout
+        s->cb.aio_iovcnt = r->nsegs;
+        s->cb.aio_lio_opcode = r->op == Op::kRead ? LIO_READV : LIO_WRITEV;
+#else
+        if (!s->bounce.Fit(r->len)) {
+          s->free_next = free_;  // not taken: back to the free list
+          free_ = s;
+          return nullptr;
+        }
+        if (r->op == Op::kWrite) s->bounce.Gather(r);
+        s->cb.aio_buf = s->bounce.data();
+#endif
+      }
     }
     notifier_->Prepare(&s->cb.aio_sigevent, s);
     r->backend_data.store(reinterpret_cast<uintptr_t>(s), std::memory_order_relaxed);
@@ -511,6 +563,13 @@ class PosixAioBackend final : public Backend {
       *seq32 = s->seq32;
       if (err == 0) {
         *bytes = ret < 0 ? 0 : static_cast<size_t>(ret);
+#if !FAIO_AIO_VECTORED
+        // A vectored read's data is in the bounce. It ran (err 0), so no
+        // cancel took it: the request is still this submission's.
+        if (s->req->nsegs != 0 && s->req->op == Op::kRead) {
+          s->bounce.Scatter(s->req, *bytes);
+        }
+#endif
       } else {
         *host_error = err == -1 ? errno : err;  // the core maps it (ECANCELED: cancelled)
       }

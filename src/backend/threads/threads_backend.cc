@@ -552,10 +552,12 @@ void PoolClient::Execute(Request* r) {
   int64_t n = 0;
   switch (r->op) {
     case Op::kRead:
-      n = platform::ReadAt(r->file, r->buf, r->len, r->offset, &err);
+      n = r->nsegs != 0 ? platform::ReadAtV(r->file, r->segs, r->nsegs, r->offset, &err)
+                        : platform::ReadAt(r->file, r->buf, r->len, r->offset, &err);
       break;
     case Op::kWrite:
-      n = platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
+      n = r->nsegs != 0 ? platform::WriteAtV(r->file, r->segs, r->nsegs, r->offset, &err)
+                        : platform::WriteAt(r->file, r->buf, r->len, r->offset, &err);
       break;
     case Op::kFlush:
       n = platform::SyncFile(r->file, (r->flush_flags & FAIO_FLUSH_FULL) != 0, &err);

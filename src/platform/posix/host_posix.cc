@@ -1,8 +1,10 @@
 // host_posix.cc - host.h for POSIX hosts (Linux, FreeBSD, macOS).
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -10,7 +12,6 @@
 #include <sys/eventfd.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #endif
 
 #include "platform/host.h"
@@ -96,6 +97,44 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
   return n;
 }
 
+static_assert(sizeof(faio_buffer) == sizeof(iovec) && offsetof(faio_buffer, base) ==
+                  offsetof(iovec, iov_base) && offsetof(faio_buffer, length) ==
+                  offsetof(iovec, iov_len),
+              "a faio_buffer array is handed to the kernel as an iovec array");
+
+int64_t ReadAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err) {
+  const auto* iov = reinterpret_cast<const iovec*>(segs);
+  int64_t t = Retry([&] { return ::preadv(f, iov, static_cast<int>(n), static_cast<off_t>(off)); },
+                    err);
+  if (t < 0 && *err == ESPIPE) t = Retry([&] { return ::readv(f, iov, static_cast<int>(n)); }, err);
+  return t;
+}
+
+int64_t WriteAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err) {
+  const auto* iov = reinterpret_cast<const iovec*>(segs);
+  int64_t t = Retry([&] { return ::pwritev(f, iov, static_cast<int>(n), static_cast<off_t>(off)); },
+                    err);
+  if (t < 0 && *err == ESPIPE) t = Retry([&] { return ::writev(f, iov, static_cast<int>(n)); }, err);
+  return t;
+}
+
+int CheckDirectSegments(faio_file f, const faio_buffer* segs, uint32_t n) {
+#ifdef __linux__
+  int fl = ::fcntl(f, F_GETFL);
+  if (fl == -1 || (fl & O_DIRECT) == 0) return 0;
+  faio_alignment a;
+  if (FileAlignment(f, &a) != FAIO_OK) return 0;  // the host will answer
+  for (uint32_t i = 0; i < n; ++i) {
+    if (reinterpret_cast<uintptr_t>(segs[i].base) % a.memory != 0 || segs[i].length % a.offset != 0) {
+      return EINVAL;
+    }
+  }
+#else
+  (void)f, (void)segs, (void)n;
+#endif
+  return 0;
+}
+
 #ifdef __linux__
 namespace {
 // LocalFs: f is on one of the local file systems of host.h's list.
@@ -148,17 +187,18 @@ bool IsLocalFile(faio_file f) {
 #endif
 }
 
-bool TransferNow(faio_file f, bool write, void* buf, size_t len, int64_t off, uint8_t* now,
-                 size_t* bytes, int* err) {
+bool TransferNow(faio_file f, bool write, const faio_buffer* segs, uint32_t n, size_t len,
+                 int64_t off, uint8_t* now, size_t* bytes, int* err) {
 #ifdef __linux__
   if ((*now & (write ? kNowWrite : kNowRead)) == 0) return false;
+  const auto* iov = reinterpret_cast<const iovec*>(segs);
   ssize_t t;
   do {
     if (write) {
-      t = ::pwrite(f, buf, len, static_cast<off_t>(off));
+      t = n == 1 ? ::pwrite(f, segs[0].base, len, static_cast<off_t>(off))
+                 : ::pwritev(f, iov, static_cast<int>(n), static_cast<off_t>(off));
     } else {
-      iovec iov = {buf, len};
-      t = ::preadv2(f, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT);
+      t = ::preadv2(f, iov, static_cast<int>(n), static_cast<off_t>(off), RWF_NOWAIT);
     }
   } while (t < 0 && errno == EINTR);
   if (t < 0) {
@@ -182,7 +222,8 @@ bool TransferNow(faio_file f, bool write, void* buf, size_t len, int64_t off, ui
   *bytes = static_cast<size_t>(t);
   return true;
 #else
-  (void)f, (void)write, (void)buf, (void)len, (void)off, (void)now, (void)bytes, (void)err;
+  (void)f, (void)write, (void)segs, (void)n, (void)len, (void)off, (void)now, (void)bytes,
+      (void)err;
   return false;
 #endif
 }

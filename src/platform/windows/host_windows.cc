@@ -136,9 +136,39 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
 uint8_t ProbeNow(faio_file) { return kNowProbed; }
 bool IsLocalFile(faio_file) { return false; }
 
-bool TransferNow(faio_file, bool, void*, size_t, int64_t, uint8_t*, size_t*, int*) {
+bool TransferNow(faio_file, bool, const faio_buffer*, uint32_t, size_t, int64_t, uint8_t*, size_t*,
+                 int*) {
   return false;
 }
+
+namespace {
+// One Transfer per segment, in order; stops after a short one. An error after
+// some bytes moved ends the transfer short (the bytes are reported), as
+// preadv does.
+int64_t TransferV(bool write, faio_file f, const faio_buffer* segs, uint32_t n, int64_t off,
+                  int* err) {
+  int64_t done = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    int64_t t = Transfer(write, f, segs[i].base, segs[i].length, off + done, err);
+    if (t < 0) return done != 0 ? done : -1;
+    done += t;
+    if (static_cast<size_t>(t) < segs[i].length) break;
+  }
+  return done;
+}
+}  // namespace
+
+int64_t ReadAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err) {
+  return TransferV(false, f, segs, n, off, err);
+}
+
+int64_t WriteAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err) {
+  return TransferV(true, f, segs, n, off, err);
+}
+
+// Windows: the caller's buffer rules for FILE_FLAG_NO_BUFFERING are the host's
+// to enforce on the contiguous buffer; the segments are not checked here.
+int CheckDirectSegments(faio_file, const faio_buffer*, uint32_t) { return 0; }
 
 int SyncFile(faio_file f, bool full, int* err) {
   // FlushFileBuffers writes data and metadata; Windows has no data-only flush

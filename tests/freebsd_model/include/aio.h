@@ -29,6 +29,9 @@
 #define LIO_NOP 0x0
 #define LIO_WRITE 0x1
 #define LIO_READ 0x2
+#define LIO_VECTORED 0x4
+#define LIO_WRITEV (LIO_WRITE | LIO_VECTORED)
+#define LIO_READV (LIO_READ | LIO_VECTORED)
 #define LIO_SYNC 0x8
 #define LIO_DSYNC (0x10 | LIO_SYNC)
 
@@ -65,6 +68,10 @@ typedef struct aiocb {
   struct __aiocb_private _aiocb_private;
   struct sigevent aio_sigevent;
 } aiocb_t;
+
+// A vectored job's iovec array and its length (FreeBSD's spelling).
+#define aio_iov aio_buf
+#define aio_iovcnt aio_nbytes
 
 #define aio_read faio_model_aio_read
 #define aio_write faio_model_aio_write
