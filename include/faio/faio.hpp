@@ -123,6 +123,17 @@ class Request {
                                     void* user = nullptr) noexcept {
     return static_cast<Status>(faio_req_prepare_write(h_, f, off, buf.data(), buf.size(), user));
   }
+  // PrepareReadv/PrepareWritev: one transfer through the segments in order (see
+  // faio_req_prepare_readv); the span is copied, its memory must stay valid until
+  // the request completes. Status as PrepareRead, and kNoMemory.
+  [[nodiscard]] Status PrepareReadv(File f, int64_t off, std::span<const faio_buffer> segs,
+                                    void* user = nullptr) noexcept {
+    return static_cast<Status>(faio_req_prepare_readv(h_, f, off, segs.data(), segs.size(), user));
+  }
+  [[nodiscard]] Status PrepareWritev(File f, int64_t off, std::span<const faio_buffer> segs,
+                                     void* user = nullptr) noexcept {
+    return static_cast<Status>(faio_req_prepare_writev(h_, f, off, segs.data(), segs.size(), user));
+  }
   // PrepareFlush with full=true asks for fsync (metadata) instead of fdatasync.
   [[nodiscard]] Status PrepareFlush(File f, void* user = nullptr, bool full = false) noexcept {
     return static_cast<Status>(

@@ -310,6 +310,20 @@ TEST_P(Request, CppRequestWrapperRoundTrip) {
   EXPECT_EQ(out.value(), sizeof buf);
   EXPECT_EQ(r.HostError(), 0);
   EXPECT_EQ(r.Cancel(), faio::Status::kNotSubmitted);
+  // Vectored: two segments, read in order.
+  std::byte lo[10], hi[20];
+  const faio_buffer segs[] = {{lo, sizeof lo}, {hi, sizeof hi}};
+  EXPECT_EQ(r.PrepareReadv(f->fd(), 0, std::span<const faio_buffer>()),
+            faio::Status::kInvalidParameter);
+  ASSERT_EQ(r.PrepareReadv(f->fd(), 100, segs), faio::Status::kOk);
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, &h, 1));
+  ASSERT_EQ(Reap(ctx, 1).size(), 1u);
+  out = r.Outcome();
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out.value(), sizeof lo + sizeof hi);
+  EXPECT_EQ(static_cast<unsigned char>(lo[0]), static_cast<unsigned char>(100 * 7 + 3));
+  EXPECT_EQ(static_cast<unsigned char>(hi[0]), static_cast<unsigned char>(110 * 7 + 3));
+  EXPECT_EQ(r.PrepareWritev(f->fd(), 0, segs), faio::Status::kOk);
   faio::Request moved = std::move(r);
   EXPECT_FALSE(static_cast<bool>(r));  // NOLINT(bugprone-use-after-move): documented state
   EXPECT_EQ(moved.native(), h);

@@ -250,6 +250,81 @@ TEST_P(FaultKinds, ShortReadFillsAPrefix) {
   }
 }
 
+// A vectored transfer is cut within its segments: the host is asked for a
+// prefix of them, and the request's own vector is whole again afterwards.
+TEST_P(FaultKinds, ShortVectoredReadFillsAPrefixOfTheSegments) {
+  Open("seed=4,short/read#1");
+  TempFile f;
+  Bytes content = Pattern(16 * kBlock, 12);
+  ASSERT_TRUE(f.Write(content));
+  Bytes buf(content.size(), 0xEE);
+  // Five segments of 1, 2, 4, 1 and 8 blocks, in order in buf.
+  std::vector<faio_buffer> segs;
+  size_t at = 0;
+  for (size_t blocks : {1, 2, 4, 1, 8}) {
+    segs.push_back(faio_buffer{buf.data() + at, blocks * kBlock});
+    at += blocks * kBlock;
+  }
+  faio_req* r = Req();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, f.fd(), 0, segs.data(), segs.size(), nullptr));
+  Outcome o = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, o.status);
+  EXPECT_GT(o.bytes, 0u);
+  EXPECT_LT(o.bytes, content.size());
+  EXPECT_TRUE(std::equal(buf.begin(), buf.begin() + o.bytes, content.begin()));
+  EXPECT_TRUE(std::all_of(buf.begin() + o.bytes, buf.end(), [](unsigned char b) { return b == 0xEE; }));
+  // Again (the rule fired once): the whole vector is read.
+  std::fill(buf.begin(), buf.end(), 0xEE);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, f.fd(), 0, segs.data(), segs.size(), nullptr));
+  Outcome again = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, again.status);
+  EXPECT_EQ(again.bytes, content.size());
+  EXPECT_TRUE(buf == content);
+}
+
+TEST_P(FaultKinds, ShortVectoredWriteWritesAPrefix) {
+  Open("seed=6,short/write#1");
+  TempFile f;
+  Bytes data = Pattern(12 * kBlock, 8);
+  std::vector<faio_buffer> segs = {{data.data(), 5 * kBlock},
+                                   {data.data() + 5 * kBlock, 1},
+                                   {data.data() + 5 * kBlock + 1, 7 * kBlock - 1}};
+  faio_req* r = Req();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_writev(r, f.fd(), 0, segs.data(), segs.size(), nullptr));
+  Outcome o = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, o.status);
+  ASSERT_GT(o.bytes, 0u);
+  ASSERT_LT(o.bytes, data.size());
+  Bytes disk = f.Read();
+  ASSERT_EQ(disk.size(), o.bytes);  // only the prefix reached the file
+  EXPECT_TRUE(std::equal(disk.begin(), disk.end(), data.begin()));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_writev(r, f.fd(), 0, segs.data(), segs.size(), nullptr));
+  Outcome again = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, again.status);
+  EXPECT_EQ(again.bytes, data.size());
+  EXPECT_EQ(f.Read(), data);
+}
+
+TEST_P(FaultKinds, CorruptVectoredReadChangesOneByteInsideTheSegments) {
+  Open("seed=9,corrupt/read#1");
+  TempFile f;
+  Bytes content = Pattern(4 * kBlock, 5);
+  ASSERT_TRUE(f.Write(content));
+  Bytes a(kBlock + 100, 0xEE), b(3 * kBlock - 100 + 64, 0xEE);
+  std::vector<faio_buffer> segs = {{a.data(), kBlock + 100}, {b.data(), 3 * kBlock - 100}};
+  faio_req* r = Req();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, f.fd(), 0, segs.data(), segs.size(), nullptr));
+  Outcome o = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, o.status);
+  ASSERT_EQ(o.bytes, content.size());
+  Bytes got(a.begin(), a.end());
+  got.insert(got.end(), b.begin(), b.begin() + static_cast<ptrdiff_t>(3 * kBlock - 100));
+  size_t differ = 0;
+  for (size_t i = 0; i < content.size(); ++i) differ += got[i] != content[i];
+  EXPECT_EQ(differ, 1u);
+  EXPECT_TRUE(std::all_of(b.end() - 64, b.end(), [](unsigned char c) { return c == 0xEE; }));
+}
+
 TEST_P(FaultKinds, ShortWriteWritesAPrefix) {
   Open("seed=5,short/write#1");
   TempFile f;
