@@ -790,6 +790,43 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   // Submit1 submits one request.
   static int Submit1(faio_ctx* c, faio_req* r) { return faio_ctx_submit(c, &r, 1); }
 
+  // DirectFile: a new file opened for direct I/O (O_DIRECT, or
+  // FILE_FLAG_NO_BUFFERING) on a file system that takes it, with its alignment.
+  // `skip` says why this host has none (the test skips with it); `error` is a
+  // failure of the test itself.
+  struct DirectFile {
+    std::unique_ptr<TempFile> file;
+    faio_file fd{};
+    faio_alignment align{};
+    std::string skip;
+    std::string error;
+  };
+  static DirectFile OpenDirectFile() {
+    DirectFile d;
+    std::string dir = DirectIoDir();
+    if (dir.empty()) {
+      d.skip = "no directory outside tmpfs";
+      return d;
+    }
+    d.file = std::make_unique<TempFile>(dir);
+    if (!d.file->ok()) {
+      d.error = "creating a file in " + dir + " failed: " + ErrorText(LastError());
+      return d;
+    }
+    d.fd = d.file->Open(O_RDWR | kOpenDirect);
+    if (!IsOpen(d.fd)) {
+      d.skip = dir + " refuses direct I/O: " + ErrorText(LastError());
+      return d;
+    }
+    int s = faio_file_alignment(d.fd, &d.align);
+    if (s == FAIO_E_NOT_SUPPORTED) {
+      d.skip = dir + ": no direct-I/O alignment known";
+    } else if (s != FAIO_OK) {
+      d.error = std::string("faio_file_alignment: ") + StatusName(s);
+    }
+    return d;
+  }
+
   // RunOne submits r alone and reaps it; returns its status, bytes in *n.
   int RunOne(faio_ctx* ctx, faio_req* r, size_t* n = nullptr) {
     int s = Submit1(ctx, r);

@@ -239,16 +239,11 @@ TEST_P(Data, DeviceReadErrorIsIoError) {
 TEST_P(Data, DirectIoAlignedRoundTrip) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  std::string dir = DirectIoDir();
-  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
-  TempFile f(dir);
-  ASSERT_TRUE(f.ok());
-  faio_file fd = f.Open(O_RDWR | kOpenDirect);
-  if (!IsOpen(fd)) GTEST_SKIP() << dir << " refuses direct I/O: " << ErrorText(LastError());
-  faio_alignment a;
-  int s = faio_file_alignment(fd, &a);
-  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << ": no direct-I/O alignment known";
-  ASSERT_ST(FAIO_OK, s);
+  DirectFile d = OpenDirectFile();
+  if (!d.skip.empty()) GTEST_SKIP() << d.skip;
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  const faio_file fd = d.fd;
+  const faio_alignment a = d.align;
   const size_t len = 64 * 1024;
   ASSERT_EQ(len % a.offset, 0u);
   AlignedBuffer wbuf(len, std::max<size_t>(a.memory, 4096));
@@ -271,17 +266,12 @@ TEST_P(Data, DirectIoAlignedRoundTrip) {
 TEST_P(Data, DirectIoMisalignmentIsInvalidParameter) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  std::string dir = DirectIoDir();
-  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
-  TempFile f(dir);
-  ASSERT_TRUE(f.ok());
   if (RunningUnderWine()) GTEST_SKIP() << "Wine does not enforce unbuffered-I/O alignment";
-  faio_file fd = f.Open(O_RDWR | kOpenDirect);
-  if (!IsOpen(fd)) GTEST_SKIP() << dir << " refuses direct I/O: " << ErrorText(LastError());
-  faio_alignment a;
-  int s = faio_file_alignment(fd, &a);
-  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << ": no direct-I/O alignment known";
-  ASSERT_ST(FAIO_OK, s);
+  DirectFile d = OpenDirectFile();
+  if (!d.skip.empty()) GTEST_SKIP() << d.skip;
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  const faio_file fd = d.fd;
+  const faio_alignment a = d.align;
   if (a.memory <= 1 && a.offset <= 1) GTEST_SKIP() << "this file system needs no alignment";
   const size_t len = 16 * 1024;
   AlignedBuffer buf(len + 4096, 4096);

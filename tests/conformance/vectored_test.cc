@@ -268,16 +268,11 @@ TEST_P(Vectored, BadInputIsInvalidParameterAndChangesNothing) {
 TEST_P(Vectored, DirectIoAlignedAndMisalignedSegments) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  std::string dir = DirectIoDir();
-  if (dir.empty()) GTEST_SKIP() << "no directory outside tmpfs";
-  TempFile f(dir);
-  ASSERT_TRUE(f.ok());
-  faio_file fd = f.Open(O_RDWR | kOpenDirect);
-  if (!IsOpen(fd)) GTEST_SKIP() << dir << " refuses direct I/O: " << ErrorText(LastError());
-  faio_alignment a;
-  int s = faio_file_alignment(fd, &a);
-  if (s == FAIO_E_NOT_SUPPORTED) GTEST_SKIP() << dir << ": no direct-I/O alignment known";
-  ASSERT_ST(FAIO_OK, s);
+  DirectFile d = OpenDirectFile();
+  if (!d.skip.empty()) GTEST_SKIP() << d.skip;
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  const faio_file fd = d.fd;
+  const faio_alignment a = d.align;
   const size_t unit = std::max<size_t>(a.offset, 1);
   const size_t page = std::max<size_t>(a.memory, 4096);
   // Four segments of 1, 3, 2 and 1 units, each at its own aligned address.
