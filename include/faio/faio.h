@@ -118,6 +118,17 @@ typedef int faio_file;
  * only through a wait. Set it where a submit must never block, or to measure
  * the host's own path. */
 #define FAIO_CTX_HOST_ONLY 0x20u
+/* A read or write that the host completes short is continued by the library
+ * (on the waiting thread, for the rest of the buffer or segments) until the
+ * whole length is done, an error occurs, or a read reaches end of file (a
+ * read of 0 bytes; a write of 0 bytes ends it too). The caller sees one
+ * completion: success with every byte, success with the bytes before end of
+ * file, or the error with the bytes moved before it (faio_req_result reports
+ * them with the error status). A cancel of a request between its parts
+ * answers FAIO_E_COMPLETED and a wait returns it whole later; a cancel that
+ * withdraws a later part completes it cancelled, with the bytes of the earlier
+ * parts. Without this flag short transfers are reported as they come. */
+#define FAIO_CTX_FULL_TRANSFERS 0x40u
 
 /* Flush flags (faio_req_prepare_flush_ex). */
 #define FAIO_FLUSH_DATA 0u /* fdatasync-like (the default) */
@@ -290,7 +301,9 @@ FAIO_API int faio_req_cancel(faio_req *req);
 
 /* faio_req_result reads a request's outcome. *transferred (may be null) receives
  * the bytes transferred when the operation succeeded (a read at end of file may
- * transfer fewer, or 0), else 0. Returns the operation's own status when
+ * transfer fewer, or 0), else 0 - except on a FAIO_CTX_FULL_TRANSFERS context,
+ * where a failed or cancelled transfer reports the bytes its earlier parts
+ * moved. Returns the operation's own status when
  * completed (0 or FAIO_E_*), FAIO_E_IN_PROGRESS when submitted,
  * FAIO_E_NOT_SUBMITTED when idle or prepared, FAIO_E_INVALID_HANDLE. */
 FAIO_API int faio_req_result(const faio_req *req, size_t *transferred);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <new>
 #include <thread>
 
 #include "backend/registry.h"
@@ -126,7 +127,8 @@ int DestroyContext(faio_ctx* h) {
 
 int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why) {
   if ((opts.flags &
-       ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES | FAIO_CTX_HOST_ONLY)) != 0) {
+       ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES | FAIO_CTX_HOST_ONLY |
+         FAIO_CTX_FULL_TRANSFERS)) != 0) {
     return FAIO_E_INVALID_PARAMETER;
   }
   auto* ctx = new (std::nothrow) Context();
@@ -145,6 +147,7 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   }
   ctx->flags_ = opts.flags;
   ctx->capacity_ = ctx->backend_->capacity();
+  ctx->full_transfers_ = (opts.flags & FAIO_CTX_FULL_TRANSFERS) != 0;
   ctx->do_now_ = (opts.flags & FAIO_CTX_HOST_ONLY) != 0 ? DoNowPolicy::kNever
                                                          : ctx->backend_->do_now();
   ctx->flush_scratch_.reserve(16);
@@ -438,15 +441,29 @@ bool Context::DoNow(Request* r, FileState* fs) {
   faio_buffer one;
   uint32_t nsegs = 0;
   const faio_buffer* segs = SegmentsOf(r, &one, &nsegs);
-  if (!platform::TransferNow(r->file, r->op.load(std::memory_order_relaxed) == Op::kWrite, segs,
-                             nsegs, r->len, r->offset, &fs->now, &bytes, &err)) {
+  const bool write = r->op.load(std::memory_order_relaxed) == Op::kWrite;
+  if (!platform::TransferNow(r->file, write, segs, nsegs, r->len, r->offset, &fs->now, &bytes,
+                             &err)) {
     return false;
+  }
+  // FAIO_CTX_FULL_TRANSFERS: a short write goes on here (a read made here is
+  // never short: TransferNow leaves a partly cached one to the host).
+  while (full_transfers_ && err == 0 && bytes != 0 && bytes < r->len) {
+    Advance(r, bytes);
+    r->done += bytes;
+    bytes = 0;
+    segs = SegmentsOf(r, &one, &nsegs);
+    if (!platform::TransferNow(r->file, write, segs, nsegs, r->len, r->offset, &fs->now, &bytes,
+                               &err)) {
+      err = EAGAIN;  // the file stopped taking writes here (a stale probe)
+      bytes = 0;
+    }
   }
   FileTable::Count(FileTable::Track(fs, r), 1);
   r->with_host = false;
   r->status = err == 0 ? FAIO_OK : platform::StatusFromHostError(err);
   r->host_error = err;
-  r->bytes = bytes;
+  r->bytes = r->done + bytes;
   r->PublishDone();
   QueueLocal(r);
   return true;
@@ -466,9 +483,42 @@ void Context::CompleteLocally(Request* r, int status, int host_error, size_t byt
   if (!TakeForCompletion(r, r->seq32, &w)) return;  // a canceller took it
   r->status = status;
   r->host_error = host_error;
-  r->bytes = status == FAIO_OK ? bytes : 0;
+  r->bytes = r->done + (status == FAIO_OK ? bytes : 0);
   if (FileTable::Release(r)) drain_due_.store(true);
   QueueLocal(r);
+}
+
+bool Context::Continue(Request* r, size_t bytes) {
+  try {
+    continuing_.push_back(r);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  Advance(r, bytes);
+  r->done += bytes;
+  return true;
+}
+
+// Waiting thread: the next parts of full transfers go to the host, as one
+// submission each under a new sequence number (a late event of the last part
+// can never match). A part the host refuses completes the request with that
+// refusal and the bytes before it.
+void Context::ResubmitContinuing() {
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  const uint64_t handle = this->handle;
+  for (Request* r : continuing_) {
+    r->seq32 = r->NextSeq32();
+    r->ctx.store(handle, std::memory_order_relaxed);
+    r->with_host = true;
+    r->Publish();
+    int host_error = 0;
+    if (backend_->Enqueue(&r, 1, &host_error) != 1) {
+      r->with_host = false;
+      CompleteLocally(r, FAIO_E_INSUFFICIENT_RESOURCES, host_error);
+    }
+  }
+  continuing_.clear();
+  backend_->Commit();
 }
 
 void Context::QueueLocal(Request* r) {
@@ -614,6 +664,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
     }
     size_t got = backend_->Reap(slots + n, size - n, block, deadline);
     reaper_blocked_.store(false, std::memory_order_relaxed);
+    if (!continuing_.empty()) ResubmitContinuing();
     for (size_t i = n; i < n + got; ++i) {
       slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
     }
@@ -757,7 +808,7 @@ int Context::Cancel(Request* r, uint64_t w) {
     if (!r->with_host) {
       r->status = FAIO_E_CANCELLED;
       r->host_error = 0;
-      r->bytes = 0;
+      r->bytes = r->done;
       bool due = FileTable::Release(r);
       r->MarkCompleted(w);
       Uncount(1, true);
@@ -788,7 +839,7 @@ int Context::Cancel(Request* r, uint64_t w) {
   r->Finishing(w);
   r->status = FAIO_E_CANCELLED;
   r->host_error = 0;
-  r->bytes = 0;
+  r->bytes = r->done;  // FAIO_CTX_FULL_TRANSFERS: what earlier parts moved
   bool due = FileTable::Release(r);
   r->MarkCompleted(w);
   Uncount(1, true);

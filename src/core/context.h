@@ -96,11 +96,12 @@ class Context {
   }
   uint32_t capacity() const { return capacity_; }
   // ReapShouldReturn: a backend's Reap calls it before it blocks (waiting
-  // thread only). True when a flush is free to be issued by the wait loop, so
-  // Reap must return instead of blocking for completions that need it.
+  // thread only). True when a flush is free to be issued by the wait loop, or
+  // the next part of a full transfer is to be submitted (Continue), so Reap
+  // must return instead of blocking for completions that need it.
   bool ReapShouldReturn() {
     ApplyReleases();
-    return drain_due_.load(std::memory_order_acquire);
+    return drain_due_.load(std::memory_order_acquire) || !continuing_.empty();
   }
   const char* backend_name() const { return backend_->name(); }
 
@@ -152,9 +153,13 @@ class Context {
     if (r->op.load(std::memory_order_relaxed) == Op::kFlush && r->fstate != nullptr) {
       FlushOutcome(r, &status, &host_error);
     }
+    if (full_transfers_ && status == FAIO_OK && bytes != 0 && bytes < r->len &&
+        r->op.load(std::memory_order_relaxed) != Op::kFlush && Continue(r, bytes)) {
+      return false;  // FAIO_CTX_FULL_TRANSFERS: the rest goes to the host
+    }
     r->status = status;
     r->host_error = host_error;
-    r->bytes = status == FAIO_OK ? bytes : 0;
+    r->bytes = r->done + (status == FAIO_OK ? bytes : 0);
     if (Epoch* e = r->epoch) {
       r->epoch = nullptr;
       if (e != release_epoch_) {
@@ -182,6 +187,13 @@ class Context {
   // local list for the next wait, waking a blocked one.
   void QueueLocal(Request* r);
   bool FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+  // FAIO_CTX_FULL_TRANSFERS (waiting thread): r (kFinishing, still counted and
+  // in its file's epoch) moved `bytes` of its length; its description is
+  // advanced and it waits in continuing_ until the wait resubmits it
+  // (ResubmitContinuing, after the backend's Reap).
+  // False (no memory for the list): r completes short, as without the flag.
+  bool Continue(Request* r, size_t bytes);
+  void ResubmitContinuing();
   // A flush's outcome against its file's sticky error (docs/contract.md, Flush).
   static void FlushOutcome(Request* r, int* status, int* host_error);
   // WaitHeld is Wait for a caller that holds waiting_ (Wait, Run).
@@ -208,6 +220,8 @@ class Context {
   CompletionFilter* filter_ = nullptr;  // see SetCompletionFilter
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
+  bool full_transfers_ = false;          // FAIO_CTX_FULL_TRANSFERS
+  std::vector<Request*> continuing_;     // waiting thread only (Continue)
   bool buffers_registered_ = false;  // guarded by submit_mu_
 
   std::mutex submit_mu_;

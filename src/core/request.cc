@@ -121,6 +121,23 @@ void Uncut(Request* r, const SegCut& c) {
   r->len = c.len;
 }
 
+void Advance(Request* r, size_t bytes) {
+  r->offset += static_cast<int64_t>(bytes);
+  r->len -= bytes;
+  if (r->nsegs == 0) {
+    r->buf = static_cast<unsigned char*>(r->buf) + bytes;
+    return;
+  }
+  uint32_t i = 0;
+  while (bytes >= r->segs[i].length) bytes -= r->segs[i++].length;
+  r->segs[i].base = static_cast<unsigned char*>(r->segs[i].base) + bytes;
+  r->segs[i].length -= bytes;
+  if (i != 0) {
+    std::copy(r->segs + i, r->segs + r->nsegs, r->segs);
+    r->nsegs -= i;
+  }
+}
+
 unsigned char* ByteAt(const Request* r, size_t at) {
   if (r->nsegs == 0) return static_cast<unsigned char*>(r->buf) + at;
   uint32_t i = 0;

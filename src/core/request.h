@@ -120,6 +120,9 @@ struct Request {
   faio_buffer* segs = nullptr;
   uint32_t nsegs = 0;
   uint32_t seg_cap = 0;
+  // FAIO_CTX_FULL_TRANSFERS: bytes the earlier parts of this transfer moved (the
+  // description then names what is left: Advance). 0 from every prepare.
+  size_t done = 0;
   void* user = nullptr;
   // faio_req_set_callback: kept across prepares; changed only while the
   // request is not submitted, read by faio_ctx_run after it completed.
@@ -217,6 +220,7 @@ inline int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf
   r->buf = buf;
   r->len = len;
   r->nsegs = nsegs;
+  r->done = 0;
   r->flush_flags = flush_flags;
   r->user = user;
   r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
@@ -244,7 +248,8 @@ inline int RequestResult(const faio_req* h, size_t* transferred) {
   if (r == nullptr) return FAIO_E_INVALID_HANDLE;
   State s = StateOf(r->word.load(std::memory_order_acquire));
   if (s == kCompleted) {
-    if (transferred != nullptr && r->status == FAIO_OK) *transferred = r->bytes;
+    // 0 after a failure, unless earlier parts of a full transfer moved bytes.
+    if (transferred != nullptr) *transferred = r->bytes;
     return r->status;
   }
   if (s == kIdle || s == kPrepared) return FAIO_E_NOT_SUBMITTED;
@@ -273,6 +278,9 @@ struct SegCut {
 };
 SegCut Cut(Request* r, size_t len);
 void Uncut(Request* r, const SegCut& c);
+// Advance makes r's description name what is left after `bytes` (< r->len)
+// moved: the offset moves on, a buffer or the segments lose their head.
+void Advance(Request* r, size_t bytes);
 // ByteAt: the byte at position at (< r->len) of r's transfer.
 unsigned char* ByteAt(const Request* r, size_t at);
 

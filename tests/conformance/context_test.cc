@@ -485,7 +485,7 @@ TEST_P(Context, CppContextWrapper) {
   EXPECT_EQ(w.status(), faio::Status::kNoRequest);
   EXPECT_EQ(ctx.Wakeup(), faio::Status::kOk);
   faio::Options bad;
-  bad.flags = 0x40;
+  bad.flags = 0x80;  // no such flag
   bad.backend = backend();
   EXPECT_EQ(faio::Context::Create(bad).status(), faio::Status::kInvalidParameter);
   EXPECT_EQ(ctx.Destroy(), faio::Status::kOk);

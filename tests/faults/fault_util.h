@@ -87,10 +87,11 @@ inline Bytes Pattern(size_t n, uint32_t tag) {
 // A context on the fault backend with spec (capacity 0). Two workers for the
 // threads backend: the sweeps create hundreds of contexts, and sixteen
 // threads each make them slow under TSan.
-inline int FaultCtx(const char* spec, faio_ctx** out) {
+inline int FaultCtx(const char* spec, faio_ctx** out, uint32_t flags = 0) {
   faio_ctx_options o;
   faio_ctx_options_init(&o);
   o.backend = "fault";
+  o.flags = flags;
   o.faults = spec;
   o.threads = 2;
   return faio_ctx_create_ex(out, &o);

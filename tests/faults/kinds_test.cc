@@ -32,9 +32,9 @@ class FaultKinds : public ::testing::TestWithParam<std::string> {
   }
 
   // Opens a fault context over the parameter's backend with `rules`.
-  void Open(const std::string& rules) {
+  void Open(const std::string& rules, uint32_t flags = 0) {
     spec_ = "inner=" + GetParam() + (rules.empty() ? "" : "," + rules);
-    ASSERT_ST(FAIO_OK, FaultCtx(spec_.c_str(), &ctx_)) << spec_;
+    ASSERT_ST(FAIO_OK, FaultCtx(spec_.c_str(), &ctx_, flags)) << spec_;
     ASSERT_STREQ(faio_ctx_backend(ctx_), "fault");
   }
   void Close() {
@@ -323,6 +323,76 @@ TEST_P(FaultKinds, CorruptVectoredReadChangesOneByteInsideTheSegments) {
   for (size_t i = 0; i < content.size(); ++i) differ += got[i] != content[i];
   EXPECT_EQ(differ, 1u);
   EXPECT_TRUE(std::all_of(b.end() - 64, b.end(), [](unsigned char c) { return c == 0xEE; }));
+}
+
+// FAIO_CTX_FULL_TRANSFERS: every part of a transfer is cut short here (the rule
+// fires on each), and the caller still sees one completion with every byte.
+TEST_P(FaultKinds, FullTransfersCompleteReadsCutShortEveryTime) {
+  Open("seed=21,short/read", FAIO_CTX_FULL_TRANSFERS);
+  TempFile f;
+  Bytes content = Pattern(64 * kBlock, 3);
+  ASSERT_TRUE(f.Write(content));
+  constexpr size_t kReqs = 8;
+  std::vector<faio_req*> rs;
+  std::vector<Bytes> bufs(kReqs, Bytes(8 * kBlock, 0xEE));
+  for (size_t i = 0; i < kReqs; ++i) {
+    rs.push_back(Req());
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(rs[i], f.fd(), static_cast<int64_t>(i * 8 * kBlock),
+                                             bufs[i].data(), bufs[i].size(), nullptr));
+  }
+  ASSERT_TRUE(SubmitAndReap(rs));  // each exactly once
+  for (size_t i = 0; i < kReqs; ++i) {
+    Outcome o = ResultOf(rs[i]);
+    ASSERT_ST(FAIO_OK, o.status) << "request " << i;
+    EXPECT_EQ(o.bytes, 8 * kBlock);
+    EXPECT_TRUE(std::equal(bufs[i].begin(), bufs[i].end(), content.begin() + static_cast<ptrdiff_t>(i * 8 * kBlock)))
+        << "request " << i;
+  }
+  uint32_t n = 0;
+  faio_req* out[1];
+  EXPECT_ST(FAIO_E_NO_REQUEST, faio_ctx_wait(ctx_, 1, 0, out, 1, &n));  // nothing more comes
+}
+
+TEST_P(FaultKinds, FullTransfersCompleteVectoredReadsAndWritesAndEndAtEof) {
+  Open("seed=22,short/read,short/write", FAIO_CTX_FULL_TRANSFERS);
+  TempFile f;
+  Bytes data = Pattern(24 * kBlock + 100, 6);  // the file ends 100 bytes into a block
+  std::vector<faio_buffer> w = {{data.data(), 5 * kBlock},
+                                {data.data() + 5 * kBlock, 3},
+                                {data.data() + 5 * kBlock + 3, data.size() - 5 * kBlock - 3}};
+  faio_req* r = Req();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_writev(r, f.fd(), 0, w.data(), w.size(), nullptr));
+  Outcome o = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, o.status);
+  ASSERT_EQ(o.bytes, data.size());
+  ASSERT_EQ(f.Read(), data);
+  // A vectored read of more than the file holds: every byte up to its end.
+  Bytes back(32 * kBlock, 0xEE);
+  std::vector<faio_buffer> rd = {{back.data(), 7 * kBlock + 1},
+                                 {back.data() + 7 * kBlock + 1, 25 * kBlock - 1}};
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, f.fd(), 0, rd.data(), rd.size(), nullptr));
+  o = RunOne(ctx_, r);
+  ASSERT_ST(FAIO_OK, o.status);
+  ASSERT_EQ(o.bytes, data.size());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin()));
+  EXPECT_TRUE(std::all_of(back.begin() + static_cast<ptrdiff_t>(data.size()), back.end(),
+                          [](unsigned char b) { return b == 0xEE; }));
+}
+
+TEST_P(FaultKinds, FullTransfersReportTheBytesBeforeAnError) {
+  Open("seed=23,short/read#1,eio/read#2", FAIO_CTX_FULL_TRANSFERS);
+  TempFile f;
+  Bytes content = Pattern(16 * kBlock, 2);
+  ASSERT_TRUE(f.Write(content));
+  Bytes buf(content.size(), 0xEE);
+  faio_req* r = Req();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, f.fd(), 0, buf.data(), buf.size(), nullptr));
+  Outcome o = RunOne(ctx_, r);
+  EXPECT_ST(FAIO_E_IO, o.status);
+  EXPECT_EQ(o.host_error, EIO);
+  ASSERT_GT(o.bytes, 0u);  // the first, short part
+  ASSERT_LT(o.bytes, content.size());
+  EXPECT_TRUE(std::equal(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(o.bytes), content.begin()));
 }
 
 TEST_P(FaultKinds, ShortWriteWritesAPrefix) {
