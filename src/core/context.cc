@@ -481,6 +481,10 @@ void Context::DrainFlushes() {
 void Context::CompleteLocally(Request* r, int status, int host_error, size_t bytes) {
   uint64_t w;
   if (!TakeForCompletion(r, r->seq32, &w)) return;  // a canceller took it
+  if (full_transfers_ && status == FAIO_OK && bytes != 0 && bytes < r->len &&
+      r->op.load(std::memory_order_relaxed) != Op::kFlush && ContinueLocked(r, bytes)) {
+    return;  // FAIO_CTX_FULL_TRANSFERS: a host that finished a part at submission
+  }
   r->status = status;
   r->host_error = host_error;
   r->bytes = r->done + (status == FAIO_OK ? bytes : 0);
@@ -499,26 +503,57 @@ bool Context::Continue(Request* r, size_t bytes) {
   return true;
 }
 
+// Under submit_mu_ (CompleteLocally from a backend's Enqueue): as Continue, for
+// a part the host finished at submission (IOCP's synchronous success, kernel
+// AIO's fallback for files without it). The waiting thread submits the next
+// part: the wait loop is told (continue_due_) and a blocked reaper woken.
+bool Context::ContinueLocked(Request* r, size_t bytes) {
+  try {
+    continuing_locked_.push_back(r);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  Advance(r, bytes);
+  r->done += bytes;
+  continue_due_.store(true, std::memory_order_seq_cst);
+  if (reaper_blocked_.load(std::memory_order_seq_cst)) backend_->Kick();
+  Signal();  // an event loop must call a wait for it
+  return true;
+}
+
 // Waiting thread: the next parts of full transfers go to the host, as one
 // submission each under a new sequence number (a late event of the last part
 // can never match). A part the host refuses completes the request with that
 // refusal and the bytes before it.
 void Context::ResubmitContinuing() {
-  std::lock_guard<std::mutex> lock(submit_mu_);
-  const uint64_t handle = this->handle;
-  for (Request* r : continuing_) {
-    r->seq32 = r->NextSeq32();
-    r->ctx.store(handle, std::memory_order_relaxed);
-    r->with_host = true;
-    r->Publish();
-    int host_error = 0;
-    if (backend_->Enqueue(&r, 1, &host_error) != 1) {
-      r->with_host = false;
-      CompleteLocally(r, FAIO_E_INSUFFICIENT_RESOURCES, host_error);
+  std::vector<Request*> refused;  // completed after the lock: see below
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    if (continue_due_.exchange(false, std::memory_order_seq_cst)) {
+      continuing_.insert(continuing_.end(), continuing_locked_.begin(), continuing_locked_.end());
+      continuing_locked_.clear();
     }
+    const uint64_t handle = this->handle;
+    // A part the host finishes inside Enqueue goes to continuing_locked_ (and
+    // comes back through the wait loop), never to continuing_.
+    for (Request* r : continuing_) {
+      r->seq32 = r->NextSeq32();
+      r->ctx.store(handle, std::memory_order_relaxed);
+      r->with_host = true;
+      r->Publish();
+      int host_error = 0;
+      if (backend_->Enqueue(&r, 1, &host_error) != 1) {
+        r->with_host = false;
+        r->host_error = host_error;
+        refused.push_back(r);
+      }
+    }
+    continuing_.clear();
+    backend_->Commit();
   }
-  continuing_.clear();
-  backend_->Commit();
+  // A canceller may hold a refused part (kCancelling) and need the submit lock
+  // for the host's answer (FreeBSD's backend): complete them without it.
+  for (Request* r : refused) CompleteLocally(r, FAIO_E_INSUFFICIENT_RESOURCES, r->host_error);
 }
 
 void Context::QueueLocal(Request* r) {
@@ -664,7 +699,9 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
     }
     size_t got = backend_->Reap(slots + n, size - n, block, deadline);
     reaper_blocked_.store(false, std::memory_order_relaxed);
-    if (!continuing_.empty()) ResubmitContinuing();
+    if (!continuing_.empty() || continue_due_.load(std::memory_order_acquire)) {
+      ResubmitContinuing();
+    }
     for (size_t i = n; i < n + got; ++i) {
       slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
     }

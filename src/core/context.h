@@ -101,7 +101,8 @@ class Context {
   // must return instead of blocking for completions that need it.
   bool ReapShouldReturn() {
     ApplyReleases();
-    return drain_due_.load(std::memory_order_acquire) || !continuing_.empty();
+    return drain_due_.load(std::memory_order_acquire) || !continuing_.empty() ||
+           continue_due_.load(std::memory_order_acquire);
   }
   const char* backend_name() const { return backend_->name(); }
 
@@ -193,6 +194,7 @@ class Context {
   // (ResubmitContinuing, after the backend's Reap).
   // False (no memory for the list): r completes short, as without the flag.
   bool Continue(Request* r, size_t bytes);
+  bool ContinueLocked(Request* r, size_t bytes);
   void ResubmitContinuing();
   // A flush's outcome against its file's sticky error (docs/contract.md, Flush).
   static void FlushOutcome(Request* r, int* status, int* host_error);
@@ -222,6 +224,8 @@ class Context {
   uint32_t flags_ = 0;
   bool full_transfers_ = false;          // FAIO_CTX_FULL_TRANSFERS
   std::vector<Request*> continuing_;     // waiting thread only (Continue)
+  std::vector<Request*> continuing_locked_;  // guarded by submit_mu_ (ContinueLocked)
+  std::atomic<bool> continue_due_{false};    // continuing_locked_ has parts
   bool buffers_registered_ = false;  // guarded by submit_mu_
 
   std::mutex submit_mu_;

@@ -3,6 +3,8 @@
 // completion with all of them; end of file ends it with what came; the bytes are
 // right and nothing is counted twice. (Short transfers the fault backend makes
 // up, reads and writes, vectored, errors after a part: tests/faults.)
+#include <algorithm>
+
 #include "conformance.h"
 
 namespace faio_test {
@@ -74,6 +76,31 @@ TEST_P(FullTransfers, AFileReadAcrossItsEndIsExact) {
     ASSERT_EQ(buf[i], static_cast<unsigned char>((5000 + i) * 7 + 3)) << "byte " << i;
   }
   EXPECT_EQ(buf[5000], 0xEE);
+  ExpectNoneCounted(ctx);
+}
+
+TEST_P(FullTransfers, ADirectVectoredReadAcrossTheEndIsExact) {
+  faio_ctx* ctx = NewCtx(0, FAIO_CTX_FULL_TRANSFERS);
+  ASSERT_NE(ctx, nullptr);
+  DirectFile d = OpenDirectFile();
+  if (!d.skip.empty()) GTEST_SKIP() << d.skip;
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  Bytes content = RandomBytes(5000, 8);  // ends inside the second block
+  ASSERT_TRUE(d.file->Write(content));
+  const size_t page = std::max<size_t>({d.align.memory, d.align.offset, 4096});
+  AlignedBuffer mem(4 * page, page);
+  std::memset(mem.data(), 0xEE, 4 * page);
+  const faio_buffer segs[] = {{mem.data(), page}, {mem.data() + 2 * page, page}};
+  faio_req* r = NewReq();
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, d.fd, 0, segs, 2, nullptr));
+  size_t bytes = 0;
+  // The first part ends at the end of the file, unaligned; the next part (at
+  // an unaligned offset) is at the end: 0 bytes, not a misalignment.
+  ASSERT_ST(FAIO_OK, RunOne(ctx, r, &bytes));
+  ASSERT_EQ(bytes, content.size());
+  Bytes got(mem.data(), mem.data() + page);
+  got.insert(got.end(), mem.data() + 2 * page, mem.data() + 2 * page + (content.size() - page));
+  EXPECT_TRUE(got == content);
   ExpectNoneCounted(ctx);
 }
 
