@@ -323,6 +323,20 @@ typedef void (*faio_req_callback)(faio_req *req, void *arg);
  * See docs/contract.md, Event loops and callbacks. */
 FAIO_API int faio_req_set_callback(faio_req *req, faio_req_callback cb, void *arg);
 
+/* faio_req_set_timeout gives a prepared request a deadline: ms milliseconds
+ * after it is submitted, a request still running is withdrawn from the host and
+ * completes with status FAIO_E_TIMEOUT (faio_req_result; with the bytes earlier
+ * parts of a FAIO_CTX_FULL_TRANSFERS transfer moved). It is then handed out by a
+ * wait like any completion: counted until then, returned once. Where the host
+ * cannot withdraw it (a transfer already in the device, a blocking read on a
+ * worker thread: docs/backends.md, "Deadlines") it completes normally. 0 or
+ * FAIO_WAIT_INDEFINITE: no deadline. Set after prepare and before submit; every
+ * prepare removes it. Requests without one cost nothing more. Returns 0,
+ * FAIO_E_INVALID_STATE (the request is not prepared), FAIO_E_INVALID_HANDLE,
+ * FAIO_E_NO_MEMORY, FAIO_E_INSUFFICIENT_RESOURCES (the library's timer thread
+ * could not be started). See docs/contract.md, Deadlines. */
+FAIO_API int faio_req_set_timeout(faio_req *req, uint32_t ms);
+
 /* ---- Contexts ------------------------------------------------------------- */
 
 /* faio_ctx_create makes a context on the backend chosen automatically (or named by

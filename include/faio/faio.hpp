@@ -155,6 +155,16 @@ class Request {
   [[nodiscard]] Status SetCallback(faio_req_callback cb, void* arg) noexcept {
     return static_cast<Status>(faio_req_set_callback(h_, cb, arg));
   }
+  // Timeout: faio_req_set_timeout - a deadline after submission, set after
+  // prepare (every prepare removes it); zero: none. A request that passes it
+  // completes with kTimeout where the host can withdraw it. Deadlines longer
+  // than FAIO_WAIT_INDEFINITE - 1 ms are kOutOfRange, negative ones
+  // kInvalidParameter.
+  [[nodiscard]] Status Timeout(std::chrono::milliseconds d) noexcept {
+    if (d.count() < 0) return Status::kInvalidParameter;
+    if (d.count() >= static_cast<int64_t>(FAIO_WAIT_INDEFINITE)) return Status::kOutOfRange;
+    return static_cast<Status>(faio_req_set_timeout(h_, static_cast<uint32_t>(d.count())));
+  }
   faio_req* native() const noexcept { return h_; }
   explicit operator bool() const noexcept { return h_ != nullptr; }
 

@@ -247,4 +247,6 @@ int faio_req_set_callback(faio_req* req, faio_req_callback cb, void* arg) {
   return faio::detail::SetCallback(req, cb, arg);
 }
 
+int faio_req_set_timeout(faio_req* req, uint32_t ms) { return faio::detail::SetTimeout(req, ms); }
+
 }  // extern "C"

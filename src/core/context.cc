@@ -10,6 +10,7 @@
 #include "backend/registry.h"
 #include "core/handle_table.h"
 #include "core/lockfree_stack.h"
+#include "core/timer.h"
 #include "platform/host.h"
 
 #ifndef NDEBUG
@@ -366,6 +367,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
       continue;
     }
     Epoch* e = FileTable::Track(fs, r);
+    if (r->timeout_ms != 0) ArmDeadline(r, true);
     r->with_host = true;
     r->Publish();
     if (!stage.Add(r, e)) break;
@@ -389,6 +391,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
 // the transfers before it are done; with a sticky error (or no memory for the
 // barrier) it completes at once.
 void Context::SubmitFlush(Request* r, FileState* fs) {
+  if (r->timeout_ms != 0) ArmDeadline(r, true);
   r->with_host = false;
   int sticky = fs->sticky_status.load(std::memory_order_acquire);
   if (sticky != FAIO_OK || !files_.AddFlush(fs, r)) {
@@ -539,6 +542,7 @@ void Context::ResubmitContinuing() {
     for (Request* r : continuing_) {
       r->seq32 = r->NextSeq32();
       r->ctx.store(handle, std::memory_order_relaxed);
+      if (r->timeout_ms != 0) ArmDeadline(r, false);
       r->with_host = true;
       r->Publish();
       int host_error = 0;
@@ -883,6 +887,52 @@ int Context::Cancel(Request* r, uint64_t w) {
   if (due) DrainFlushes();
   backend_->Kick();
   return FAIO_OK;
+}
+
+// Deadlines (faio_req_set_timeout). The entry names the submission Publish is
+// about to make; the timer thread acts on it only after taking the submit lock
+// (Expire), so never before the host has the request.
+void Context::ArmDeadline(Request* r, bool first_part) {
+  if (first_part) r->deadline_ns = timer::Now() + static_cast<int64_t>(r->timeout_ms) * 1000000;
+  const uint64_t w = r->word.load(std::memory_order_relaxed);
+  timer::Arm(r, MakeWord(SeqOf(w) + 1, kSubmitted), r->deadline_ns);
+}
+
+void Context::Expire(Request* r, uint64_t w) {
+  uint64_t cur;
+  {
+    // The submit that armed the deadline holds this lock until the host has
+    // the request (or has refused it: the word then no longer matches).
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
+      if (!r->HoldForCancel(w, &cur)) return;
+      if (!r->with_host) {  // still behind its barrier: the core withdraws it
+        TimedOut(r, w);
+        return;
+      }
+      r->Unhold(w);
+    }
+  }
+  // As Cancel: held while the host decides, so a completion racing in cannot
+  // report it first.
+  if (!r->HoldForCancel(w, &cur)) return;  // completed, or a canceller has it
+  CancelOutcome outcome = backend_->Cancel(r, static_cast<uint32_t>(SeqOf(w)));
+  HostHandBack(r);
+  if (outcome != CancelOutcome::kCancelled) {
+    r->Unhold(w);  // the host goes on with it: it completes normally
+    return;
+  }
+  TimedOut(r, w);
+}
+
+void Context::TimedOut(Request* r, uint64_t held) {
+  r->Finishing(held);
+  r->status = FAIO_E_TIMEOUT;
+  r->host_error = 0;
+  r->bytes = r->done;  // FAIO_CTX_FULL_TRANSFERS: what earlier parts moved
+  // A flush behind it may now go (the wait QueueLocal wakes drains it).
+  if (FileTable::Release(r)) drain_due_.store(true, std::memory_order_release);
+  QueueLocal(r);
 }
 
 int Context::AssociateFile(faio_file f) {

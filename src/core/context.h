@@ -86,6 +86,10 @@ class Context {
     }
   }
   int Cancel(Request* r, uint64_t word);
+  // Expire: the timer thread's (core/timer.h) - submission `word` of r passed
+  // its deadline. Withdrawn from the host where it can be, it completes with
+  // FAIO_E_TIMEOUT for the next wait; otherwise nothing changes.
+  void Expire(Request* r, uint64_t word);
   int ClearError(faio_file f);
   int AssociateFile(faio_file f);
   int RegisterBuffers(const faio_buffer* bufs, size_t count);
@@ -184,6 +188,11 @@ class Context {
   int HandOver(const Batch& batch, size_t take, size_t* accepted);
   void SubmitFlush(Request* r, FileState* fs);
   bool DoNow(Request* r, FileState* fs);
+  // ArmDeadline: under submit_mu_, before r (a claimed request with a
+  // deadline) is published as its next submission.
+  static void ArmDeadline(Request* r, bool first_part);
+  // TimedOut completes r (held: kCancelling) with FAIO_E_TIMEOUT for the next wait.
+  void TimedOut(Request* r, uint64_t held);
   // QueueLocal puts a request whose outcome is written (kFinishing) on the
   // local list for the next wait, waking a blocked one.
   void QueueLocal(Request* r);

@@ -8,6 +8,7 @@
 
 #include "core/context.h"
 #include "core/handle_table.h"
+#include "core/timer.h"
 
 namespace faio::detail {
 namespace {
@@ -200,6 +201,22 @@ int SetCallback(faio_req* h, faio_req_callback cb, void* arg) {
   if (s != kIdle && s != kPrepared && s != kCompleted) return FAIO_E_INVALID_STATE;
   r->callback = cb;
   r->callback_arg = cb == nullptr ? nullptr : arg;
+  return FAIO_OK;
+}
+
+int SetTimeout(faio_req* h, uint32_t ms) {
+  Request* r = LookupRequest(h);
+  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
+  State s = StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kDead) return FAIO_E_INVALID_HANDLE;
+  if (s != kPrepared) return FAIO_E_INVALID_STATE;
+  if (ms == 0 || ms == FAIO_WAIT_INDEFINITE) {
+    r->timeout_ms = 0;
+    return FAIO_OK;
+  }
+  int host_error = 0;
+  if (int st = timer::Reserve(r, &host_error); st != FAIO_OK) return st;
+  r->timeout_ms = ms;
   return FAIO_OK;
 }
 

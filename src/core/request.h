@@ -123,6 +123,18 @@ struct Request {
   // FAIO_CTX_FULL_TRANSFERS: bytes the earlier parts of this transfer moved (the
   // description then names what is left: Advance). 0 from every prepare.
   size_t done = 0;
+  // faio_req_set_timeout: the deadline in ms after submission (0: none), reset
+  // by every prepare; deadline_ns is when it falls (core/timer.h's clock), set
+  // by the submit (a full transfer's later parts keep it).
+  uint32_t timeout_ms = 0;
+  int64_t deadline_ns = 0;
+  // The timer's entry for this request (core/timer.cc), guarded by its lock:
+  // its place in the heap (-1: none), whether the heap has room for it, the
+  // submission it names and when it fires.
+  int32_t timer_pos = -1;
+  bool timer_reserved = false;
+  uint64_t timer_word = 0;
+  int64_t timer_at = 0;
   void* user = nullptr;
   // faio_req_set_callback: kept across prepares; changed only while the
   // request is not submitted, read by faio_ctx_run after it completed.
@@ -221,6 +233,7 @@ inline int MoveToPrepared(Request* r, Op op, faio_file f, int64_t off, void* buf
   r->len = len;
   r->nsegs = nsegs;
   r->done = 0;
+  r->timeout_ms = 0;
   r->flush_flags = flush_flags;
   r->user = user;
   r->word.store(MakeWord(SeqOf(w), kPrepared), std::memory_order_release);
@@ -295,6 +308,8 @@ int RequestHostError(const faio_req* h);
 void* RequestUser(const faio_req* h);
 int CancelRequest(faio_req* h);
 int SetCallback(faio_req* h, faio_req_callback cb, void* arg);
+// SetTimeout answers faio_req_set_timeout.
+int SetTimeout(faio_req* h, uint32_t ms);
 
 }  // namespace faio::detail
 

@@ -678,6 +678,20 @@ struct FreeList {
   }
 };
 
+// Ready: the handle (faio_ctx_pollable's) is ready within timeout_ms (0: now).
+inline bool Ready(faio_file h, int timeout_ms) {
+#ifdef _WIN32
+  return WaitForSingleObject(h, static_cast<DWORD>(timeout_ms)) == WAIT_OBJECT_0;
+#else
+  struct pollfd p = {h, POLLIN, 0};
+  int k;
+  do {
+    k = poll(&p, 1, timeout_ms);
+  } while (k < 0 && errno == EINTR);
+  return k == 1 && (p.revents & POLLIN) != 0;
+#endif
+}
+
 // ---- the fixture ---------------------------------------------------------------
 
 class BackendTest : public ::testing::TestWithParam<std::string> {

@@ -20,20 +20,6 @@
 namespace faio_test {
 namespace {
 
-// Ready: the handle is ready within timeout_ms (0: now).
-bool Ready(faio_file h, int timeout_ms) {
-#ifdef _WIN32
-  return WaitForSingleObject(h, static_cast<DWORD>(timeout_ms)) == WAIT_OBJECT_0;
-#else
-  struct pollfd p = {h, POLLIN, 0};
-  int k;
-  do {
-    k = poll(&p, 1, timeout_ms);
-  } while (k < 0 && errno == EINTR);
-  return k == 1 && (p.revents & POLLIN) != 0;
-#endif
-}
-
 // The backends with no pollable handle, and why (docs/event-loops.md):
 // posix_aio off Linux (its watcher uses the Linux wakeup signal). kqueue runs
 // here on tests/freebsd_model, iocp under Wine. The fault backend has its inner
