@@ -528,5 +528,101 @@ TEST_P(FuseFaults, FailedFlushStaysFailedUntilClearError) {
   EXPECT_GT(fs_.Ops().fsync, before) << "the flush after clear_error did not reach the host";
 }
 
+// ---- deadlines and full transfers (issue 14) ------------------------------------
+
+// Reads the file system answers after 800 ms each, with a 100 ms deadline:
+// one the host can still withdraw (queued, not yet with the file system)
+// times out before the answer with its buffer untouched; one it cannot (the
+// file system has it) completes with its data after the answer. Each comes
+// back once, and which of the two it was shows in its status and its time.
+TEST_P(FuseFaults, DeadlinesOnDelayedReads) {
+  MOUNT_OR_SKIP({"--direct-io", "--threaded", "--rule", "op=read delay=800"});
+  constexpr size_t kN = 4;
+  Bytes content = RandomBytes(kN * kLen, 12);
+  ASSERT_TRUE(Seed("f", content));
+  int fd = Open("f", O_RDONLY);
+  ASSERT_GE(fd, 0);
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  std::vector<faio_req*> reqs = NewReqs(kN);
+  std::vector<Bytes> bufs(kN, Bytes(kLen, 0xee));
+  for (size_t i = 0; i < kN; i++) {
+    ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[i], fd, static_cast<int64_t>(i * kLen),
+                                             bufs[i].data(), kLen, nullptr));
+    ASSERT_ST(FAIO_OK, faio_req_set_timeout(reqs[i], 100));
+  }
+  Clock::time_point t0 = Clock::now();
+  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), kN));
+  size_t timed_out = 0;
+  std::vector<faio_req*> all;
+  for (size_t k = 0; k < kN; k++) {
+    std::vector<faio_req*> got = Reap(ctx, 1, milliseconds(10000));
+    ASSERT_EQ(got.size(), 1u);
+    int64_t ms = MsSince(t0);
+    size_t i = static_cast<size_t>(std::find(reqs.begin(), reqs.end(), got[0]) - reqs.begin());
+    ASSERT_LT(i, kN);
+    all.push_back(got[0]);
+    size_t n = 0;
+    int st = faio_req_result(got[0], &n);
+    if (st == FAIO_E_TIMEOUT) {
+      timed_out++;
+      EXPECT_GE(ms, 100) << "read " << i << " timed out early";
+      EXPECT_LT(ms, 700) << "read " << i << " timed out only after the file system answered";
+      EXPECT_EQ(n, 0u);
+      EXPECT_EQ(bufs[i], Bytes(kLen, 0xee)) << "a withdrawn read wrote its buffer";
+    } else {
+      EXPECT_ST(FAIO_OK, st) << "read " << i;
+      EXPECT_GE(ms, 750) << "read " << i;
+      EXPECT_EQ(n, kLen);
+      EXPECT_TRUE(std::equal(bufs[i].begin(), bufs[i].end(), content.begin() + i * kLen));
+    }
+  }
+  EXPECT_TRUE(SameSet(all, reqs));
+  ExpectNoneCounted(ctx);
+  std::printf("[ deadline ] %s: %zu of %zu reads the file system delays timed out\n", backend(),
+              timed_out, kN);
+}
+
+// FAIO_CTX_FULL_TRANSFERS over a file system whose every read returns at most
+// 1000 bytes: whole reads (single and vectored) come back whole, each as one
+// completion, and a read across the end stops exactly at it.
+TEST_P(FuseFaults, FullTransfersCompleteShortReads) {
+  MOUNT_OR_SKIP({"--direct-io", "--rule", "op=read short=1000"});
+  const size_t size = 4 * kLen + 123;
+  Bytes content = RandomBytes(size, 13);
+  ASSERT_TRUE(Seed("f", content));
+  int fd = Open("f", O_RDONLY);
+  ASSERT_GE(fd, 0);
+  faio_ctx* ctx = NewCtx(0, FAIO_CTX_FULL_TRANSFERS);
+  ASSERT_NE(ctx, nullptr);
+  faio_req* r = NewReq();
+  Bytes buf(kLen, 0xee);
+  size_t n = 0;
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, 1, buf.data(), kLen, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, kLen);
+  EXPECT_TRUE(std::equal(buf.begin(), buf.end(), content.begin() + 1));
+  // Vectored, three segments of uneven sizes.
+  Bytes a(3000, 0xee), b(7, 0xee), c(5000, 0xee);
+  faio_buffer segs[] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+  ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, fd, 500, segs, 3, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, a.size() + b.size() + c.size());
+  Bytes joined = a;
+  joined.insert(joined.end(), b.begin(), b.end());
+  joined.insert(joined.end(), c.begin(), c.end());
+  EXPECT_TRUE(std::equal(joined.begin(), joined.end(), content.begin() + 500));
+  // Across the end: success with exactly the bytes up to it.
+  std::fill(buf.begin(), buf.end(), 0xee);
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, fd, static_cast<int64_t>(size - 4321), buf.data(),
+                                           kLen, nullptr));
+  EXPECT_ST(FAIO_OK, RunOne(ctx, r, &n));
+  EXPECT_EQ(n, 4321u);
+  EXPECT_TRUE(std::equal(buf.begin(), buf.begin() + 4321, content.end() - 4321));
+  EXPECT_EQ(buf[4321], 0xee);
+  EXPECT_GE(fs_.Fired(0), 5 + 8 + 5) << fs_.Status();
+  ExpectNoneCounted(ctx);
+}
+
 }  // namespace
 }  // namespace faio_test
