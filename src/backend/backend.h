@@ -103,6 +103,13 @@ class Backend {
   // decorates another (fault) says kNever, so that every request reaches it.
   virtual DoNowPolicy do_now() const { return DoNowPolicy::kNever; }
 
+  // OwnsDeadlines: the backend withdraws a transfer at its deadline itself
+  // (Request::deadline_ns; io_uring: a linked timeout) and hands it to
+  // Context::FinishTimedOut; the core's timer then arms only flushes, which
+  // wait behind their barrier in the core. Otherwise the core's timer
+  // withdraws it through Cancel.
+  virtual bool OwnsDeadlines() const { return false; }
+
   // OwesEvents: the host still holds events the backend must read although no
   // request is counted (linux_aio: a cancelled poll's event keeps its kernel
   // slot until read). A wait that requests done at submission satisfied asks

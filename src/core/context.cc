@@ -149,6 +149,7 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   ctx->flags_ = opts.flags;
   ctx->capacity_ = ctx->backend_->capacity();
   ctx->full_transfers_ = (opts.flags & FAIO_CTX_FULL_TRANSFERS) != 0;
+  ctx->host_deadlines_ = ctx->backend_->OwnsDeadlines();
   ctx->do_now_ = (opts.flags & FAIO_CTX_HOST_ONLY) != 0 ? DoNowPolicy::kNever
                                                          : ctx->backend_->do_now();
   ctx->flush_scratch_.reserve(16);
@@ -367,7 +368,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
       continue;
     }
     Epoch* e = FileTable::Track(fs, r);
-    if (r->timeout_ms != 0) ArmDeadline(r, true);
+    if (r->timeout_ms != 0) ArmDeadline(r, true, host_deadlines_);
     r->with_host = true;
     r->Publish();
     if (!stage.Add(r, e)) break;
@@ -391,7 +392,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
 // the transfers before it are done; with a sticky error (or no memory for the
 // barrier) it completes at once.
 void Context::SubmitFlush(Request* r, FileState* fs) {
-  if (r->timeout_ms != 0) ArmDeadline(r, true);
+  if (r->timeout_ms != 0) ArmDeadline(r, true, false);
   r->with_host = false;
   int sticky = fs->sticky_status.load(std::memory_order_acquire);
   if (sticky != FAIO_OK || !files_.AddFlush(fs, r)) {
@@ -542,7 +543,7 @@ void Context::ResubmitContinuing() {
     for (Request* r : continuing_) {
       r->seq32 = r->NextSeq32();
       r->ctx.store(handle, std::memory_order_relaxed);
-      if (r->timeout_ms != 0) ArmDeadline(r, false);
+      if (r->timeout_ms != 0) ArmDeadline(r, false, host_deadlines_);
       r->with_host = true;
       r->Publish();
       int host_error = 0;
@@ -892,8 +893,9 @@ int Context::Cancel(Request* r, uint64_t w) {
 // Deadlines (faio_req_set_timeout). The entry names the submission Publish is
 // about to make; the timer thread acts on it only after taking the submit lock
 // (Expire), so never before the host has the request.
-void Context::ArmDeadline(Request* r, bool first_part) {
+void Context::ArmDeadline(Request* r, bool first_part, bool host) {
   if (first_part) r->deadline_ns = timer::Now() + static_cast<int64_t>(r->timeout_ms) * 1000000;
+  if (host) return;
   const uint64_t w = r->word.load(std::memory_order_relaxed);
   timer::Arm(r, MakeWord(SeqOf(w) + 1, kSubmitted), r->deadline_ns);
 }

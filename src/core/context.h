@@ -123,6 +123,14 @@ class Context {
     return Deliver(r, seq32, status, host_error, bytes);
   }
 
+  // FinishTimedOut is Finish for a submission the host withdrew at its
+  // deadline by itself (Backend::OwnsDeadlines): it completes with
+  // FAIO_E_TIMEOUT.
+  bool FinishTimedOut(Request* r, uint32_t seq32) {
+    if (filter_ != nullptr) return FinishFiltered(r, seq32, FAIO_E_TIMEOUT, 0, 0);
+    return Deliver(r, seq32, FAIO_E_TIMEOUT, 0, 0);
+  }
+
   // CompleteLocally completes a submitted request without the host (sticky flush
   // errors, a request the host refused on its own at submission) and queues it
   // for the next wait. Backends call it from Enqueue (under the submit lock).
@@ -189,8 +197,10 @@ class Context {
   void SubmitFlush(Request* r, FileState* fs);
   bool DoNow(Request* r, FileState* fs);
   // ArmDeadline: under submit_mu_, before r (a claimed request with a
-  // deadline) is published as its next submission.
-  static void ArmDeadline(Request* r, bool first_part);
+  // deadline) is published as its next submission. A first part sets when the
+  // deadline falls; the core's timer is armed unless `host` (a transfer for a
+  // backend that OwnsDeadlines).
+  static void ArmDeadline(Request* r, bool first_part, bool host);
   // TimedOut completes r (held: kCancelling) with FAIO_E_TIMEOUT for the next wait.
   void TimedOut(Request* r, uint64_t held);
   // QueueLocal puts a request whose outcome is written (kFinishing) on the
@@ -232,6 +242,7 @@ class Context {
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
   bool full_transfers_ = false;          // FAIO_CTX_FULL_TRANSFERS
+  bool host_deadlines_ = false;          // Backend::OwnsDeadlines
   std::vector<Request*> continuing_;     // waiting thread only (Continue)
   std::vector<Request*> continuing_locked_;  // guarded by submit_mu_ (ContinueLocked)
   std::atomic<bool> continue_due_{false};    // continuing_locked_ has parts

@@ -335,6 +335,8 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   // The inner backend's handle, and for held completions (delay faults) a
   // timer thread that makes it ready when each falls due: a loop that waits
   // only on the handle would otherwise never reap them.
+  // The inner backend's deadlines: its withdrawals come through Filter.
+  bool OwnsDeadlines() const override { return inner_->OwnsDeadlines(); }
   bool HasPollable() const override { return inner_->HasPollable(); }
   bool OwnsPollable() const override { return inner_->OwnsPollable(); }
   void SignalPollable() override { inner_->SignalPollable(); }

@@ -46,12 +46,15 @@
 
 #include "backend/backend_util.h"
 #include "core/context.h"
+#include "core/timer.h"
 #include "platform/host.h"
 
 namespace faio::detail {
 namespace {
 
 constexpr uint64_t kWakeTag = ~uint64_t{0};
+constexpr uint64_t kLinkTimeoutTag = ~uint64_t{0} - 1;
+constexpr uint64_t kLinkedBit = uint64_t{1} << 31;
 constexpr uint32_t kMaxSq = 4096;
 constexpr uint32_t kMaxCq = 65536;
 constexpr uint32_t kUnlimitedSq = 256;
@@ -249,29 +252,77 @@ class IoUringBackend final : public Backend {
     while (i < n) {
       // Room for a run of SQEs at once (liburing's io_uring_get_sqe checks it
       // per SQE): the SQ ring full in the middle of a big batch hands over
-      // what is there first.
+      // what is there first. A request with a deadline takes two.
       unsigned room = io_uring_sq_space_left(&ring_);
-      if (room == 0) {
+      if (room < SqesOf(reqs[i])) {
         int ret = SubmitPending();
         room = io_uring_sq_space_left(&ring_);
-        if (room == 0) {
+        if (room < SqesOf(reqs[i])) {
           *host_error = ret < 0 ? -ret : EAGAIN;
           return i;
         }
       }
-      size_t end = std::min(n, i + room);
       unsigned tail = ring_.sq.sqe_tail;
-      for (; i < end; ++i, ++tail) {
-        io_uring_sqe* sqe = &ring_.sq.sqes[tail & ring_.sq.ring_mask];
+      for (; i < n; ++i) {
         Request* r = reqs[i];
+        const bool linked = Linked(r);
+        if (room < (linked ? 2u : 1u)) break;
+        io_uring_sqe* sqe = &ring_.sq.sqes[tail++ & ring_.sq.ring_mask];
         Prep(sqe, r, fixed_buffers);
         if (fixed_files && r->op != Op::kNone) UseFixedFile(sqe, r->file);
-        sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
+        sqe->user_data = CookieOf(r);
+        --room;
+        if (linked) {
+          sqe->flags |= IOSQE_IO_LINK;
+          LinkTimeout(&ring_.sq.sqes[tail++ & ring_.sq.ring_mask], r);
+          --room;
+        }
         HostHandOff(r);
       }
       ring_.sq.sqe_tail = tail;
     }
     return n;
+  }
+
+  // Deadlines (faio_req_set_timeout): a transfer with one is followed by an
+  // IORING_OP_LINK_TIMEOUT for the time left, so the kernel withdraws it when
+  // that passes - the request's CQE is then -ECANCELED (-EINTR for one an
+  // io-wq worker was running), which Drain turns into FAIO_E_TIMEOUT. The
+  // timeout's own CQE (kLinkTimeoutTag) carries nothing. Flushes keep the
+  // core's timer: they wait behind their barrier in the core first.
+  bool OwnsDeadlines() const override { return true; }
+  static bool Linked(const Request* r) {
+    return r->timeout_ms != 0 && r->op.load(std::memory_order_relaxed) != Op::kFlush;
+  }
+  static unsigned SqesOf(const Request* r) { return Linked(r) ? 2 : 1; }
+  // CookieOf: the request's user_data - the submission (seq32) and its slot,
+  // with kLinkedBit when a linked timeout follows it (slot indexes stay below
+  // 2^24: core/handle_table.h).
+  static uint64_t CookieOf(const Request* r) {
+    return (uint64_t{r->seq32} << 32) | r->index | (Linked(r) ? kLinkedBit : 0);
+  }
+  // LinkTimeout fills sqe with r's linked timeout: the time left until its
+  // deadline (at least 1 ns: a later part of a full transfer may be past it).
+  // The timespec lives in r's backend area, read by the kernel when the SQE is
+  // submitted; backend_data keeps the deadline for Drain.
+  static void LinkTimeout(io_uring_sqe* sqe, Request* r) {
+    int64_t left = r->deadline_ns - timer::Now();
+    if (left < 1) left = 1;
+    auto* ts = reinterpret_cast<__kernel_timespec*>(r->backend_area);
+    ts->tv_sec = left / 1000000000;
+    ts->tv_nsec = left % 1000000000;
+    r->backend_data.store(static_cast<uint64_t>(r->deadline_ns), std::memory_order_relaxed);
+    io_uring_prep_link_timeout(sqe, ts, 0);
+    sqe->user_data = kLinkTimeoutTag;
+  }
+  // DeadlinePassed: a CQE of -ECANCELED/-EINTR for a submission sent with a
+  // linked timeout came from that timeout (not from the submitting thread's
+  // exit, which Resubmit undoes). FinishTimedOut then decides, as for any
+  // completion, whether the submission is still current: a stale CQE, or one a
+  // canceller withdrew, is dropped there - so the deadline of a newer
+  // submission read here changes nothing for it.
+  static bool DeadlinePassed(const Request* r) {
+    return timer::Now() >= static_cast<int64_t>(r->backend_data.load(std::memory_order_relaxed));
   }
 
   // Prep fills sqe for r (fixed buffers when the buffer lies in a registered one).
@@ -376,7 +427,8 @@ class IoUringBackend final : public Backend {
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
     io_uring_sync_cancel_reg reg;
     memset(&reg, 0, sizeof(reg));
-    reg.addr = (uint64_t{seq32} << 32) | r->index;
+    // Held by the canceller: r's description is that of submission seq32.
+    reg.addr = (uint64_t{seq32} << 32) | r->index | (Linked(r) ? kLinkedBit : 0);
     reg.timeout.tv_sec = -1;
     reg.timeout.tv_nsec = -1;
     int ret;
@@ -491,11 +543,20 @@ class IoUringBackend final : public Backend {
         rearm_ = true;
         continue;
       }
+      if (user_data == kLinkTimeoutTag) {
+        ++seen;
+        continue;
+      }
       if (*n >= max) break;
       ++seen;
-      Request* r = RequestAt(static_cast<uint32_t>(user_data));
+      Request* r = RequestAt(static_cast<uint32_t>(user_data & ~kLinkedBit));
       const uint32_t seq32 = static_cast<uint32_t>(user_data >> 32);
       const int res = cqe->res;
+      if ((res == -ECANCELED || res == -EINTR) && (user_data & kLinkedBit) != 0 &&
+          DeadlinePassed(r)) {
+        if (ctx_->FinishTimedOut(r, seq32)) out[(*n)++] = r;
+        continue;
+      }
       if (res == -ECANCELED && Resubmit(r, seq32)) continue;
       if (res >= 0 ? ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))
                    : ctx_->Finish(r, seq32, -res, 0)) {
