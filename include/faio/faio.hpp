@@ -481,6 +481,12 @@ inline size_t ResumeReady() {
   return resumed;
 }
 
+// Context flags (FAIO_CTX_*), or-ed into Options::flags; see faio.h.
+inline constexpr uint32_t kWaitWithoutPending = FAIO_CTX_WAIT_WITHOUT_PENDING;
+inline constexpr uint32_t kFixedFiles = FAIO_CTX_FIXED_FILES;
+inline constexpr uint32_t kHostOnly = FAIO_CTX_HOST_ONLY;
+inline constexpr uint32_t kFullTransfers = FAIO_CTX_FULL_TRANSFERS;
+
 // Options for Context::Create; see faio_ctx_options.
 struct Options {
   uint32_t capacity = 0;

@@ -73,7 +73,8 @@ TEST_P(Deadline, SetTimeoutOnlyOnPreparedRequests) {
   EXPECT_ST(FAIO_OK, faio_req_set_timeout(r, 10000));
   Pipe* p = NewPipe();
   faio_req* held = NewReq();
-  ASSERT_ST(FAIO_OK, faio_req_prepare_read(held, p->r, 0, buf, 1, nullptr));
+  char held_buf[1];  // its own: two transfers in flight never share a buffer
+  ASSERT_ST(FAIO_OK, faio_req_prepare_read(held, p->r, 0, held_buf, 1, nullptr));
   ASSERT_ST(FAIO_OK, Submit1(ctx, held));
   EXPECT_ST(FAIO_E_INVALID_STATE, faio_req_set_timeout(held, 10));  // submitted
   ASSERT_ST(FAIO_OK, Submit1(ctx, r));
@@ -320,6 +321,42 @@ TEST_P(Deadline, CoversEveryPartOfAFullTransfer) {
     EXPECT_EQ(n, 8u);
   }
   ExpectNoneCounted(ctx);
+}
+
+// The same through the C++ interface: a vectored read with a Timeout on a
+// context made with kFullTransfers.
+TEST_P(Deadline, CppVectoredReadWithATimeout) {
+  const bool withdraws = WithdrawsHeldRead(FAIO_CTX_FULL_TRANSFERS);
+  faio::Options o;
+  o.flags = faio::kFullTransfers;
+  o.backend = backend();
+  o.threads = IsThreads() ? kThreadsWorkers : 0;
+  faio::Result<faio::Context> made = faio::Context::Create(o);
+  ASSERT_EQ(made.status(), faio::Status::kOk);
+  faio::Context& ctx = made.value();
+  Pipe* p = NewPipe();
+  faio::Request r = faio::Request::Create().value();
+  unsigned char a[2] = {}, b[6] = {};
+  const faio_buffer segs[] = {{a, sizeof a}, {b, sizeof b}};
+  ASSERT_EQ(r.PrepareReadv(p->r, 0, segs), faio::Status::kOk);
+  ASSERT_EQ(r.Timeout(std::chrono::milliseconds(2 * kDeadlineMs)), faio::Status::kOk);
+  ASSERT_EQ(p->Feed(3), 3u);
+  ASSERT_EQ(ctx.Submit(r), faio::Status::kOk);
+  faio_req* out[2] = {};
+  if (!withdraws) {
+    EXPECT_EQ(ctx.Wait(1, out, std::chrono::milliseconds(2 * kDeadlineMs + LateMs())).status(),
+              faio::Status::kTimeout);
+    ASSERT_EQ(p->Feed(5), 5u);
+  }
+  faio::Result<faio::WaitOutcome> w = ctx.Wait(1, out, std::chrono::milliseconds(10000));
+  ASSERT_EQ(w.status(), faio::Status::kOk);
+  ASSERT_EQ(w.value().count, 1u);
+  EXPECT_EQ(out[0], r.native());
+  faio::Result<size_t> got = r.Outcome();
+  EXPECT_EQ(got.status(), withdraws ? faio::Status::kTimeout : faio::Status::kOk);
+  EXPECT_EQ(got.value(), withdraws ? 3u : 8u);
+  EXPECT_EQ(a[0], 'p');
+  EXPECT_EQ(b[0], 'p');
 }
 
 }  // namespace
