@@ -160,6 +160,38 @@ TEST_P(Deadline, UnexpiredDeadlinesChangeNothing) {
   ExpectNoneCounted(ctx);
 }
 
+// A batch larger than the host's submission queue (io_uring's has 256
+// entries on an unlimited context, and a request with a deadline takes two),
+// requests with and without one mixed so that one with a deadline meets the
+// queue's last free entry: every request is handed over once, reads its own
+// bytes, and nothing times out.
+TEST_P(Deadline, BatchLargerThanTheQueueMixesDeadlines) {
+  faio_ctx* ctx = NewCtx();
+  ASSERT_NE(ctx, nullptr);
+  auto f = NewFile();
+  std::vector<faio_req*> reqs = NewReqs(1000);
+  std::vector<Bytes> bufs;
+  PrepareReads(reqs, f->fd(), &bufs);
+  // Every other one: 85 pairs fill 255 of io_uring's 256 entries, and the
+  // next request, with a deadline, finds one.
+  for (size_t i = 0; i < reqs.size(); i += 2) {
+    ASSERT_ST(FAIO_OK, faio_req_set_timeout(reqs[i], 10000));
+  }
+  size_t accepted = 0;
+  ASSERT_ST(FAIO_OK, faio_ctx_submit_ex(ctx, reqs.data(), reqs.size(), &accepted));
+  EXPECT_EQ(accepted, reqs.size());
+  std::vector<faio_req*> got = Reap(ctx, reqs.size());
+  EXPECT_TRUE(SameSet(got, reqs));
+  Bytes want = f->ReadAll();
+  for (size_t i = 0; i < reqs.size(); i++) {
+    size_t n = 0;
+    EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], &n)) << "read " << i;
+    EXPECT_EQ(n, 64u);
+    EXPECT_EQ(0, std::memcmp(bufs[i].data(), want.data() + 64 * i, 64)) << "read " << i;
+  }
+  ExpectNoneCounted(ctx);
+}
+
 // A deadline belongs to one submission: a prepare removes it, and the entry of
 // a submission that completed never fires on the request's next one.
 TEST_P(Deadline, BelongsToOneSubmission) {

@@ -262,20 +262,25 @@ class IoUringBackend final : public Backend {
           return i;
         }
       }
+      // The loop costs a request without a deadline what it did before
+      // deadlines: one test of timeout_ms; the linked case is out of line.
       unsigned tail = ring_.sq.sqe_tail;
-      for (; i < n; ++i) {
+      const unsigned stop = tail + room;
+      size_t end = i + std::min<size_t>(n - i, room);
+      for (; i < end; ++i) {
         Request* r = reqs[i];
-        const bool linked = Linked(r);
-        if (room < (linked ? 2u : 1u)) break;
-        io_uring_sqe* sqe = &ring_.sq.sqes[tail++ & ring_.sq.ring_mask];
-        Prep(sqe, r, fixed_buffers);
-        if (fixed_files && r->op != Op::kNone) UseFixedFile(sqe, r->file);
-        sqe->user_data = CookieOf(r);
-        --room;
-        if (linked) {
-          sqe->flags |= IOSQE_IO_LINK;
-          LinkTimeout(&ring_.sq.sqes[tail++ & ring_.sq.ring_mask], r);
-          --room;
+        io_uring_sqe* sqe = &ring_.sq.sqes[tail & ring_.sq.ring_mask];
+        if (Linked(r)) [[unlikely]] {
+          if (stop - tail < 2) break;  // the outer loop makes room
+          PrepLinked(sqe, &ring_.sq.sqes[(tail + 1) & ring_.sq.ring_mask], r, fixed_buffers,
+                     fixed_files);
+          tail += 2;
+          end = std::min<size_t>(end, i + 1 + (stop - tail));
+        } else {
+          Prep(sqe, r, fixed_buffers);
+          if (fixed_files && r->op != Op::kNone) UseFixedFile(sqe, r->file);
+          sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
+          ++tail;
         }
         HostHandOff(r);
       }
@@ -300,6 +305,15 @@ class IoUringBackend final : public Backend {
   // 2^24: core/handle_table.h).
   static uint64_t CookieOf(const Request* r) {
     return (uint64_t{r->seq32} << 32) | r->index | (Linked(r) ? kLinkedBit : 0);
+  }
+  // PrepLinked fills sqe for r and link for its linked timeout.
+  [[gnu::noinline]] void PrepLinked(io_uring_sqe* sqe, io_uring_sqe* link, Request* r,
+                                    bool fixed_buffers, bool fixed_files) const {
+    Prep(sqe, r, fixed_buffers);
+    if (fixed_files && r->op != Op::kNone) UseFixedFile(sqe, r->file);
+    sqe->user_data = CookieOf(r);
+    sqe->flags |= IOSQE_IO_LINK;
+    LinkTimeout(link, r);
   }
   // LinkTimeout fills sqe with r's linked timeout: the time left until its
   // deadline (at least 1 ns: a later part of a full transfer may be past it).
@@ -428,7 +442,7 @@ class IoUringBackend final : public Backend {
     io_uring_sync_cancel_reg reg;
     memset(&reg, 0, sizeof(reg));
     // Held by the canceller: r's description is that of submission seq32.
-    reg.addr = (uint64_t{seq32} << 32) | r->index | (Linked(r) ? kLinkedBit : 0);
+    reg.addr = (uint64_t{seq32} << 32) | (CookieOf(r) & 0xffffffffu);
     reg.timeout.tv_sec = -1;
     reg.timeout.tv_nsec = -1;
     int ret;
@@ -537,14 +551,13 @@ class IoUringBackend final : public Backend {
     for (unsigned i = head; i != tail; ++i) {
       const io_uring_cqe* cqe = &ring_.cq.cqes[i & mask];
       const uint64_t user_data = cqe->user_data;
-      if (user_data == kWakeTag) {
+      if (user_data >= kLinkTimeoutTag) [[unlikely]] {
+        // The wakeup read's, or a linked timeout's own (which carries nothing).
         ++seen;
-        *woken = true;
-        rearm_ = true;
-        continue;
-      }
-      if (user_data == kLinkTimeoutTag) {
-        ++seen;
+        if (user_data == kWakeTag) {
+          *woken = true;
+          rearm_ = true;
+        }
         continue;
       }
       if (*n >= max) break;
@@ -552,16 +565,17 @@ class IoUringBackend final : public Backend {
       Request* r = RequestAt(static_cast<uint32_t>(user_data & ~kLinkedBit));
       const uint32_t seq32 = static_cast<uint32_t>(user_data >> 32);
       const int res = cqe->res;
+      if (res >= 0) [[likely]] {
+        if (ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))) out[(*n)++] = r;
+        continue;
+      }
       if ((res == -ECANCELED || res == -EINTR) && (user_data & kLinkedBit) != 0 &&
           DeadlinePassed(r)) {
         if (ctx_->FinishTimedOut(r, seq32)) out[(*n)++] = r;
         continue;
       }
       if (res == -ECANCELED && Resubmit(r, seq32)) continue;
-      if (res >= 0 ? ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))
-                   : ctx_->Finish(r, seq32, -res, 0)) {
-        out[(*n)++] = r;
-      }
+      if (ctx_->Finish(r, seq32, -res, 0)) out[(*n)++] = r;
     }
     if (seen != 0) io_uring_cq_advance(&ring_, seen);
   }
