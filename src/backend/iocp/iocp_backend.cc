@@ -64,6 +64,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/backend_util.h"
 #include "core/context.h"
@@ -91,6 +92,8 @@ constexpr LONG kStatusCancelled = static_cast<LONG>(0xC0000120);
 constexpr int kFileModeInformation = 16;
 constexpr ULONG kFileSynchronousIoAlert = 0x10;
 constexpr ULONG kFileSynchronousIoNonalert = 0x20;
+// ... and one opened with FILE_FLAG_NO_BUFFERING this one.
+constexpr ULONG kFileNoIntermediateBuffering = 0x8;
 
 // An IoOp's life. kStaged: given to a submission, not issued yet. kInFlight: with
 // the host, its packet to come. kOrphaned: cancelled; its packet will be
@@ -122,10 +125,14 @@ struct IoOp {
   IoOp* qprev = nullptr;
   IoOp* pool_next = nullptr;
   uint32_t index = 0;  // in the backend's table (Request::backend_data names it)
-  // A vectored transfer's data: IOCP has ReadFileScatter/WriteFileGather only
-  // for page-sized segments of unbuffered handles, so one contiguous copy
-  // (backend_util.h) serves every vector; kept for the IoOp's next one.
+  // A vectored transfer. ReadFileScatter/WriteFileGather take a list of whole
+  // pages of an unbuffered handle: where every segment is page-aligned and a
+  // multiple of the page, `pages` lists them (one element per page, then a null
+  // one) and Windows moves the data. Any other vector goes through one
+  // contiguous copy (backend_util.h). Both kept for the IoOp's next vector.
+  std::vector<FILE_SEGMENT_ELEMENT> pages;
   Bounce bounce;
+  bool bounced = false;  // this transfer's data is in `bounce`
 };
 
 // Each backend's IoOps are named in Request::backend_data by (id << 32 | index);
@@ -143,13 +150,53 @@ LONG Status(const OVERLAPPED& ov) {
   return static_cast<LONG>(*reinterpret_cast<const volatile ULONG_PTR*>(&ov.Internal));
 }
 
-// HandleIsSynchronous: opened without FILE_FLAG_OVERLAPPED. False when unknown.
-bool HandleIsSynchronous(HANDLE h) {
+// HandleMode: the handle's FileModeInformation flags (0 when unknown).
+ULONG HandleMode(HANDLE h) {
   IO_STATUS_BLOCK iosb = {};
   ULONG mode = 0;
   NTSTATUS st = NtQueryInformationFile(h, &iosb, &mode, sizeof(mode),
                                        static_cast<FILE_INFORMATION_CLASS>(kFileModeInformation));
-  return st >= 0 && (mode & (kFileSynchronousIoAlert | kFileSynchronousIoNonalert)) != 0;
+  return st >= 0 ? mode : 0;
+}
+// Opened without FILE_FLAG_OVERLAPPED.
+bool IsSynchronous(ULONG mode) {
+  return (mode & (kFileSynchronousIoAlert | kFileSynchronousIoNonalert)) != 0;
+}
+
+// PageSize: the unit of ReadFileScatter/WriteFileGather.
+size_t PageSize() {
+  static const size_t page = [] {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return static_cast<size_t>(si.dwPageSize);
+  }();
+  return page;
+}
+
+// PagesOf lists r's vector page by page in *pages (then a null element) when
+// every segment is page-aligned and a whole number of pages; false otherwise,
+// or when memory is short.
+bool PagesOf(const Request* r, std::vector<FILE_SEGMENT_ELEMENT>* pages) {
+  const size_t page = PageSize();
+  if (r->len % page != 0) return false;
+  for (uint32_t i = 0; i < r->nsegs; ++i) {
+    const faio_buffer& b = r->segs[i];
+    if (b.length % page != 0 || reinterpret_cast<uintptr_t>(b.base) % page != 0) return false;
+  }
+  try {
+    pages->resize(r->len / page + 1);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  FILE_SEGMENT_ELEMENT* e = pages->data();
+  for (uint32_t i = 0; i < r->nsegs; ++i) {
+    const auto* at = static_cast<const unsigned char*>(r->segs[i].base);
+    for (size_t k = 0; k < r->segs[i].length; k += page) {
+      (e++)->Alignment = static_cast<ULONGLONG>(reinterpret_cast<uintptr_t>(at + k));
+    }
+  }
+  e->Alignment = 0;
+  return true;
 }
 
 // How a file is served, decided when it is associated.
@@ -157,6 +204,7 @@ enum class Mode : uint8_t { kPort, kEvent, kRefused };
 struct FileInfo {
   Mode mode = Mode::kRefused;
   bool skip_on_success = false;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is ours
+  bool unbuffered = false;       // FILE_FLAG_NO_BUFFERING: vectors of whole pages go native
   int status = FAIO_OK;          // kRefused: why
   DWORD error = 0;
 };
@@ -392,8 +440,10 @@ class IocpBackend final : public Backend {
   // ---- association (submit lock) ------------------------------------------------
   FileInfo Associate(HANDLE h) {
     FileInfo info;
+    const ULONG mode = HandleMode(h);
+    info.unbuffered = (mode & kFileNoIntermediateBuffering) != 0;
     if (CreateIoCompletionPort(h, port_, kIoKey, 0) != nullptr) {
-      if (HandleIsSynchronous(h)) {
+      if (IsSynchronous(mode)) {
         info.mode = Mode::kRefused;
         info.status = FAIO_E_NOT_SUPPORTED;
       } else {
@@ -409,7 +459,7 @@ class IocpBackend final : public Backend {
       // Associated already: with our port (we did it earlier) or another one.
       auto it = files_.find(h);
       if (it != files_.end() && it->second.mode == Mode::kPort) return it->second;
-      if (HandleIsSynchronous(h)) {
+      if (IsSynchronous(mode)) {
         info.mode = Mode::kRefused;
         info.status = FAIO_E_NOT_SUPPORTED;
       } else {
@@ -462,7 +512,9 @@ class IocpBackend final : public Backend {
       op->ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<uintptr_t>(op->event) | 1);
     }
     void* buf = r->buf;
-    if (r->nsegs != 0) {
+    const bool native = r->nsegs != 0 && info.unbuffered && PagesOf(r, &op->pages);
+    op->bounced = r->nsegs != 0 && !native;
+    if (op->bounced) {
       if (!op->bounce.Fit(r->len)) {
         Complete(op, FAIO_E_NO_MEMORY, ERROR_NOT_ENOUGH_MEMORY, 0);
         return;
@@ -471,8 +523,14 @@ class IocpBackend final : public Backend {
       buf = op->bounce.data();
     }
     DWORD len = static_cast<DWORD>(r->len);  // the core bounds it (0x7ffff000)
-    BOOL ok = op->read ? ReadFile(op->file, buf, len, nullptr, &op->ov)
-                       : WriteFile(op->file, buf, len, nullptr, &op->ov);
+    BOOL ok;
+    if (native) {
+      ok = op->read ? ReadFileScatter(op->file, op->pages.data(), len, nullptr, &op->ov)
+                    : WriteFileGather(op->file, op->pages.data(), len, nullptr, &op->ov);
+    } else {
+      ok = op->read ? ReadFile(op->file, buf, len, nullptr, &op->ov)
+                    : WriteFile(op->file, buf, len, nullptr, &op->ov);
+    }
     DWORD e = ok ? ERROR_SUCCESS : GetLastError();
     if (!ok && e == ERROR_IO_PENDING) {
       if (mode == Mode::kEvent) Watch(op);
@@ -483,7 +541,7 @@ class IocpBackend final : public Backend {
       // A synchronous success posts a packet unless the handle skips it.
       if (mode == Mode::kPort && !info.skip_on_success) return;
       size_t bytes = static_cast<size_t>(op->ov.InternalHigh);
-      if (op->read && r->nsegs != 0) op->bounce.Scatter(r, bytes);
+      if (op->read && op->bounced) op->bounce.Scatter(r, bytes);
       Complete(op, FAIO_OK, 0, bytes);
       return;
     }
@@ -555,7 +613,7 @@ class IocpBackend final : public Backend {
     uint32_t prev = op->state.exchange(kFree, std::memory_order_acq_rel);
     // A vectored read's data is in the bounce; an orphaned one's request is
     // the caller's again (a cancel took it): its segments are not touched.
-    if (prev != kOrphaned && op->read && bytes != 0 && r->nsegs != 0) op->bounce.Scatter(r, bytes);
+    if (prev != kOrphaned && op->read && bytes != 0 && op->bounced) op->bounce.Scatter(r, bytes);
     if (prev != kOrphaned && ctx_->Finish(r, seq32, err, bytes)) out[(*n)++] = r;
     PutAnywhere(op);  // after Finish: a canceller may look at it until then
   }
