@@ -35,6 +35,48 @@ class Deadline : public BackendTest {
     return false;
   }
 
+  // ReadWithEveryOtherDeadline reads `count` 64-byte pieces of a file through
+  // ctx, every other one with a deadline far off, submitted as one batch:
+  // each completes once with its own bytes, none times out. A host with a
+  // bounded AIO queue (FreeBSD's) takes a prefix and answers insufficient
+  // resources: what it took is then reaped one at a time until the rest is in.
+  void ReadWithEveryOtherDeadline(faio_ctx* ctx, size_t count) {
+    auto f = NewFile();
+    std::vector<faio_req*> reqs = NewReqs(count);
+    std::vector<Bytes> bufs;
+    PrepareReads(reqs, f->fd(), &bufs);
+    for (size_t i = 0; i < reqs.size(); i += 2) {
+      ASSERT_ST(FAIO_OK, faio_req_set_timeout(reqs[i], 10000));
+    }
+    std::vector<faio_req*> got;
+    size_t at = 0;
+    while (at < reqs.size()) {
+      size_t accepted = 0;
+      int s = faio_ctx_submit_ex(ctx, reqs.data() + at, reqs.size() - at, &accepted);
+      at += accepted;
+      if (s == FAIO_OK) {
+        EXPECT_EQ(at, reqs.size());
+        break;
+      }
+      ASSERT_ST(FAIO_E_INSUFFICIENT_RESOURCES, s);
+      ASSERT_LT(got.size(), at) << "refused with nothing in flight";
+      std::vector<faio_req*> one = Reap(ctx, 1);
+      ASSERT_EQ(one.size(), 1u);
+      got.push_back(one[0]);
+    }
+    std::vector<faio_req*> rest = Reap(ctx, reqs.size() - got.size());
+    got.insert(got.end(), rest.begin(), rest.end());
+    EXPECT_TRUE(SameSet(got, reqs));
+    Bytes want = f->ReadAll();
+    for (size_t i = 0; i < reqs.size(); i++) {
+      size_t n = 0;
+      EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], &n)) << "read " << i;
+      EXPECT_EQ(n, 64u);
+      EXPECT_EQ(0, std::memcmp(bufs[i].data(), want.data() + 64 * i, 64)) << "read " << i;
+    }
+    ExpectNoneCounted(ctx);
+  }
+
   // HeldRead prepares r as a read of `len` bytes of p into buf, with a deadline.
   static void PrepareHeld(faio_req* r, Pipe* p, Bytes* buf, size_t len, uint32_t ms) {
     buf->assign(len, 0);
@@ -140,73 +182,19 @@ TEST_P(Deadline, FiresOnAHeldPipeRead) {
 TEST_P(Deadline, UnexpiredDeadlinesChangeNothing) {
   faio_ctx* ctx = NewCtx(128);
   ASSERT_NE(ctx, nullptr);
-  auto f = NewFile();
-  std::vector<faio_req*> reqs = NewReqs(128);
-  std::vector<Bytes> bufs;
-  PrepareReads(reqs, f->fd(), &bufs);
-  for (size_t i = 0; i < reqs.size(); i += 2) {
-    ASSERT_ST(FAIO_OK, faio_req_set_timeout(reqs[i], 10000));
-  }
-  ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, reqs.data(), reqs.size()));
-  std::vector<faio_req*> got = Reap(ctx, reqs.size());
-  EXPECT_TRUE(SameSet(got, reqs));
-  Bytes want = f->ReadAll();
-  for (size_t i = 0; i < reqs.size(); i++) {
-    size_t n = 0;
-    EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], &n)) << "read " << i;
-    EXPECT_EQ(n, 64u);
-    EXPECT_EQ(0, std::memcmp(bufs[i].data(), want.data() + 64 * i, 64)) << "read " << i;
-  }
-  ExpectNoneCounted(ctx);
+  ReadWithEveryOtherDeadline(ctx, 128);
 }
 
 // A batch larger than the host's submission queue (io_uring's has 256
 // entries on an unlimited context, and a request with a deadline takes two),
 // requests with and without one mixed so that one with a deadline meets the
-// queue's last free entry: every request is handed over once, reads its own
-// bytes, and nothing times out.
+// queue's last free entry (every other one: 85 pairs fill 255 entries, and
+// the next request, with a deadline, finds one): every request is handed over
+// once, reads its own bytes, and nothing times out.
 TEST_P(Deadline, BatchLargerThanTheQueueMixesDeadlines) {
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
-  auto f = NewFile();
-  std::vector<faio_req*> reqs = NewReqs(1000);
-  std::vector<Bytes> bufs;
-  PrepareReads(reqs, f->fd(), &bufs);
-  // Every other one: 85 pairs fill 255 of io_uring's 256 entries, and the
-  // next request, with a deadline, finds one.
-  for (size_t i = 0; i < reqs.size(); i += 2) {
-    ASSERT_ST(FAIO_OK, faio_req_set_timeout(reqs[i], 10000));
-  }
-  // A host with a bounded AIO queue (FreeBSD's) takes a prefix and answers
-  // insufficient resources: what it took is reaped one at a time until the
-  // rest goes in.
-  std::vector<faio_req*> got;
-  size_t at = 0;
-  while (at < reqs.size()) {
-    size_t accepted = 0;
-    int s = faio_ctx_submit_ex(ctx, reqs.data() + at, reqs.size() - at, &accepted);
-    at += accepted;
-    if (s == FAIO_OK) {
-      EXPECT_EQ(at, reqs.size());
-      break;
-    }
-    ASSERT_ST(FAIO_E_INSUFFICIENT_RESOURCES, s);
-    ASSERT_LT(got.size(), at) << "refused with nothing in flight";
-    std::vector<faio_req*> one = Reap(ctx, 1);
-    ASSERT_EQ(one.size(), 1u);
-    got.push_back(one[0]);
-  }
-  std::vector<faio_req*> rest = Reap(ctx, reqs.size() - got.size());
-  got.insert(got.end(), rest.begin(), rest.end());
-  EXPECT_TRUE(SameSet(got, reqs));
-  Bytes want = f->ReadAll();
-  for (size_t i = 0; i < reqs.size(); i++) {
-    size_t n = 0;
-    EXPECT_ST(FAIO_OK, faio_req_result(reqs[i], &n)) << "read " << i;
-    EXPECT_EQ(n, 64u);
-    EXPECT_EQ(0, std::memcmp(bufs[i].data(), want.data() + 64 * i, 64)) << "read " << i;
-  }
-  ExpectNoneCounted(ctx);
+  ReadWithEveryOtherDeadline(ctx, 1000);
 }
 
 // A deadline belongs to one submission: a prepare removes it, and the entry of

@@ -12,6 +12,26 @@ namespace {
 
 constexpr unsigned char kGuard = 0xA5;  // bytes around and after every segment
 
+// FillSegments writes `bytes` into segs in order.
+void FillSegments(const std::vector<faio_buffer>& segs, const Bytes& bytes) {
+  size_t at = 0;
+  for (const faio_buffer& b : segs) {
+    std::memcpy(b.base, bytes.data() + at, b.length);
+    at += b.length;
+  }
+}
+// JoinSegments: the first n bytes of segs, in order.
+Bytes JoinSegments(const std::vector<faio_buffer>& segs, size_t n) {
+  Bytes out;
+  for (const faio_buffer& b : segs) {
+    const auto* p = static_cast<const unsigned char*>(b.base);
+    size_t k = std::min(n - out.size(), b.length);
+    out.insert(out.end(), p, p + k);
+    if (out.size() == n) break;
+  }
+  return out;
+}
+
 // Segments carves `lens` out of one buffer, each followed by a gap of guard
 // bytes, so that a transfer writing past a segment's end is seen.
 class Segments {
@@ -33,25 +53,8 @@ class Segments {
     for (const faio_buffer& b : bufs_) t += b.length;
     return t;
   }
-  // Fill writes `bytes` into the segments in order.
-  void Fill(const Bytes& bytes) {
-    size_t at = 0;
-    for (const faio_buffer& b : bufs_) {
-      std::memcpy(b.base, bytes.data() + at, b.length);
-      at += b.length;
-    }
-  }
-  // Joined: the first n bytes of the segments, in order.
-  Bytes Joined(size_t n) const {
-    Bytes out;
-    for (const faio_buffer& b : bufs_) {
-      const auto* p = static_cast<const unsigned char*>(b.base);
-      size_t k = std::min(n - out.size(), b.length);
-      out.insert(out.end(), p, p + k);
-      if (out.size() == n) break;
-    }
-    return out;
-  }
+  void Fill(const Bytes& bytes) { FillSegments(bufs_, bytes); }
+  Bytes Joined(size_t n) const { return JoinSegments(bufs_, n); }
   // Untouched: every byte outside the first n bytes of the segments still
   // holds kGuard.
   bool UntouchedBeyond(size_t n) const {
@@ -286,11 +289,7 @@ TEST_P(Vectored, DirectIoWholePagesOutOfOrder) {
   std::vector<faio_buffer> w = vec(wmem), rd = vec(rmem);
   const size_t total = 6 * page;
   Bytes data = RandomBytes(total, 43);
-  size_t k = 0;
-  for (const faio_buffer& b : w) {
-    std::memcpy(b.base, data.data() + k, b.length);
-    k += b.length;
-  }
+  FillSegments(w, data);
   faio_req* r = NewReq();
   const int64_t off = static_cast<int64_t>(page) * 2;
   ASSERT_ST(FAIO_OK, faio_req_prepare_writev(r, d.fd, off, w.data(), w.size(), nullptr));
@@ -306,11 +305,7 @@ TEST_P(Vectored, DirectIoWholePagesOutOfOrder) {
   ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, d.fd, off, rd.data(), rd.size(), nullptr));
   ASSERT_ST(FAIO_OK, RunOne(ctx, r, &n));
   ASSERT_EQ(n, total);
-  k = 0;
-  for (const faio_buffer& b : rd) {
-    EXPECT_EQ(std::memcmp(b.base, data.data() + k, b.length), 0) << "segment at byte " << k;
-    k += b.length;
-  }
+  EXPECT_TRUE(JoinSegments(rd, total) == data);
   // From two pages before the end (off + total): two pages, the first two segments'.
   std::memset(rmem.data(), 0, 12 * page);
   ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, d.fd, off + static_cast<int64_t>(total - 2 * page),
@@ -344,11 +339,7 @@ TEST_P(Vectored, DirectIoAlignedAndMisalignedSegments) {
     total += u * unit;
   }
   Bytes data = RandomBytes(total, 41);
-  size_t k = 0;
-  for (const faio_buffer& b : w) {
-    std::memcpy(b.base, data.data() + k, b.length);
-    k += b.length;
-  }
+  FillSegments(w, data);
   faio_req* r = NewReq();
   const int64_t off = static_cast<int64_t>(unit) * 8;
   ASSERT_ST(FAIO_OK, faio_req_prepare_writev(r, fd, off, w.data(), w.size(), nullptr));
@@ -358,11 +349,7 @@ TEST_P(Vectored, DirectIoAlignedAndMisalignedSegments) {
   ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, fd, off, rd.data(), rd.size(), nullptr));
   ASSERT_ST(FAIO_OK, RunOne(ctx, r, &n));
   ASSERT_EQ(n, total);
-  k = 0;
-  for (const faio_buffer& b : rd) {
-    EXPECT_EQ(std::memcmp(b.base, data.data() + k, b.length), 0) << "segment at byte " << k;
-    k += b.length;
-  }
+  EXPECT_TRUE(JoinSegments(rd, total) == data);
   if (RunningUnderWine()) return;  // Wine does not enforce unbuffered-I/O alignment
   if (a.memory > 1) {
     SCOPED_TRACE("a segment at a misaligned address");
