@@ -1,7 +1,8 @@
 // backend_util.h - small helpers the backends share: turning the core's
 // absolute deadline into a system call's relative timeout, building a backend
-// that has a fallible Init, a bounce buffer for vectored transfers, and reading
-// a /proc/sys value for a probe's reason.
+// that has a fallible Init, a bounce buffer for vectored transfers, reading
+// a /proc/sys value for a probe's reason, and (POSIX) a backend's wakeup
+// descriptor.
 #ifndef FAIO_SRC_BACKEND_BACKEND_UTIL_H_
 #define FAIO_SRC_BACKEND_BACKEND_UTIL_H_
 
@@ -16,7 +17,13 @@
 #include <string>
 #include <utility>
 
+#ifndef _WIN32
+#include <errno.h>
+#include <sys/resource.h>
+#endif
+
 #include "backend/backend.h"
+#include "platform/host.h"
 
 namespace faio::detail {
 
@@ -114,6 +121,32 @@ inline std::string ReadProcValue(const char* path) {
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
   return buf;
 }
+
+#ifndef _WIN32
+// NofileLimit: RLIMIT_NOFILE's soft limit as text, for a reason.
+inline std::string NofileLimit() {
+  struct rlimit rl = {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return "?";
+  return rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur);
+}
+
+// OpenWakeup opens the descriptor a backend's Kick makes readable and its
+// wait watches (platform::Notify: one eventfd on Linux). On failure, *why
+// says so - always exhaustion (descriptors) - with what one context takes:
+// `fds`.
+inline bool OpenWakeup(platform::Notify* n, int fds, Unavailable* why) {
+  int err = 0;
+  if (platform::OpenNotify(n, &err) == FAIO_OK) return true;
+  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+  why->host_error = err;
+  why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
+  if (err == EMFILE) {
+    why->reason += " (RLIMIT_NOFILE " + NofileLimit() + "; a context takes " +
+                   std::to_string(fds) + ")";
+  }
+  return false;
+}
+#endif
 
 }  // namespace faio::detail
 

@@ -202,6 +202,17 @@ inline Request* LookupRequest(const faio_req* h) {
 }
 // RequestAt resolves an index the library issued (e.g. an io_uring user_data).
 inline Request* RequestAt(uint32_t index) { return g_requests.At(index); }
+
+// A submission tag names one submission of one request: (seq32 << 32) | its
+// slot index - what a host carries back with a completion (io_uring's
+// user_data, kernel AIO's aio_data, an IOCP IoOp's owner). Slot indexes stay
+// below 2^24 (core/handle_table.h), so a backend may mark bits 24-31 (io_uring
+// does); TagIndex leaves them out.
+inline uint64_t SubmissionTag(uint32_t seq32, const Request* r) {
+  return (uint64_t{seq32} << 32) | r->index;
+}
+inline uint32_t TagSeq(uint64_t tag) { return static_cast<uint32_t>(tag >> 32); }
+inline uint32_t TagIndex(uint64_t tag) { return static_cast<uint32_t>(tag) & 0xffffffu; }
 inline faio_req* HandleOf(const Request* r) {
   return reinterpret_cast<faio_req*>(static_cast<uintptr_t>(r->handle));
 }

@@ -32,7 +32,6 @@
 #include <liburing.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,12 +62,6 @@ constexpr uint32_t kFixedFiles = 1024;          // slots of the sparse fixed-fil
 constexpr size_t kMaxFixedBuffers = 16384;      // the kernel's limit (UIO_MAXIOV * 16)
 constexpr size_t kMaxFixedBufferLen = size_t{1} << 30;  // the kernel's limit per buffer
 
-// The soft descriptor limit, for reasons.
-std::string NofileLimit() {
-  struct rlimit rl = {};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return "?";
-  return rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur);
-}
 
 uint32_t Pow2Ceil(uint32_t v) {
   uint32_t p = 1;
@@ -130,13 +123,6 @@ void Explain(int err, Unavailable* why) {
   }
 }
 
-// Explains a failed eventfd (the ring's wakeup): always exhaustion.
-void ExplainEventfd(int err, Unavailable* why) {
-  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-  why->host_error = err;
-  why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
-  if (err == EMFILE) why->reason += " (RLIMIT_NOFILE " + NofileLimit() + "; a context takes 2)";
-}
 
 // Sets up a ring with the flags we want, dropping the ones an older kernel
 // rejects. Returns 0 or -errno.
@@ -199,7 +185,7 @@ class IoUringBackend final : public Backend {
 
   ~IoUringBackend() override {
     if (ring_ok_) io_uring_queue_exit(&ring_);
-    if (efd_ >= 0) close(efd_);
+    platform::CloseNotify(&wake_);
   }
 
   bool Init(Unavailable* why) {
@@ -226,11 +212,7 @@ class IoUringBackend final : public Backend {
     }
     ring_ok_ = true;
     if (!CheckRing(&ring_, features, why)) return false;
-    efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (efd_ < 0) {
-      ExplainEventfd(errno, why);
-      return false;
-    }
+    if (!OpenWakeup(&wake_, 2, why)) return false;
     ArmWake();
     ret = io_uring_submit(&ring_);
     if (ret < 0) {
@@ -279,7 +261,7 @@ class IoUringBackend final : public Backend {
         } else {
           Prep(sqe, r, fixed_buffers);
           if (fixed_files && r->op != Op::kNone) UseFixedFile(sqe, r->file);
-          sqe->user_data = (uint64_t{r->seq32} << 32) | r->index;
+          sqe->user_data = SubmissionTag(r->seq32, r);
           ++tail;
         }
         HostHandOff(r);
@@ -304,7 +286,7 @@ class IoUringBackend final : public Backend {
   // with kLinkedBit when a linked timeout follows it (slot indexes stay below
   // 2^24: core/handle_table.h).
   static uint64_t CookieOf(const Request* r) {
-    return (uint64_t{r->seq32} << 32) | r->index | (Linked(r) ? kLinkedBit : 0);
+    return SubmissionTag(r->seq32, r) | (Linked(r) ? kLinkedBit : 0);
   }
   // PrepLinked fills sqe for r and link for its linked timeout.
   [[gnu::noinline]] void PrepLinked(io_uring_sqe* sqe, io_uring_sqe* link, Request* r,
@@ -420,12 +402,8 @@ class IoUringBackend final : public Backend {
     return n;
   }
 
-  void Kick() override {
-    uint64_t one = 1;
-    // EAGAIN means the counter is already huge: a kick is pending anyway.
-    ssize_t r = write(efd_, &one, sizeof(one));
-    (void)r;
-  }
+  // (A full counter, EAGAIN, has a kick pending anyway.)
+  void Kick() override { platform::SignalNotify(wake_); }
 
   // The kernel signals a registered eventfd after it posts each CQE (the
   // wakeup's too), so a wait that resets it before looking at the ring misses
@@ -442,7 +420,7 @@ class IoUringBackend final : public Backend {
     io_uring_sync_cancel_reg reg;
     memset(&reg, 0, sizeof(reg));
     // Held by the canceller: r's description is that of submission seq32.
-    reg.addr = (uint64_t{seq32} << 32) | (CookieOf(r) & 0xffffffffu);
+    reg.addr = SubmissionTag(seq32, r) | (CookieOf(r) & kLinkedBit);
     reg.timeout.tv_sec = -1;
     reg.timeout.tv_nsec = -1;
     int ret;
@@ -523,7 +501,7 @@ class IoUringBackend final : public Backend {
       sqe = io_uring_get_sqe(&ring_);
       if (sqe == nullptr) return;  // stays pending; rearm_ stays set
     }
-    io_uring_prep_read(sqe, efd_, &wake_buf_, sizeof(wake_buf_), 0);
+    io_uring_prep_read(sqe, wake_.wait, &wake_buf_, sizeof(wake_buf_), 0);
     sqe->user_data = kWakeTag;
     rearm_ = false;
   }
@@ -562,8 +540,8 @@ class IoUringBackend final : public Backend {
       }
       if (*n >= max) break;
       ++seen;
-      Request* r = RequestAt(static_cast<uint32_t>(user_data & ~kLinkedBit));
-      const uint32_t seq32 = static_cast<uint32_t>(user_data >> 32);
+      Request* r = RequestAt(TagIndex(user_data));
+      const uint32_t seq32 = TagSeq(user_data);
       const int res = cqe->res;
       if (res >= 0) [[likely]] {
         if (ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))) out[(*n)++] = r;
@@ -666,7 +644,7 @@ class IoUringBackend final : public Backend {
   uint32_t capacity_ = 0;
   io_uring ring_ = {};
   bool ring_ok_ = false;
-  int efd_ = -1;
+  platform::Notify wake_;  // Kick's eventfd; the ring keeps a read of it armed
   uint64_t wake_buf_ = 0;
   bool rearm_ = false;  // reaper only (and ArmWake under the lock from it)
   std::atomic<bool> backlog_{false};
@@ -686,13 +664,9 @@ bool ProbeIoUringBackend(Unavailable* why) {
   // A context needs the wakeup's eventfd too: no descriptor for it is
   // exhaustion as well.
   if (ok) {
-    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (efd < 0) {
-      ExplainEventfd(errno, why);
-      ok = false;
-    } else {
-      close(efd);
-    }
+    platform::Notify wake;
+    ok = OpenWakeup(&wake, 2, why);
+    platform::CloseNotify(&wake);
   }
   io_uring_queue_exit(&ring);
   return ok;

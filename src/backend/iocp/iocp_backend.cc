@@ -144,7 +144,6 @@ constexpr uint32_t kChunkBits = 8;
 constexpr uint32_t kChunk = 1u << kChunkBits;
 constexpr uint32_t kMaxChunks = 1u << 14;  // 4 Mi IoOps per context
 
-uint64_t OwnerTag(uint32_t seq32, const Request* r) { return (uint64_t{seq32} << 32) | r->index; }
 
 LONG Status(const OVERLAPPED& ov) {
   return static_cast<LONG>(*reinterpret_cast<const volatile ULONG_PTR*>(&ov.Internal));
@@ -281,7 +280,7 @@ class IocpBackend final : public Backend {
       op->file = r->file;
       op->flush = r->op == Op::kFlush;
       op->read = r->op == Op::kRead;
-      op->owner.store(OwnerTag(r->seq32, r), std::memory_order_relaxed);
+      op->owner.store(SubmissionTag(r->seq32, r), std::memory_order_relaxed);
       op->state.store(kStaged, std::memory_order_relaxed);
       r->backend_data.store((uint64_t{id_} << 32) | op->index, std::memory_order_release);
       if (op->flush) {
@@ -358,7 +357,7 @@ class IocpBackend final : public Backend {
     // The core holds submission seq32 in kCancelling, so its IoOp cannot go back
     // to the pool while we look at it (its completion waits for our verdict).
     IoOp* op = Lookup(r->backend_data.load(std::memory_order_acquire));
-    if (op == nullptr || op->owner.load(std::memory_order_acquire) != OwnerTag(seq32, r)) {
+    if (op == nullptr || op->owner.load(std::memory_order_acquire) != SubmissionTag(seq32, r)) {
       return CancelOutcome::kInProgress;  // not staged yet: the submit is still under way
     }
     if (op->flush) return CancelFlush(op);

@@ -39,8 +39,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -121,20 +119,6 @@ void Explain(int err, unsigned nr, Unavailable* why) {
   }
 }
 
-// Explains a failed eventfd (the wakeup): always exhaustion.
-void ExplainEventfd(int err, Unavailable* why) {
-  why->status = FAIO_E_INSUFFICIENT_RESOURCES;
-  why->host_error = err;
-  why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
-  if (err == EMFILE) {
-    struct rlimit rl = {};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    why->reason +=
-        " (RLIMIT_NOFILE " +
-        (rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_cur)) +
-        "; a context takes 1)";
-  }
-}
 
 class LinuxAioBackend final : public Backend {
  public:
@@ -142,11 +126,11 @@ class LinuxAioBackend final : public Backend {
 
   ~LinuxAioBackend() override {
 #if FAIO_HAVE_THREADS
-    // First: a worker finishing a flush of ours still kicks efd_.
+    // First: a worker finishing a flush of ours still kicks wake_.
     if (flushes_.attached()) flushes_.Detach();
 #endif
     if (aio_ != 0) IoDestroy(aio_);  // cancels the wake poll
-    if (efd_ >= 0) close(efd_);
+    platform::CloseNotify(&wake_);
   }
 
   bool Init(Unavailable* why) {
@@ -166,11 +150,7 @@ class LinuxAioBackend final : public Backend {
       Explain(errno, nr, why);
       return false;
     }
-    efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (efd_ < 0) {
-      ExplainEventfd(errno, why);
-      return false;
-    }
+    if (!OpenWakeup(&wake_, 1, why)) return false;
     wake_armed_ = ArmWake();
     if (!wake_armed_) {
       int err = errno;
@@ -262,7 +242,7 @@ class LinuxAioBackend final : public Backend {
     size_t n = 0;
     bool woken = false;
 #if FAIO_HAVE_THREADS
-    // Flushes the pool ran. One that finishes later kicks efd_, which ends a
+    // Flushes the pool ran. One that finishes later kicks wake_, which ends a
     // blocked io_getevents below.
     TakeFlushes(out, &n, max);
     if (n >= max) return n;
@@ -290,7 +270,7 @@ class LinuxAioBackend final : public Backend {
           // No event slot for the wake poll right now (the context is full of
           // events): block in short slices and look at the eventfd ourselves.
           uint64_t v;
-          if (read(efd_, &v, sizeof(v)) > 0) {
+          if (read(wake_.wait, &v, sizeof(v)) > 0) {
             woken = true;
             break;
           }
@@ -328,11 +308,7 @@ class LinuxAioBackend final : public Backend {
     return FAIO_OK;
   }
 
-  void Kick() override {
-    uint64_t one = 1;
-    ssize_t r = write(efd_, &one, sizeof(one));
-    (void)r;
-  }
+  void Kick() override { platform::SignalNotify(wake_); }
 
   CancelOutcome Cancel(Request* r, uint32_t seq32) override {
 #if FAIO_HAVE_THREADS
@@ -369,7 +345,7 @@ class LinuxAioBackend final : public Backend {
     // File transfers cannot be cancelled (EINVAL). Finished already? (The
     // cookie is computed, not read from the iocb, which Enqueue may still be
     // filling in on another thread.)
-    return InCompletionRing((uint64_t{seq32} << 32) | r->index) ? CancelOutcome::kNotFound
+    return InCompletionRing(SubmissionTag(seq32, r)) ? CancelOutcome::kNotFound
                                                                 : CancelOutcome::kInProgress;
   }
 
@@ -436,7 +412,7 @@ class LinuxAioBackend final : public Backend {
   iocb* Prepare(Request* r, bool seekable) {
     iocb* cb = Cb(r);
     memset(cb, 0, sizeof(*cb));
-    cb->aio_data = (uint64_t{r->seq32} << 32) | r->index;
+    cb->aio_data = SubmissionTag(r->seq32, r);
     cb->aio_fildes = static_cast<uint32_t>(r->file);
     if (notify_on_) {  // the kernel signals the eventfd after it posts the event
       cb->aio_flags = IOCB_FLAG_RESFD;
@@ -479,13 +455,13 @@ class LinuxAioBackend final : public Backend {
   bool ArmWake(bool* drained = nullptr) {
     // Drain the counter first: the poll is level-triggered.
     uint64_t v;
-    while (read(efd_, &v, sizeof(v)) > 0) {
+    while (read(wake_.wait, &v, sizeof(v)) > 0) {
       if (drained != nullptr) *drained = true;
     }
     memset(&wake_cb_, 0, sizeof(wake_cb_));
     wake_cb_.aio_data = kWakeTag;
     wake_cb_.aio_lio_opcode = IOCB_CMD_POLL;
-    wake_cb_.aio_fildes = static_cast<uint32_t>(efd_);
+    wake_cb_.aio_fildes = static_cast<uint32_t>(wake_.wait);
     wake_cb_.aio_buf = POLLIN;
     iocb* p = &wake_cb_;
     int ret;
@@ -509,8 +485,8 @@ class LinuxAioBackend final : public Backend {
       wake_armed_ = false;  // its poll fired; re-armed after this reap
       return;
     }
-    Request* r = RequestAt(static_cast<uint32_t>(e.data));
-    uint32_t seq32 = static_cast<uint32_t>(e.data >> 32);
+    Request* r = RequestAt(TagIndex(e.data));
+    uint32_t seq32 = TagSeq(e.data);
     int host_error = 0;
     size_t bytes = 0;
     uint64_t w = r->word.load(std::memory_order_acquire);
@@ -639,7 +615,7 @@ class LinuxAioBackend final : public Backend {
   const uint32_t asked_;
   uint32_t capacity_ = 0;
   aio_context_t aio_ = 0;
-  int efd_ = -1;
+  platform::Notify wake_;  // Kick's eventfd, polled by wake_cb_
   iocb wake_cb_ = {};
   platform::Notify notify_;  // faio_ctx_pollable's, once WatchPollable ran
   bool notify_on_ = false;
@@ -665,13 +641,9 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
   // A context needs the wakeup's eventfd too: no descriptor for it is
   // exhaustion as well.
   bool ok = true;
-  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (efd < 0) {
-    ExplainEventfd(errno, why);
-    ok = false;
-  } else {
-    close(efd);
-  }
+  platform::Notify wake;
+  ok = OpenWakeup(&wake, 1, why);
+  platform::CloseNotify(&wake);
   IoDestroy(ctx);
   return ok;
 }
