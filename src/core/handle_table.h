@@ -1,8 +1,8 @@
 // handle_table.h - process-wide tables that turn opaque C handles into objects.
 //
 // A handle is a 64-bit value: an 8-bit tag naming the table, a 24-bit generation
-// and a 32-bit slot index. Slots live in chunks that are never returned to the
-// system while the process runs, so resolving a stale or forged handle never
+// and a 32-bit slot index. Slots live in a StableArray (core/stable_array.h)
+// whose chunks are never returned to the system while the process runs, so resolving a stale or forged handle never
 // touches freed memory: it reads a slot whose generation does not match and
 // answers "no such object". Generations are odd while a slot is live and even
 // while it is free, so a handle of a destroyed object never matches again until
@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+
+#include "core/stable_array.h"
 
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
@@ -74,13 +76,7 @@ class HandleTable {
       free_head_ = SlotAt(index)->next_free;
     } else {
       index = next_;
-      uint32_t chunk = index >> kChunkBits;
-      if (chunk >= kMaxChunks) return nullptr;
-      if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
-        Slot* c = new (std::nothrow) Slot[kChunkSize];
-        if (c == nullptr) return nullptr;
-        chunks_[chunk].store(c, std::memory_order_release);
-      }
+      if (slots_.Grow(index) == nullptr) return nullptr;
       ++next_;
     }
     Slot* s = SlotAt(index);
@@ -110,11 +106,9 @@ class HandleTable {
   T* Lookup(uint64_t handle) const {
     uint32_t key = static_cast<uint32_t>(handle >> 32);
     uint32_t index = static_cast<uint32_t>(handle);
-    if ((key & 1u) == 0 || (index >> kChunkBits) >= kMaxChunks) return nullptr;
-    Slot* c = chunks_[index >> kChunkBits].load(std::memory_order_acquire);
-    if (c == nullptr) return nullptr;
-    Slot* s = &c[index & (kChunkSize - 1)];
-    if (s->key.load(std::memory_order_acquire) != key) return nullptr;
+    if ((key & 1u) == 0) return nullptr;
+    Slot* s = slots_.Find(index);
+    if (s == nullptr || s->key.load(std::memory_order_acquire) != key) return nullptr;
     return &s->obj;
   }
 
@@ -126,14 +120,12 @@ class HandleTable {
  private:
   static constexpr uint32_t kGenMask = 0xFFFFFFu;
   static constexpr uint32_t Key(uint32_t gen) { return (uint32_t{kTag} << 24) | gen; }
-  Slot* SlotAt(uint32_t index) const {
-    return &chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunkSize - 1)];
-  }
+  Slot* SlotAt(uint32_t index) const { return slots_.At(index); }
 
   TableMutex mu_;
   uint32_t free_head_ = 0;  // index + 1 of the first free slot; 0: none
   uint32_t next_ = 0;
-  std::atomic<Slot*> chunks_[kMaxChunks] = {};
+  StableArray<Slot, kChunkBits, kMaxChunks> slots_;
 };
 
 }  // namespace faio::detail

@@ -12,6 +12,7 @@
 #include "core/context.h"
 #include "core/handle_table.h"
 #include "core/request.h"
+#include "core/stable_array.h"
 
 namespace faio::detail {
 namespace {
@@ -22,6 +23,35 @@ struct Thing {
 
 using TableA = HandleTable<Thing, 0xA1>;
 using TableB = HandleTable<Thing, 0xB2>;
+
+// StableArray: elements keep their address as the array grows; an index
+// whose chunk was never made finds nothing; past the capacity nothing grows.
+TEST(StableArray, GrowsWithoutMovingAndFindsOnlyWhatExists) {
+  using Array = StableArray<uint64_t, 2, 3>;  // chunks of 4, 12 elements at most
+  static_assert(Array::kCapacity == 12);
+  auto* a = new Array;
+  std::vector<uint64_t*> seen;
+  for (uint32_t i = 0; i < 6; ++i) {
+    uint64_t* p = a->Grow(i);
+    ASSERT_NE(p, nullptr);
+    *p = 100 + i;
+    seen.push_back(p);
+  }
+  EXPECT_EQ(a->Find(7), a->At(7)) << "index 7 shares index 4's chunk";
+  EXPECT_EQ(a->Find(8), nullptr) << "third chunk never made";
+  EXPECT_EQ(a->Find(12), nullptr);
+  EXPECT_EQ(a->Find(UINT32_MAX), nullptr);
+  ASSERT_NE(a->Grow(11), nullptr);  // makes the third chunk, not the ones between
+  EXPECT_NE(a->Find(8), nullptr);
+  EXPECT_EQ(a->Grow(12), nullptr) << "past the capacity";
+  for (uint32_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(a->At(i), seen[i]) << "moved";
+    EXPECT_EQ(*a->At(i), 100 + i);
+  }
+  a->FreeAll();
+  EXPECT_EQ(a->Find(0), nullptr);
+  delete a;
+}
 
 TEST(HandleTable, LiveHandleResolvesAndFreedOneDoesNot) {
   static TableA table;

@@ -69,6 +69,7 @@
 #include "backend/backend_util.h"
 #include "core/context.h"
 #include "core/lockfree_stack.h"
+#include "core/stable_array.h"
 #include "platform/host.h"
 
 namespace faio::detail {
@@ -140,9 +141,6 @@ struct IoOp {
 // a reused request never resolves here.
 std::atomic<uint32_t> g_next_backend_id{1};
 
-constexpr uint32_t kChunkBits = 8;
-constexpr uint32_t kChunk = 1u << kChunkBits;
-constexpr uint32_t kMaxChunks = 1u << 14;  // 4 Mi IoOps per context
 
 
 LONG Status(const OVERLAPPED& ov) {
@@ -240,7 +238,7 @@ class IocpBackend final : public Backend {
       if (op->event != nullptr) CloseHandle(op->event);
     }
     if (port_ != nullptr) CloseHandle(port_);
-    for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
+    ops_.FreeAll();
   }
 
   bool Init(Unavailable* why) {
@@ -403,22 +401,14 @@ class IocpBackend final : public Backend {
       return op;
     }
     uint32_t index = op_count_.load(std::memory_order_relaxed);
-    uint32_t chunk = index >> kChunkBits;
-    if (chunk >= kMaxChunks) return nullptr;
-    if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
-      auto* c = new (std::nothrow) IoOp[kChunk];
-      if (c == nullptr) return nullptr;
-      chunks_[chunk].store(c, std::memory_order_release);
-    }
-    IoOp* op = At(index);
+    IoOp* op = ops_.Grow(index);
+    if (op == nullptr) return nullptr;
     op->index = index;
     op->port = port_;
     op_count_.store(index + 1, std::memory_order_release);
     return op;
   }
-  IoOp* At(uint32_t index) const {
-    return &chunks_[index >> kChunkBits].load(std::memory_order_acquire)[index & (kChunk - 1)];
-  }
+  IoOp* At(uint32_t index) const { return ops_.At(index); }
   // Lookup resolves a Request::backend_data value; nullptr when it is not ours.
   IoOp* Lookup(uint64_t data) const {
     if ((data >> 32) != id_) return nullptr;
@@ -695,7 +685,7 @@ class IocpBackend final : public Backend {
   std::atomic<IoOp*> returned_{nullptr};  // IoOps given back by the reaper or a canceller
   // Every IoOp this backend made, in chunks that stay until it is destroyed (a
   // canceller may resolve a stale index at any time).
-  std::atomic<IoOp*> chunks_[kMaxChunks] = {};
+  StableArray<IoOp, 8, 1u << 14> ops_;  // 4 Mi IoOps per context, never moved
   std::atomic<uint32_t> op_count_{0};
 
   platform::Notify notify_;  // set once, before notify_on_, with nothing in flight
