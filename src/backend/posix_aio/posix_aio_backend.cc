@@ -590,7 +590,12 @@ class PosixAioBackend final : public Backend {
   bool Grow() {
     Slot* c = new (std::nothrow) Slot[kChunk];
     if (c == nullptr) return false;
-    chunks_.push_back(c);
+    try {
+      chunks_.push_back(c);
+    } catch (const std::bad_alloc&) {  // out of memory: the caller reports it
+      delete[] c;
+      return false;
+    }
     for (size_t i = 0; i < kChunk; ++i) {
       c[i].free_next = free_;
       free_ = &c[i];
