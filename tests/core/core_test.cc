@@ -11,6 +11,7 @@
 
 #include "core/context.h"
 #include "core/handle_table.h"
+#include "core/intrusive_list.h"
 #include "core/request.h"
 #include "core/stable_array.h"
 
@@ -51,6 +52,49 @@ TEST(StableArray, GrowsWithoutMovingAndFindsOnlyWhatExists) {
   a->FreeAll();
   EXPECT_EQ(a->Find(0), nullptr);
   delete a;
+}
+
+struct Node {
+  int id = 0;
+  Node* next = nullptr;
+  Node* prev = nullptr;
+};
+using NodeList = IntrusiveList<Node, &Node::next, &Node::prev>;
+
+std::vector<int> Ids(const NodeList& l) {
+  std::vector<int> out;
+  for (Node* n = l.front(); n != nullptr; n = n->next) out.push_back(n->id);
+  return out;
+}
+
+// IntrusiveList: FIFO order; an element unlinked from the front, the middle
+// or the back leaves the rest in order and its own links cleared; the list
+// ends empty with both ends reset (a push after it is the only element).
+TEST(IntrusiveList, FifoAndUnlinkAnywhere) {
+  Node n[5];
+  NodeList l;
+  EXPECT_TRUE(l.empty());
+  EXPECT_EQ(l.PopFront(), nullptr);
+  for (int i = 0; i < 5; ++i) {
+    n[i].id = i;
+    l.PushBack(&n[i]);
+  }
+  EXPECT_EQ(Ids(l), (std::vector<int>{0, 1, 2, 3, 4}));
+  l.Remove(&n[2]);  // middle
+  EXPECT_EQ(n[2].next, nullptr);
+  EXPECT_EQ(n[2].prev, nullptr);
+  l.Remove(&n[4]);  // back
+  l.Remove(&n[0]);  // front
+  EXPECT_EQ(Ids(l), (std::vector<int>{1, 3}));
+  l.PushBack(&n[4]);
+  EXPECT_EQ(n[4].prev, &n[3]) << "the back was n[3] after removing n[4]";
+  EXPECT_EQ(l.PopFront(), &n[1]);
+  EXPECT_EQ(l.PopFront(), &n[3]);
+  EXPECT_EQ(l.PopFront(), &n[4]);
+  EXPECT_TRUE(l.empty());
+  l.PushBack(&n[2]);
+  EXPECT_EQ(n[2].prev, nullptr) << "an emptied list keeps no stale back";
+  EXPECT_EQ(Ids(l), (std::vector<int>{2}));
 }
 
 TEST(HandleTable, LiveHandleResolvesAndFreedOneDoesNot) {

@@ -68,6 +68,7 @@
 
 #include "backend/backend_util.h"
 #include "core/context.h"
+#include "core/intrusive_list.h"
 #include "core/lockfree_stack.h"
 #include "core/stable_array.h"
 #include "platform/host.h"
@@ -613,14 +614,7 @@ class IocpBackend final : public Backend {
     {
       std::lock_guard<std::mutex> lock(flush_mu_);
       op->phase = kQueued;
-      op->qnext = nullptr;
-      op->qprev = q_tail_;
-      if (q_tail_ != nullptr) {
-        q_tail_->qnext = op;
-      } else {
-        q_head_ = op;
-      }
-      q_tail_ = op;
+      flushes_.PushBack(op);
     }
     flush_cv_.notify_one();
   }
@@ -630,25 +624,10 @@ class IocpBackend final : public Backend {
       std::lock_guard<std::mutex> lock(flush_mu_);
       if (op->phase == kRunning) return CancelOutcome::kInProgress;
       if (op->phase == kPosted) return CancelOutcome::kNotFound;
-      Unlink(op);
+      flushes_.Remove(op);
     }
     PutAnywhere(op);
     return CancelOutcome::kCancelled;
-  }
-
-  // Under flush_mu_.
-  void Unlink(IoOp* op) {
-    if (op->qprev != nullptr) {
-      op->qprev->qnext = op->qnext;
-    } else {
-      q_head_ = op->qnext;
-    }
-    if (op->qnext != nullptr) {
-      op->qnext->qprev = op->qprev;
-    } else {
-      q_tail_ = op->qprev;
-    }
-    op->qnext = op->qprev = nullptr;
   }
 
   void FlushWorker() {
@@ -656,10 +635,9 @@ class IocpBackend final : public Backend {
       IoOp* op;
       {
         std::unique_lock<std::mutex> lock(flush_mu_);
-        flush_cv_.wait(lock, [this] { return stop_ || q_head_ != nullptr; });
-        if (q_head_ == nullptr) return;  // stopping, and nothing left
-        op = q_head_;
-        Unlink(op);
+        flush_cv_.wait(lock, [this] { return stop_ || !flushes_.empty(); });
+        if (flushes_.empty()) return;  // stopping, and nothing left
+        op = flushes_.PopFront();
         op->phase = kRunning;
       }
       op->flush_error = FlushFileBuffers(op->file) ? ERROR_SUCCESS : GetLastError();
@@ -697,8 +675,7 @@ class IocpBackend final : public Backend {
   std::thread worker_;
   std::mutex flush_mu_;
   std::condition_variable flush_cv_;
-  IoOp* q_head_ = nullptr;  // guarded by flush_mu_
-  IoOp* q_tail_ = nullptr;  // guarded by flush_mu_
+  IntrusiveList<IoOp, &IoOp::qnext, &IoOp::qprev> flushes_;  // guarded by flush_mu_
   bool stop_ = false;       // guarded by flush_mu_
 };
 

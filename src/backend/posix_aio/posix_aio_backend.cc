@@ -70,6 +70,7 @@
 #include "backend/posix_aio/aio_host.h"
 #include "backend/posix_aio/notifier.h"
 #include "core/context.h"
+#include "core/intrusive_list.h"
 #include "core/lockfree_stack.h"
 #include "platform/host.h"
 
@@ -116,26 +117,17 @@ struct GlibcQueues {
   static constexpr size_t kBuckets = 1024;
   std::mutex mu;
   uint64_t next_order = 0;       // under mu
-  Slot* buckets[kBuckets] = {};  // under mu
+  using List = IntrusiveList<Slot, &Slot::q_next, &Slot::q_prev>;
+  List buckets[kBuckets];  // under mu
 
-  Slot** Bucket(int fd) { return &buckets[static_cast<unsigned>(fd) % kBuckets]; }
+  List* Bucket(int fd) { return &buckets[static_cast<unsigned>(fd) % kBuckets]; }
   void Link(Slot* s) {
-    Slot** head = Bucket(s->cb.aio_fildes);
-    s->q_prev = nullptr;
-    s->q_next = *head;
-    if (*head != nullptr) (*head)->q_prev = s;
-    *head = s;
+    Bucket(s->cb.aio_fildes)->PushBack(s);
     s->queued = true;
   }
   void Unlink(Slot* s) {
     if (!s->queued) return;
-    if (s->q_prev != nullptr) {
-      s->q_prev->q_next = s->q_next;
-    } else {
-      *Bucket(s->cb.aio_fildes) = s->q_next;
-    }
-    if (s->q_next != nullptr) s->q_next->q_prev = s->q_prev;
-    s->q_prev = s->q_next = nullptr;
+    Bucket(s->cb.aio_fildes)->Remove(s);
     s->queued = false;
   }
   // Is a faio request of s's descriptor queued behind s in glibc? glibc puts a
@@ -144,7 +136,7 @@ struct GlibcQueues {
   // or of a lower priority. Conservative: a newer one counts even when it
   // ranks ahead.
   bool AnyBehind(const Slot* s) {
-    for (const Slot* o = *Bucket(s->cb.aio_fildes); o != nullptr; o = o->q_next) {
+    for (const Slot* o = Bucket(s->cb.aio_fildes)->front(); o != nullptr; o = o->q_next) {
       if (o == s || o->cb.aio_fildes != s->cb.aio_fildes) continue;
       if (aio_error(&o->cb) != EINPROGRESS) continue;  // no longer in glibc's queue
       if (o->order > s->order || o->cb.__abs_prio < s->cb.__abs_prio) return true;

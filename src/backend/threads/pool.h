@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "core/intrusive_list.h"
 #include "core/request.h"
 
 namespace faio::detail {
@@ -70,8 +71,7 @@ class PoolClient {
   bool attached_ = false;
   // The pool's (guarded by its mutex): this client's queue and its place in
   // the ring of clients with queued work.
-  Request* q_head_ = nullptr;
-  Request* q_tail_ = nullptr;
+  IntrusiveList<Request, &Request::next, &Request::prev> queue_;
   uint32_t running_ = 0;  // requests of this client a worker is running
   bool in_ring_ = false;
   uint64_t gen_ = 0;  // the pool's generation when attached (fork)

@@ -98,8 +98,7 @@ class Pool {
   std::mutex mu_;
   std::condition_variable work_cv_;     // idle workers
   std::condition_variable drained_cv_;  // Detach
-  PoolClient* ring_head_ = nullptr;
-  PoolClient* ring_tail_ = nullptr;
+  IntrusiveList<PoolClient, &PoolClient::ring_next_, &PoolClient::ring_prev_> ring_;
   uint32_t workers_ = 0;    // started and not left
   uint32_t idle_ = 0;       // waiting on work_cv_
   uint32_t wakeups_ = 0;    // notifications sent and not yet taken by an idle worker
@@ -282,7 +281,7 @@ void Pool::AtForkChild() {
   p.wakeups_ = 0;
   // The parent's queued requests are the parent's: the child never runs them
   // (its copies of the parent's contexts are not for use; docs/backends.md).
-  p.ring_head_ = p.ring_tail_ = nullptr;
+  p.ring_.Clear();
   ++p.gen_;
 }
 #endif
@@ -333,36 +332,19 @@ bool Pool::Attach(PoolClient* b, Unavailable* why) {
 
 void Pool::RingAppend(PoolClient* b) {
   b->in_ring_ = true;
-  b->ring_next_ = nullptr;
-  b->ring_prev_ = ring_tail_;
-  if (ring_tail_ != nullptr) {
-    ring_tail_->ring_next_ = b;
-  } else {
-    ring_head_ = b;
-  }
-  ring_tail_ = b;
+  ring_.PushBack(b);
 }
 
 void Pool::RingRemove(PoolClient* b) {
   if (!b->in_ring_) return;
-  if (b->ring_prev_ != nullptr) {
-    b->ring_prev_->ring_next_ = b->ring_next_;
-  } else {
-    ring_head_ = b->ring_next_;
-  }
-  if (b->ring_next_ != nullptr) {
-    b->ring_next_->ring_prev_ = b->ring_prev_;
-  } else {
-    ring_tail_ = b->ring_prev_;
-  }
-  b->ring_next_ = b->ring_prev_ = nullptr;
+  ring_.Remove(b);
   b->in_ring_ = false;
 }
 
 bool Pool::Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error) {
   std::unique_lock<std::mutex> lock(mu_);
   if (b->gen_ != gen_) {  // a parent's context used in a forked child: start it afresh
-    b->q_head_ = b->q_tail_ = nullptr;
+    b->queue_.Clear();
     b->running_ = 0;
     b->in_ring_ = false;
     b->gen_ = gen_;
@@ -377,14 +359,7 @@ bool Pool::Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error) 
   for (size_t i = 0; i < n; ++i) {
     Request* r = reqs[i];
     PoolClient::Flag(r).store(kQueued, std::memory_order_relaxed);
-    r->next = nullptr;
-    r->prev = b->q_tail_;
-    if (b->q_tail_ != nullptr) {
-      b->q_tail_->next = r;
-    } else {
-      b->q_head_ = r;
-    }
-    b->q_tail_ = r;
+    b->queue_.PushBack(r);
   }
   if (!b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
   // Wake as many idle workers as there are new requests (those woken and not
@@ -418,19 +393,9 @@ bool Pool::Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error) 
 bool Pool::Unqueue(PoolClient* b, Request* r) {
   std::lock_guard<std::mutex> lock(mu_);
   if (PoolClient::Flag(r).load(std::memory_order_relaxed) != kQueued) return false;
-  if (r->prev != nullptr) {
-    r->prev->next = r->next;
-  } else {
-    b->q_head_ = r->next;
-  }
-  if (r->next != nullptr) {
-    r->next->prev = r->prev;
-  } else {
-    b->q_tail_ = r->prev;
-  }
-  r->next = r->prev = nullptr;
+  b->queue_.Remove(r);
   PoolClient::Flag(r).store(kNotHere, std::memory_order_release);
-  if (b->q_head_ == nullptr) RingRemove(b);
+  if (b->queue_.empty()) RingRemove(b);
   return true;
 }
 
@@ -443,17 +408,11 @@ void Pool::Detach(PoolClient* b) {
 
 Request* Pool::TakeHead(PoolClient* b) {
   std::lock_guard<std::mutex> lock(mu_);
-  Request* r = b->q_head_;
+  Request* r = b->queue_.front();
   // Transfers only: a sync may take long, and a wakeup waits for what runs here.
   if (r == nullptr || !r->local_file || r->op == Op::kFlush || b->gen_ != gen_) return nullptr;
-  b->q_head_ = r->next;
-  if (b->q_head_ != nullptr) {
-    b->q_head_->prev = nullptr;
-  } else {
-    b->q_tail_ = nullptr;
-    RingRemove(b);
-  }
-  r->next = r->prev = nullptr;
+  b->queue_.PopFront();
+  if (b->queue_.empty()) RingRemove(b);
   ++b->running_;
   PoolClient::Flag(r).store(kRunning, std::memory_order_release);
   return r;
@@ -462,14 +421,14 @@ Request* Pool::TakeHead(PoolClient* b) {
 void Pool::Release(PoolClient* b) {
   std::lock_guard<std::mutex> lock(mu_);
   --b->running_;
-  if (b->q_head_ != nullptr && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
+  if (!b->queue_.empty() && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
   if (b->running_ == 0) drained_cv_.notify_all();
 }
 
 void Pool::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    PoolClient* b = ring_head_;
+    PoolClient* b = ring_.front();
     if (b == nullptr) {
       ++idle_;
       bool timed_out = false;
@@ -480,7 +439,7 @@ void Pool::Work() {
       }
       --idle_;
       if (wakeups_ > 0) --wakeups_;
-      if (timed_out && ring_head_ == nullptr && workers_ > base_) {
+      if (timed_out && ring_.empty() && workers_ > base_) {
         --workers_;
         return;
       }
@@ -488,17 +447,11 @@ void Pool::Work() {
     }
     // One request from the context at the front; the context goes to the
     // back while it has more and is under its cap.
-    Request* r = b->q_head_;
-    b->q_head_ = r->next;
-    if (b->q_head_ != nullptr) {
-      b->q_head_->prev = nullptr;
-    } else {
-      b->q_tail_ = nullptr;
-    }
+    Request* r = b->queue_.PopFront();
     ++b->running_;
     PoolClient::Flag(r).store(kRunning, std::memory_order_release);
     RingRemove(b);
-    if (b->q_head_ != nullptr && b->running_ < b->cap_) RingAppend(b);
+    if (!b->queue_.empty() && b->running_ < b->cap_) RingAppend(b);
     lock.unlock();
     PoolClient::Execute(r);
     PoolClient::Flag(r).store(kDone, std::memory_order_release);
@@ -506,7 +459,7 @@ void Pool::Work() {
     lock.lock();
     // The last touch of b: Detach waits for running_ to reach 0 under mu_.
     --b->running_;
-    if (b->q_head_ != nullptr && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
+    if (!b->queue_.empty() && !b->in_ring_ && b->running_ < b->cap_) RingAppend(b);
     if (b->running_ == 0) drained_cv_.notify_all();
   }
 }
