@@ -64,12 +64,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # "fixedbufs" is not a fio option: it selects registered buffers and files
 # (fio io_uring: fixedbufs=1 registerfiles=1 hipri=0; faio bench: --fixedbufs
 # --registerfiles; fio + faio: faio_fixedbufs=1 faio_registerfiles=1), and
-# only io_uring runs the job.
+# only io_uring runs the job. "tuned" is fio's io_uring tuned the way a fio
+# user tunes it for IOPS (registered buffers and files, iodepth_batch_submit=16,
+# iodepth_batch_complete_min=8) against faio bench with no tuning option at
+# all: what a user gets without knowing the flags (issue 17).
 JOBS=(
   "randread-qd1|4K random read, QD1, O_DIRECT|read|rw=randread bs=4096 iodepth=1 direct=1"
   "randread-qd32|4K random read, QD32, O_DIRECT|read|rw=randread bs=4096 iodepth=32 direct=1"
   "randread-qd32-sb1|4K random read, QD32, O_DIRECT, one request per submit call|read|rw=randread bs=4096 iodepth=32 direct=1 iodepth_batch_submit=1"
   "randread-qd32-fixed|4K random read, QD32, O_DIRECT, registered buffers and files|read|rw=randread bs=4096 iodepth=32 direct=1 fixedbufs"
+  "randread-qd32-tuned|4K random read, QD32, O_DIRECT: fio io_uring tuned, faio bench untuned|read|rw=randread bs=4096 iodepth=32 direct=1 tuned"
   "randwrite-qd32|4K random write, QD32, O_DIRECT|write|rw=randwrite bs=4096 iodepth=32 direct=1"
   "seqread-1m-qd8|1 MiB sequential read, QD8, O_DIRECT|read|rw=read bs=1048576 iodepth=8 direct=1"
   "randrw70-qd32|4K random 70% read / 30% write, QD32, O_DIRECT|read|rw=randrw rwmixread=70 bs=4096 iodepth=32 direct=1"
@@ -284,6 +288,9 @@ fio_args() { # OPTS ENGINE_KIND
         io_uring) args+=(--fixedbufs=1 --registerfiles=1 --hipri=0) ;;
         plugin) args+=(--faio_fixedbufs=1 --faio_registerfiles=1) ;;
       esac
+    elif [[ $o == tuned ]]; then
+      args+=(--fixedbufs=1 --registerfiles=1 --hipri=0 --iodepth_batch_submit=16
+        --iodepth_batch_complete_min=8)
     else
       args+=("--$o")
     fi
@@ -295,6 +302,8 @@ faio_args() { # OPTS
   for o in $1; do
     if [[ $o == fixedbufs ]]; then
       args+=(--fixedbufs --registerfiles)
+    elif [[ $o == tuned ]]; then
+      : # faio bench runs untuned
     else
       args+=("--${o%%=*}" "${o#*=}")
     fi
@@ -380,6 +389,8 @@ for j in "${selected[@]}"; do
   IFS='|' read -r name _ _ opts <<<"$j"
   if [[ " $opts " == *" fixedbufs "* ]]; then
     nruns=$((nruns + 3))
+  elif [[ " $opts " == *" tuned "* ]]; then
+    nruns=$((nruns + 2))
   else
     nruns=$((nruns + ${#FIO_ENGINES[@]} + ${#PLUGIN_BACKENDS[@]} + ${#FAIO_BACKENDS[@]}))
   fi
@@ -399,6 +410,11 @@ for ((round = 1; round <= rounds; round++)); do
         run_fio "$name" "fio+faio io_uring" plugin io_uring "$round" "$lat" "$opts" \
           --ioengine="external:$plugin" --faio_backend=io_uring
       fi
+      [[ -x $faio ]] && run_faio "$name" io_uring "$round" "$lat" "$opts"
+      continue
+    fi
+    if [[ " $opts " == *" tuned "* ]]; then
+      run_fio "$name" "fio io_uring" io_uring io_uring "$round" "$lat" "$opts" --ioengine=io_uring
       [[ -x $faio ]] && run_faio "$name" io_uring "$round" "$lat" "$opts"
       continue
     fi
@@ -505,6 +521,9 @@ def refof($b): {"io_uring": "fio io_uring", "linux_aio": "fio libaio",
         end;
     t("4K randread QD32: faio io_uring IOPS >= 1.15x fio io_uring"; "randread-qd32"; "faio io_uring"; "fio io_uring"; "iops"; 1.15; "higher"),
     t("registered buffers+files: faio io_uring IOPS >= 1.0x fio io_uring"; "randread-qd32-fixed"; "faio io_uring"; "fio io_uring"; "iops"; 1.0; "higher"),
+    t("untuned faio io_uring IOPS >= tuned fio io_uring"; "randread-qd32-tuned"; "faio io_uring"; "fio io_uring"; "iops"; 1.0; "higher"),
+    t("untuned faio io_uring CPU per I/O (job) <= 0.9x tuned fio"; "randread-qd32-tuned"; "faio io_uring"; "fio io_uring"; "cpu_us"; 0.9; "lower"),
+    t("untuned faio io_uring CPU per I/O (process) <= 0.9x tuned fio"; "randread-qd32-tuned"; "faio io_uring"; "fio io_uring"; "proc_us"; 0.9; "lower"),
     t("4K randread QD32: CPU per I/O (job thread) below fio io_uring"; "randread-qd32"; "faio io_uring"; "fio io_uring"; "cpu_us"; 1.0; "lower"),
     t("4K randread QD32: CPU per I/O (process) below fio io_uring"; "randread-qd32"; "faio io_uring"; "fio io_uring"; "proc_us"; 1.0; "lower"),
     t("4K randread QD1: clat p50 no worse than fio io_uring"; "randread-qd1"; "faio io_uring"; "fio io_uring"; "p50"; 1.0; "lower"),
