@@ -56,8 +56,11 @@ TEST(BenchOptions, DefaultJobIsFiveSecondsOfRandomReadsAtDepth32) {
   EXPECT_EQ(s.numjobs, 1u);
   EXPECT_EQ(s.fsync, 0u);
   EXPECT_EQ(s.rwmixread, 50u);
-  EXPECT_EQ(s.batch_submit, 0u);
+  EXPECT_TRUE(s.batch_submit_auto);  // measured as the job runs
   EXPECT_EQ(s.batch_complete_min, 1u);
+  // Registered buffers and files where the backend has them, unless asked.
+  EXPECT_TRUE(s.fixedbufs && s.fixedbufs_auto);
+  EXPECT_TRUE(s.registerfiles && s.registerfiles_auto);
   EXPECT_FALSE(s.json);
   EXPECT_TRUE(s.filename.empty());
   EXPECT_TRUE(s.given.empty());
@@ -115,6 +118,7 @@ TEST(BenchOptions, TheRestOfFiosVocabulary) {
                        "--registerfiles", "--name=mix", "--backend=threads"});
   EXPECT_EQ(s.rwmixread, 70u);
   EXPECT_EQ(s.batch_submit, 4u);
+  EXPECT_FALSE(s.batch_submit_auto);
   EXPECT_EQ(s.batch_complete_min, 2u);
   EXPECT_EQ(s.ramp_ns, 500000000u);
   EXPECT_EQ(s.numjobs, 3u);
@@ -123,6 +127,8 @@ TEST(BenchOptions, TheRestOfFiosVocabulary) {
   EXPECT_TRUE(s.group_reporting);
   EXPECT_TRUE(s.fixedbufs);
   EXPECT_TRUE(s.registerfiles);
+  EXPECT_FALSE(s.fixedbufs_auto);
+  EXPECT_FALSE(s.registerfiles_auto);
   EXPECT_EQ(s.name, "mix");
   EXPECT_EQ(s.backend, "threads");
   // "job options" lists what was given, as typed.

@@ -105,13 +105,16 @@ void ParseDepths(const BenchArgs& a, BenchSpec& s) {
                                  a.bs, a.iodepth, FormatBytes(s.bs * s.iodepth),
                                  FormatBytes(kMaxBufferBytes)));
   }
-  auto batch = ParseUnsigned(a.iodepth_batch_submit, 0, kMaxIodepth);
-  if (!batch) {
-    throw UsageError(
-        fmt::format("--iodepth_batch_submit '{}': not a whole number from 0 (all ready) to {}",
-                    a.iodepth_batch_submit, kMaxIodepth));
+  s.batch_submit_auto = a.iodepth_batch_submit == "auto";
+  if (!s.batch_submit_auto) {
+    auto batch = ParseUnsigned(a.iodepth_batch_submit, 0, kMaxIodepth);
+    if (!batch) {
+      throw UsageError(fmt::format(
+          "--iodepth_batch_submit '{}': not a whole number from 0 (all ready) to {}, or auto",
+          a.iodepth_batch_submit, kMaxIodepth));
+    }
+    s.batch_submit = static_cast<uint32_t>(*batch);
   }
-  s.batch_submit = static_cast<uint32_t>(*batch);
   auto cmin = ParseUnsigned(a.iodepth_batch_complete_min, 0, kMaxIodepth);
   if (!cmin) {
     throw UsageError(
@@ -211,8 +214,16 @@ void ParseOutput(const BenchArgs& a, BenchSpec& s) {
     throw UsageError(fmt::format("--output-format '{}': use normal or json", a.output_format));
   }
   s.group_reporting = a.group_reporting;
-  s.fixedbufs = a.fixedbufs;
-  s.registerfiles = a.registerfiles;
+  auto given = [&a](const char* name) {
+    for (const auto& g : a.given) {
+      if (g.first == name) return true;
+    }
+    return false;
+  };
+  s.fixedbufs_auto = !given("fixedbufs");
+  s.registerfiles_auto = !given("registerfiles");
+  s.fixedbufs = a.fixedbufs || s.fixedbufs_auto;
+  s.registerfiles = a.registerfiles || s.registerfiles_auto;
   s.host_only = a.host_only;
   s.plot = a.plot;
 }
@@ -399,7 +410,8 @@ BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> b) {
       {"--rwmixread", &b->rwmixread, "PCT", "percent of reads in randrw/readwrite"},
       {"--iodepth", &b->iodepth, "N", "transfers kept in flight per job"},
       {"--iodepth_batch_submit", &b->iodepth_batch_submit, "N",
-       "most requests per submit call (0: all that are ready)"},
+       "most requests per submit call (0: all that are ready; auto, the default: "
+       "measured as the job runs)"},
       {"--iodepth_batch_complete_min", &b->iodepth_batch_complete_min, "N",
        "completions each wait waits for (at least 1)"},
       {"--runtime", &b->runtime, "TIME",
@@ -435,10 +447,12 @@ BenchCommand DeclareBench(CLI::App& parent, std::shared_ptr<BenchArgs> b) {
                                      "report the jobs merged into one (fio's group_reporting)"));
   given.emplace_back("fixedbufs", bench->add_flag("--fixedbufs", b->fixedbufs,
                                                   "register the I/O buffers with the backend "
-                                                  "(io_uring fixed buffers)"));
+                                                  "(io_uring fixed buffers); not given: where "
+                                                  "the backend can, --fixedbufs=0: never"));
   given.emplace_back("registerfiles",
                      bench->add_flag("--registerfiles", b->registerfiles,
-                                     "register the file with the backend (io_uring fixed files)"));
+                                     "register the file with the backend (io_uring fixed files); "
+                                     "not given: where the backend can, --registerfiles=0: never"));
   given.emplace_back("host_only",
                      bench->add_flag("--host_only", b->host_only,
                                      "every transfer to the backend's host facility, none made "

@@ -29,7 +29,7 @@ struct BenchArgs {
   bool size_given = false;
   std::string bs = "4k";
   std::string iodepth = "32";
-  std::string iodepth_batch_submit = "0";
+  std::string iodepth_batch_submit = "auto";
   std::string iodepth_batch_complete_min = "1";
   std::string runtime = "5";
   bool runtime_given = false;
@@ -62,6 +62,7 @@ struct BenchSpec {
   uint64_t bs = 0;
   uint32_t iodepth = 0;
   uint32_t batch_submit = 0;        // at most this many requests per submit call; 0: all ready
+  bool batch_submit_auto = true;    // not given: measured as the job runs (BatchTuner)
   uint32_t batch_complete_min = 1;  // the min of every faio_ctx_wait
   uint64_t runtime_ns = 0;          // 0: no time limit
   bool time_based = false;          // run for runtime_ns, wrapping around the file
@@ -77,8 +78,12 @@ struct BenchSpec {
   uint32_t fsync = 0;  // a flush after every fsync completed writes; 0: none
   bool json = false;
   bool group_reporting = false;
+  // Registered buffers / files. Not given: used where the backend has them
+  // (*_auto; a refusal then only shows in the report); given: as fio does.
   bool fixedbufs = false;
   bool registerfiles = false;
+  bool fixedbufs_auto = false;
+  bool registerfiles_auto = false;
   bool host_only = false;  // FAIO_CTX_HOST_ONLY
   std::string plot;
   std::vector<std::pair<std::string, std::string>> given;

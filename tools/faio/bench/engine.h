@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/batch_tuner.h"
 #include "bench/bench.h"
 #include "bench/stats.h"
 #include "cli/common.h"
@@ -91,6 +92,7 @@ class BenchJob {
   void NoteError(const std::string& what, int host_error);
 
   Loop loop_;
+  BatchTuner tuner_;  // --iodepth_batch_submit auto
 
   const BenchSpec& spec_;
   const uint32_t index_;

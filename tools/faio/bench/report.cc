@@ -165,6 +165,7 @@ void PrintNormal(const BenchSpec& spec, const ReportInfo& info,
     fmt::print("  cpu          : usr={:.2f}%, sys={:.2f}%, ctx={}, majf={}, minf={}\n",
                base > 0 ? 100.0 * e->cpu.usr_s / base : 0.0,
                base > 0 ? 100.0 * e->cpu.sys_s / base : 0.0, e->cpu.ctx, e->cpu.majf, e->cpu.minf);
+    fmt::print("  submit batch : {} per call\n", e->submit_batch);
     fmt::print("     issued rwts: total={},{},0,{} short={},{},0,0 dropped=0,0,0,0\n",
                e->dir[kDirRead].ios, e->dir[kDirWrite].ios, e->sync.ios, e->dir[kDirRead].short_ios,
                e->dir[kDirWrite].short_ios);
@@ -247,6 +248,7 @@ Json BenchJson(const BenchSpec& spec, const ReportInfo& info,
     f["kind"] = JobKind(spec);
     f["fixedbufs"] = info.fixedbufs;
     f["registerfiles"] = info.registerfiles;
+    f["submit_batch"] = e->submit_batch;
     f["read_errors"] = e->dir[kDirRead].errors;
     f["write_errors"] = e->dir[kDirWrite].errors;
     f["sync_errors"] = e->sync.errors;

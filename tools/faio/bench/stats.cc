@@ -31,6 +31,7 @@ std::unique_ptr<JobResult> MergeJobs(const std::vector<std::unique_ptr<JobResult
     m->runtime_ns = std::max(m->runtime_ns, j->runtime_ns);
     m->min_runtime_ns = first ? j->min_runtime_ns : std::min(m->min_runtime_ns, j->min_runtime_ns);
     m->elapsed_ns = std::max(m->elapsed_ns, j->elapsed_ns);
+    if (first) m->submit_batch = j->submit_batch;
     m->cpu.Add(j->cpu);
     m->cpu_base_ns += j->cpu_base_ns;
     if (m->first_error.empty() && !j->first_error.empty()) {

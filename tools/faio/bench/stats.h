@@ -57,6 +57,9 @@ struct JobResult {
   int error = 0;                // the first failure's errno (fio's "error"), or -1 if none known
   std::string first_error;      // a sentence about the first failure; empty if none
   bool interrupted = false;     // stopped by SIGINT/SIGTERM
+  // Requests per submit call: "all ready", "N", or with --iodepth_batch_submit
+  // auto what the tuner settled on ("auto: 4"; a merge keeps the first job's).
+  std::string submit_batch;
 
   bool failed() const { return !first_error.empty(); }
 };

@@ -1,0 +1,65 @@
+// batch_tuner.cc - see batch_tuner.h.
+#include "bench/batch_tuner.h"
+
+namespace faio::tool {
+
+BatchTuner::BatchTuner(uint32_t iodepth) {
+  caps_.push_back(0);
+  for (uint32_t c : {8u, 4u, 2u}) {
+    if (c < iodepth) caps_.push_back(c);
+  }
+  rate_.assign(caps_.size(), 0.0);
+  tries_.assign(caps_.size(), 0);
+}
+
+void BatchTuner::StartEpoch(uint64_t now_ns, uint64_t completed) {
+  t0_ = now_ns;
+  c0_ = completed;
+}
+
+void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
+  if (!started_) {
+    started_ = true;
+    StartEpoch(now_ns, completed);
+    return;
+  }
+  const uint64_t elapsed = now_ns - t0_;
+  if (warming_) {
+    // The job's first moments (the queue filling, a cache warming) say
+    // nothing about any cap: one epoch at cap 0 is not counted.
+    if (elapsed < kProbeMaxNs && (elapsed < kProbeMinNs || completed - c0_ < kProbeCount)) return;
+    warming_ = false;
+    StartEpoch(now_ns, completed);
+    return;
+  }
+  if (!probing_) {
+    if (elapsed < kHoldNs) return;
+    probing_ = true;  // try them all again
+    current_ = 0;
+    StartEpoch(now_ns, completed);
+    return;
+  }
+  if (elapsed < kProbeMaxNs && (elapsed < kProbeMinNs || completed - c0_ < kProbeCount)) return;
+  // A device's pace wanders from one try to the next: the mean of every try
+  // decides, not the last one.
+  const double r = static_cast<double>(completed - c0_) / static_cast<double>(elapsed);
+  ++tries_[current_];
+  rate_[current_] += (r - rate_[current_]) / tries_[current_];
+  if (current_ + 1 < caps_.size()) {
+    ++current_;
+    StartEpoch(now_ns, completed);
+    return;
+  }
+  // Every cap tried: the best, or the largest within kTie of it.
+  double best = 0;
+  for (double r : rate_) best = r > best ? r : best;
+  size_t pick = 0;
+  while (pick + 1 < caps_.size() && rate_[pick] < best * kTie) ++pick;
+  current_ = pick;
+  chosen_ = caps_[pick];
+  decided_ = true;
+  probing_ = false;
+  StartEpoch(now_ns, completed);
+}
+
+}  // namespace faio::tool
