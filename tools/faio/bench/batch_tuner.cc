@@ -5,7 +5,7 @@ namespace faio::tool {
 
 BatchTuner::BatchTuner(uint32_t iodepth) {
   caps_.push_back(0);
-  for (uint32_t c : {8u, 4u, 2u}) {
+  for (uint32_t c : {8u, 4u}) {
     if (c < iodepth) caps_.push_back(c);
   }
   rate_.assign(caps_.size(), 0.0);

@@ -30,8 +30,9 @@ class BatchTuner {
   static constexpr uint64_t kHoldNs = 2'000'000'000;  // the best one kept this long
   static constexpr double kTie = 0.97;                // a larger cap wins within 3%
 
-  // Caps tried: 0 (every ready request in one call), then 8, 4 and 2 where
-  // they are below iodepth.
+  // Caps tried: 0 (every ready request in one call), then 8 and 4 where they
+  // are below iodepth. (2 moved no more than 4 on the disk measured and cost
+  // a third more CPU per I/O.)
   explicit BatchTuner(uint32_t iodepth);
 
   // cap: the most requests the next submit call may take; 0: no limit.
