@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <type_traits>
 
 #include "core/stable_array.h"
 
@@ -126,6 +127,8 @@ class HandleTable {
   uint32_t free_head_ = 0;  // index + 1 of the first free slot; 0: none
   uint32_t next_ = 0;
   StableArray<Slot, kChunkBits, kMaxChunks> slots_;
+  static_assert(std::is_trivially_destructible_v<StableArray<Slot, kChunkBits, kMaxChunks>>,
+                "a global table is never torn down while handles may be resolved");
 };
 
 }  // namespace faio::detail

@@ -213,6 +213,8 @@ inline uint64_t SubmissionTag(uint32_t seq32, const Request* r) {
 }
 inline uint32_t TagSeq(uint64_t tag) { return static_cast<uint32_t>(tag >> 32); }
 inline uint32_t TagIndex(uint64_t tag) { return static_cast<uint32_t>(tag) & 0xffffffu; }
+static_assert(uint64_t{RequestTable::kChunkSize} * RequestTable::kMaxChunks <= (uint64_t{1} << 24),
+              "submission tags keep slot indexes in 24 bits");
 inline faio_req* HandleOf(const Request* r) {
   return reinterpret_cast<faio_req*>(static_cast<uintptr_t>(r->handle));
 }

@@ -307,13 +307,21 @@ TEST_P(Vectored, DirectIoWholePagesOutOfOrder) {
   ASSERT_EQ(n, total);
   EXPECT_TRUE(JoinSegments(rd, total) == data);
   // From two pages before the end (off + total): two pages, the first two segments'.
-  std::memset(rmem.data(), 0, 12 * page);
+  std::memset(rmem.data(), kGuard, 12 * page);
   ASSERT_ST(FAIO_OK, faio_req_prepare_readv(r, d.fd, off + static_cast<int64_t>(total - 2 * page),
                                             rd.data(), rd.size(), nullptr));
   ASSERT_ST(FAIO_OK, RunOne(ctx, r, &n));
   ASSERT_EQ(n, 2 * page);
   EXPECT_EQ(std::memcmp(rd[0].base, data.data() + total - 2 * page, 2 * page), 0);
-  EXPECT_EQ(static_cast<unsigned char*>(rd[1].base)[0], 0) << "past the end: untouched";
+  // Past the count the buffer is unspecified (docs/contract.md, Requests):
+  // Linux zero-fills what a direct read does not reach; a bounce leaves it.
+  // Either way it holds no bytes of the file.
+  for (size_t s = 1; s < rd.size(); ++s) {
+    const auto* p = static_cast<const unsigned char*>(rd[s].base);
+    EXPECT_TRUE(std::all_of(p, p + rd[s].length, [](unsigned char c) { return c == kGuard; }) ||
+                std::all_of(p, p + rd[s].length, [](unsigned char c) { return c == 0; }))
+        << "segment " << s << " lies past the end: untouched or zero-filled";
+  }
   ExpectNoneCounted(ctx);
 }
 

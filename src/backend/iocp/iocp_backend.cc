@@ -430,9 +430,9 @@ class IocpBackend final : public Backend {
   // ---- association (submit lock) ------------------------------------------------
   FileInfo Associate(HANDLE h) {
     FileInfo info;
-    const ULONG mode = HandleMode(h);
-    info.unbuffered = (mode & kFileNoIntermediateBuffering) != 0;
     if (CreateIoCompletionPort(h, port_, kIoKey, 0) != nullptr) {
+      const ULONG mode = HandleMode(h);  // once per handle: the record keeps it
+      info.unbuffered = (mode & kFileNoIntermediateBuffering) != 0;
       if (IsSynchronous(mode)) {
         info.mode = Mode::kRefused;
         info.status = FAIO_E_NOT_SUPPORTED;
@@ -449,6 +449,8 @@ class IocpBackend final : public Backend {
       // Associated already: with our port (we did it earlier) or another one.
       auto it = files_.find(h);
       if (it != files_.end() && it->second.mode == Mode::kPort) return it->second;
+      const ULONG mode = HandleMode(h);
+      info.unbuffered = (mode & kFileNoIntermediateBuffering) != 0;
       if (IsSynchronous(mode)) {
         info.mode = Mode::kRefused;
         info.status = FAIO_E_NOT_SUPPORTED;

@@ -59,6 +59,18 @@ TEST(BatchTuner, TriesAgainAfterItsHoldAndFollowsTheDevice) {
   EXPECT_EQ(t.chosen(), 4u);
 }
 
+// A device that changes after a long steady run is still followed: the
+// tries are averaged with decay, not over the whole job.
+TEST(BatchTuner, FollowsAChangeAfterALongRun) {
+  BatchTuner t(32);
+  uint64_t now = 1;
+  double done = 0;
+  Drive(&t, &now, &done, 60'000'000'000, [](uint32_t cap) { return cap == 0 ? 90000.0 : 70000.0; });
+  ASSERT_EQ(t.chosen(), 0u);
+  Drive(&t, &now, &done, 6'000'000'000, [](uint32_t cap) { return cap == 4 ? 90000.0 : 70000.0; });
+  EXPECT_EQ(t.chosen(), 4u) << "within about two rounds of 2 s";
+}
+
 TEST(BatchTuner, ShallowQueuesTryOnlyCapsBelowTheirDepth) {
   BatchTuner t(8);  // caps 0 and 4 only
   uint64_t now = 1;

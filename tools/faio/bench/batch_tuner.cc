@@ -40,11 +40,12 @@ void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
     return;
   }
   if (elapsed < kProbeMaxNs && (elapsed < kProbeMinNs || completed - c0_ < kProbeCount)) return;
-  // A device's pace wanders from one try to the next: the mean of every try
-  // decides, not the last one.
+  // A device's pace wanders from one try to the next: a moving average of
+  // the tries decides (each new one weighs half), so one unlucky epoch does
+  // not, and a change of the device shows within a round or two however long
+  // the job has run.
   const double r = static_cast<double>(completed - c0_) / static_cast<double>(elapsed);
-  ++tries_[current_];
-  rate_[current_] += (r - rate_[current_]) / tries_[current_];
+  rate_[current_] = tries_[current_]++ == 0 ? r : (rate_[current_] + r) / 2;
   if (current_ + 1 < caps_.size()) {
     ++current_;
     StartEpoch(now_ns, completed);

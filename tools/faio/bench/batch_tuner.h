@@ -50,7 +50,7 @@ class BatchTuner {
   void StartEpoch(uint64_t now_ns, uint64_t completed);
 
   std::vector<uint32_t> caps_;
-  std::vector<double> rate_;  // completions per ns of each cap: the mean of its tries so far
+  std::vector<double> rate_;  // completions per ns of each cap: a moving average of its tries
   std::vector<uint32_t> tries_;
   size_t current_ = 0;
   bool probing_ = true;
