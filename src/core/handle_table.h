@@ -2,8 +2,8 @@
 //
 // A handle is a 64-bit value: an 8-bit tag naming the table, a 24-bit generation
 // and a 32-bit slot index. Slots live in a StableArray (core/stable_array.h)
-// whose chunks are never returned to the system while the process runs, so resolving a stale or forged handle never
-// touches freed memory: it reads a slot whose generation does not match and
+// whose chunks are never returned to the system while the process runs, so resolving a stale or
+// forged handle never touches freed memory: it reads a slot whose generation does not match and
 // answers "no such object". Generations are odd while a slot is live and even
 // while it is free, so a handle of a destroyed object never matches again until
 // the slot's generation wraps (2^23 reuses of one slot).

@@ -132,7 +132,8 @@ TEST_P(Vectored, ManyVectoredRequestsInOneBatch) {
   std::vector<std::unique_ptr<Segments>> segs;
   std::vector<Bytes> data;
   for (size_t i = 0; i < kReqs; ++i) {
-    segs.push_back(std::make_unique<Segments>(MixedLengths(1 + i % 5, static_cast<uint32_t>(i), 3000)));
+    segs.push_back(
+        std::make_unique<Segments>(MixedLengths(1 + i % 5, static_cast<uint32_t>(i), 3000)));
     data.push_back(RandomBytes(segs[i]->total(), static_cast<uint32_t>(i) + 500));
     segs[i]->Fill(data[i]);
     ASSERT_ST(FAIO_OK, faio_req_prepare_writev(reqs[i], f.fd(), static_cast<int64_t>(i) * 20000,
@@ -245,7 +246,8 @@ TEST_P(Vectored, BadInputIsInvalidParameterAndChangesNothing) {
                     : faio_req_prepare_readv(nullptr, f->fd(), 0, good, 2, nullptr));
   }
   // The most segments is fine.
-  EXPECT_ST(FAIO_OK, faio_req_prepare_readv(r, f->fd(), 0, too_many.data(), FAIO_MAX_SEGMENTS, &tag));
+  EXPECT_ST(FAIO_OK,
+            faio_req_prepare_readv(r, f->fd(), 0, too_many.data(), FAIO_MAX_SEGMENTS, &tag));
   // None of the refusals changed the request: it reads what the last good
   // prepare said.
   faio_ctx* ctx = NewCtx();
@@ -282,9 +284,8 @@ TEST_P(Vectored, DirectIoWholePagesOutOfOrder) {
   AlignedBuffer wmem(12 * page, page), rmem(12 * page, page);
   // Pages 2, 1 and 3 long, placed at pages 8, 0 and 3 of the buffer.
   auto vec = [&](AlignedBuffer& m) {
-    return std::vector<faio_buffer>{{m.data() + 8 * page, 2 * page},
-                                    {m.data(), page},
-                                    {m.data() + 3 * page, 3 * page}};
+    return std::vector<faio_buffer>{
+        {m.data() + 8 * page, 2 * page}, {m.data(), page}, {m.data() + 3 * page, 3 * page}};
   };
   std::vector<faio_buffer> w = vec(wmem), rd = vec(rmem);
   const size_t total = 6 * page;
@@ -364,8 +365,9 @@ TEST_P(Vectored, DirectIoAlignedAndMisalignedSegments) {
     std::vector<faio_buffer> bad = w;
     bad[2].base = static_cast<unsigned char*>(bad[2].base) + 1;
     for (int write = 0; write < 2; ++write) {
-      ASSERT_ST(FAIO_OK, write ? faio_req_prepare_writev(r, fd, off, bad.data(), bad.size(), nullptr)
-                               : faio_req_prepare_readv(r, fd, off, bad.data(), bad.size(), nullptr));
+      ASSERT_ST(FAIO_OK, write
+                             ? faio_req_prepare_writev(r, fd, off, bad.data(), bad.size(), nullptr)
+                             : faio_req_prepare_readv(r, fd, off, bad.data(), bad.size(), nullptr));
       EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
       EXPECT_EQ(faio_req_host_error(r), kInvalidParameterError);
     }
@@ -376,8 +378,9 @@ TEST_P(Vectored, DirectIoAlignedAndMisalignedSegments) {
     bad[1].length -= unit / 2;
     bad[3].length += unit / 2;
     for (int write = 0; write < 2; ++write) {
-      ASSERT_ST(FAIO_OK, write ? faio_req_prepare_writev(r, fd, off, bad.data(), bad.size(), nullptr)
-                               : faio_req_prepare_readv(r, fd, off, bad.data(), bad.size(), nullptr));
+      ASSERT_ST(FAIO_OK, write
+                             ? faio_req_prepare_writev(r, fd, off, bad.data(), bad.size(), nullptr)
+                             : faio_req_prepare_readv(r, fd, off, bad.data(), bad.size(), nullptr));
       EXPECT_ST(FAIO_E_INVALID_PARAMETER, RunOne(ctx, r));
       EXPECT_EQ(faio_req_host_error(r), kInvalidParameterError);
     }

@@ -142,8 +142,6 @@ struct IoOp {
 // a reused request never resolves here.
 std::atomic<uint32_t> g_next_backend_id{1};
 
-
-
 LONG Status(const OVERLAPPED& ov) {
   return static_cast<LONG>(*reinterpret_cast<const volatile ULONG_PTR*>(&ov.Internal));
 }
@@ -335,7 +333,6 @@ class IocpBackend final : public Backend {
     }
     return n;
   }
-
 
   bool HasPollable() const override { return true; }
   int WatchPollable(const platform::Notify& n, faio_file* out) override {
@@ -678,7 +675,7 @@ class IocpBackend final : public Backend {
   std::mutex flush_mu_;
   std::condition_variable flush_cv_;
   IntrusiveList<IoOp, &IoOp::qnext, &IoOp::qprev> flushes_;  // guarded by flush_mu_
-  bool stop_ = false;       // guarded by flush_mu_
+  bool stop_ = false;                                        // guarded by flush_mu_
 };
 
 }  // namespace

@@ -47,15 +47,15 @@ class BatchTuner {
   void Observe(uint64_t now_ns, uint64_t completed);
 
  private:
+  enum class Phase { kStart, kWarm, kProbe, kHold };
   void StartEpoch(uint64_t now_ns, uint64_t completed);
+  // EpochOver: the current try or warm-up has lasted long enough.
+  bool EpochOver(uint64_t elapsed, uint64_t completed) const;
 
   std::vector<uint32_t> caps_;
   std::vector<double> rate_;  // completions per ns of each cap: a moving average of its tries
-  std::vector<uint32_t> tries_;
   size_t current_ = 0;
-  bool probing_ = true;
-  bool started_ = false;
-  bool warming_ = true;
+  Phase phase_ = Phase::kStart;
   bool decided_ = false;
   uint32_t chosen_ = 0;
   uint64_t t0_ = 0;

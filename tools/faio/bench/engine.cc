@@ -104,32 +104,29 @@ void BenchJob::Setup(faio::Context ctx, faio_file file, uint64_t file_size, size
   dir_.assign(depth, kDirRead);
 
   const char* backend = ctx_.Backend() != nullptr ? ctx_.Backend() : "?";
-  // Not asked for (*_auto): used where the backend has them, and the report
-  // says "auto: ...".
-  const std::string autoed = spec_.registerfiles_auto ? "auto: " : "";
+  // Not asked for (*_auto): used where the backend has them; a refusal is
+  // then only reported, and the report's note starts with "auto: ".
+  auto note = [](bool automatic, std::string what) { return automatic ? "auto: " + what : what; };
   if (spec_.registerfiles) {
     int st = faio_ctx_associate_file(ctx_.native(), file_);
     if (st != FAIO_OK && !spec_.registerfiles_auto) {
       throw ToolError(kExitFailure,
                       fmt::format("--registerfiles: faio_ctx_associate_file: {}", StatusText(st)));
     }
-    registerfiles_note_ = st != FAIO_OK ? fmt::format("auto: no ({})", StatusText(st))
-                          : std::string_view(backend) == "io_uring"
-                              ? autoed + "yes"
-                              : fmt::format("{}nothing to register on {}", autoed, backend);
+    registerfiles_note_ =
+        note(spec_.registerfiles_auto, st != FAIO_OK ? fmt::format("no ({})", StatusText(st))
+                                       : std::string_view(backend) == "io_uring"
+                                           ? "yes"
+                                           : fmt::format("nothing to register on {}", backend));
   }
   if (spec_.fixedbufs) {
-    const std::string how = spec_.fixedbufs_auto ? "auto: " : "";
     faio_buffer buf{mem_.get(), area};
     int st = faio_ctx_register_buffers(ctx_.native(), &buf, 1);
-    if (st == FAIO_OK) {
-      fixedbufs_note_ = how + "yes";
-    } else if (st == FAIO_E_NOT_SUPPORTED) {
-      fixedbufs_note_ = fmt::format("{}not supported by {}", how, backend);
-    } else {
-      // The job runs without them; the report says why.
-      fixedbufs_note_ = fmt::format("{}no ({})", how, StatusText(st));
-    }
+    // Refused: the job runs without them and the report says why.
+    fixedbufs_note_ = note(spec_.fixedbufs_auto, st == FAIO_OK ? std::string("yes")
+                                                 : st == FAIO_E_NOT_SUPPORTED
+                                                     ? fmt::format("not supported by {}", backend)
+                                                     : fmt::format("no ({})", StatusText(st)));
   }
   std::random_device rd;
   rng_ = ((uint64_t{rd()} << 32) ^ rd() ^ (uint64_t{index_} << 48)) | 1;
