@@ -141,8 +141,8 @@ inline bool OpenWakeup(platform::Notify* n, int fds, Unavailable* why) {
   why->host_error = err;
   why->reason = std::string("eventfd for the wakeup failed: ") + strerror(err);
   if (err == EMFILE) {
-    why->reason += " (RLIMIT_NOFILE " + NofileLimit() + "; a context takes " +
-                   std::to_string(fds) + ")";
+    why->reason +=
+        " (RLIMIT_NOFILE " + NofileLimit() + "; a context takes " + std::to_string(fds) + ")";
   }
   return false;
 }

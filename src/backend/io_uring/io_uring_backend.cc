@@ -33,13 +33,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <new>
 #include <string>
-#include <sys/uio.h>
 #include <thread>
 #include <vector>
 
@@ -61,7 +61,6 @@ constexpr uint32_t kUnlimitedCq = 8192;
 constexpr uint32_t kFixedFiles = 1024;          // slots of the sparse fixed-file table
 constexpr size_t kMaxFixedBuffers = 16384;      // the kernel's limit (UIO_MAXIOV * 16)
 constexpr size_t kMaxFixedBufferLen = size_t{1} << 30;  // the kernel's limit per buffer
-
 
 uint32_t Pow2Ceil(uint32_t v) {
   uint32_t p = 1;
@@ -122,7 +121,6 @@ void Explain(int err, Unavailable* why) {
       break;
   }
 }
-
 
 // Sets up a ring with the flags we want, dropping the ones an older kernel
 // rejects. Returns 0 or -errno.

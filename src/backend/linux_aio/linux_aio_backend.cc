@@ -119,7 +119,6 @@ void Explain(int err, unsigned nr, Unavailable* why) {
   }
 }
 
-
 class LinuxAioBackend final : public Backend {
  public:
   explicit LinuxAioBackend(const BackendParams& p) : ctx_(p.ctx), asked_(p.capacity) {}
@@ -346,7 +345,7 @@ class LinuxAioBackend final : public Backend {
     // cookie is computed, not read from the iocb, which Enqueue may still be
     // filling in on another thread.)
     return InCompletionRing(SubmissionTag(seq32, r)) ? CancelOutcome::kNotFound
-                                                                : CancelOutcome::kInProgress;
+                                                     : CancelOutcome::kInProgress;
   }
 
  private:
