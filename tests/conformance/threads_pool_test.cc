@@ -7,6 +7,7 @@
 // Tests that need a pool of a given size run in a forked child with
 // FAIO_THREADS set: the pool reads it when it starts its first worker.
 #include <dirent.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +274,111 @@ TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
   ASSERT_EQ(PRead(fd, back, 5, 0), 5);
   EXPECT_EQ(std::string(back, 5), "child");
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(parent));
+}
+
+
+// A cancel, in a forked child, of a request the parent had queued must leave
+// the child's own pool alone. The parent's context was in the parent's ring of
+// contexts with queued work; the child's ring starts empty and holds the
+// child's own context when the cancel comes. One worker (FAIO_THREADS=1); a
+// deadline on the child's wait keeps the waiter from running the read itself.
+TEST(ThreadsPool, CancelInAForkedChildOfAParentsQueuedRequestSparesTheChildsPool) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan cannot start threads in a child forked from a multi-threaded process";
+#endif
+  TempFile file;
+  ASSERT_TRUE(file.ok());
+  ASSERT_EQ(PWrite(file.fd(), "abcd", 4, 0), 4);
+  faio_file fd = file.fd();
+  std::string out;
+  int rc = RunInChild("1", &out, [fd] {
+    // The parent: its one worker is held by a pipe read; a file read waits
+    // in its queue, its context in the ring.
+    Pipe hold;
+    faio_ctx* parent = ThreadsContext(4);
+    CHILD_CHECK(parent != nullptr && IsOpen(hold.r));
+    faio_req* held = nullptr;
+    faio_req* queued = nullptr;
+    char held_byte = 0, queued_byte = 0;
+    CHILD_CHECK(faio_req_create(&held) == FAIO_OK && faio_req_create(&queued) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_read(held, hold.r, 0, &held_byte, 1, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_read(queued, fd, 0, &queued_byte, 1, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(parent, &held, 1) == FAIO_OK);
+    SleepMs(50);  // the one worker is in the pipe read
+    CHILD_CHECK(faio_ctx_submit(parent, &queued, 1) == FAIO_OK);
+    std::string child_out;
+    int child_rc = RunInChild("1", &child_out, [fd, queued] {
+      // The child: its own context with a pipe read holding its one worker
+      // and a file read queued behind it; then the cancel of the parent's.
+      Pipe hold2;
+      faio_ctx* own = ThreadsContext(4);
+      CHILD_CHECK(own != nullptr && IsOpen(hold2.r));
+      faio_req* h = nullptr;
+      faio_req* r = nullptr;
+      char hb = 0, rb = 0;
+      CHILD_CHECK(faio_req_create(&h) == FAIO_OK && faio_req_create(&r) == FAIO_OK);
+      CHILD_CHECK(faio_req_prepare_read(h, hold2.r, 0, &hb, 1, nullptr) == FAIO_OK);
+      CHILD_CHECK(faio_req_prepare_read(r, fd, 1, &rb, 1, nullptr) == FAIO_OK);
+      CHILD_CHECK(faio_ctx_submit(own, &h, 1) == FAIO_OK);
+      SleepMs(50);
+      CHILD_CHECK(faio_ctx_submit(own, &r, 1) == FAIO_OK);
+      int st = faio_req_cancel(queued);
+      printf("cancel of the parent's queued read in the child: %s\n", faio_status_name(st));
+      CHILD_CHECK(write(hold2.w, "z", 1) == 1);
+      faio_req* got[2];
+      uint32_t n = 0, total = 0;
+      while (total < 2) {
+        int w = faio_ctx_wait(own, 1, 3000, got + total, 2 - total, &n);
+        printf("child wait: %s, %u\n", faio_status_name(w), n);
+        CHILD_CHECK(w == FAIO_OK);
+        total += n;
+      }
+      CHILD_CHECK(rb == 'b');
+      return 0;
+    });
+    printf("%s", child_out.c_str());
+    CHILD_CHECK(child_rc == 0);
+    // The parent's own requests still complete.
+    CHILD_CHECK(write(hold.w, "x", 1) == 1);
+    faio_req* got[2];
+    uint32_t n = 0, total = 0;
+    while (total < 2) {
+      CHILD_CHECK(faio_ctx_wait(parent, 1, 3000, got + total, 2 - total, &n) == FAIO_OK);
+      total += n;
+    }
+    CHILD_CHECK(queued_byte == 'a');
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
+}
+
+// The pool's workers are named "faio-pool" and, on Linux, run SCHED_BATCH
+// (threads_backend.cc, SetUpWorkerThread): a worker woken by a submit does
+// not preempt the submitter, which is about to run the request itself.
+TEST(ThreadsPool, WorkersAreNamedAndDoNotPreemptTheirWaker) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  faio_ctx* c = ThreadsContext(4);
+  ASSERT_NE(c, nullptr);
+  int named = 0, batch = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string dir = std::string("/proc/self/task/") + e->d_name;
+      char comm[32] = {};
+      FILE* f = fopen((dir + "/comm").c_str(), "r");
+      if (f == nullptr) continue;
+      bool got = fgets(comm, sizeof comm, f) != nullptr;
+      fclose(f);
+      if (!got || std::string(comm) != "faio-pool\n") continue;
+      ++named;
+      if (sched_getscheduler(static_cast<pid_t>(atoi(e->d_name))) == SCHED_BATCH) ++batch;
+    }
+    closedir(d);
+  }
+  EXPECT_GE(named, 1);
+  EXPECT_EQ(batch, named) << batch << " of " << named << " workers run SCHED_BATCH";
+  ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
 }
 
 }  // namespace
