@@ -50,6 +50,11 @@ uint8_t ProbeNow(faio_file f);
 // IsLocalFile: f is now what kNowLocal says (asked again: a descriptor number may
 // have been reused for another kind of file since it was probed). Linux only.
 bool IsLocalFile(faio_file f);
+// MayHold: a transfer on f may wait on another party for as long as it likes (a
+// pipe, socket or terminal, a file of a FUSE or network file system): not a
+// regular file or block device of a local file system (Linux), not a regular
+// file or block device (other POSIX hosts), not a disk file (Windows).
+bool MayHold(faio_file f);
 // TransferNow makes a read (kNowRead) or write (kNowWrite) now when *now
 // allows it. True: done, with the bytes moved or the host error in *err
 // (0: success). False: left for the host - not allowed, not wholly cached,

@@ -381,5 +381,54 @@ TEST(ThreadsPool, WorkersAreNamedAndDoNotPreemptTheirWaker) {
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
 }
 
+
+// The pool's base workers, all idle, are woken by one submit of as many pipe
+// reads plus a file read behind them: each woken worker takes a pipe read and
+// is held there. The file read must still run - a worker that takes a request
+// which may hold it while other work waits brings another (Pool::Spare); a
+// push that found the idle workers already woken used to start none, and the
+// read waited for a pipe's writer. The wait has a deadline, so the waiting
+// thread does not run the read itself.
+TEST(ThreadsPool, WorkersHeldByPipeReadsDoNotStrandTheRequestBehindThem) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  TempFile file;
+  ASSERT_TRUE(file.ok());
+  ASSERT_EQ(PWrite(file.fd(), "q", 1, 0), 1);
+  faio_file fd = file.fd();
+  std::string out;
+  int rc = RunInChild("", &out, [fd] {  // the default size: base 8 (2 cores), grows
+    faio_ctx* c = ThreadsContext(64, 64);
+    CHILD_CHECK(c != nullptr);
+    SleepMs(50);  // the base workers are up and idle
+    unsigned cores = std::thread::hardware_concurrency();
+    const int base = static_cast<int>(std::max(8u, 4 * cores));
+    std::vector<Pipe> pipes(base);
+    std::vector<char> bytes(base + 1);
+    std::vector<faio_req*> reqs(base + 1);
+    for (int i = 0; i <= base; ++i) {
+      CHILD_CHECK(faio_req_create(&reqs[i]) == FAIO_OK);
+      if (i < base) {
+        CHILD_CHECK(faio_req_prepare_read(reqs[i], pipes[i].r, 0, &bytes[i], 1, nullptr) == FAIO_OK);
+      } else {
+        CHILD_CHECK(faio_req_prepare_read(reqs[i], fd, 0, &bytes[i], 1, nullptr) == FAIO_OK);
+      }
+    }
+    CHILD_CHECK(faio_ctx_submit(c, reqs.data(), reqs.size()) == FAIO_OK);
+    faio_req* got = nullptr;
+    uint32_t n = 0;
+    int st = faio_ctx_wait(c, 1, 3000, &got, 1, &n);
+    printf("wait with %d pipe reads held: %s, %u\n", base, faio_status_name(st), n);
+    CHILD_CHECK(st == FAIO_OK && n == 1 && got == reqs[base] && bytes[base] == 'q');
+    for (int i = 0; i < base; ++i) CHILD_CHECK(write(pipes[i].w, "p", 1) == 1);
+    uint32_t total = 0;
+    std::vector<faio_req*> rest(base);
+    while (total < static_cast<uint32_t>(base)) {
+      CHILD_CHECK(faio_ctx_wait(c, 1, 3000, rest.data(), base, &n) == FAIO_OK);
+      total += n;
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
+}
 }  // namespace
 }  // namespace faio_test

@@ -86,6 +86,7 @@ class Pool {
  private:
   Pool();
   void Work();
+  void Spare();
   static void SetUpWorkerThread();
   // Under mu_: starts one worker; false with the error when the host refuses.
   bool StartLocked(std::unique_lock<std::mutex>& lock, std::system_error* err);
@@ -454,6 +455,25 @@ void Pool::SetUpWorkerThread() {
 #endif
 }
 
+// Spare: queued work waits while a worker starts a request that may hold it
+// (a pipe read). Every worker a push woke may be taking such a request (a push
+// that finds the idle workers already woken starts none): wake a sleeping
+// worker nobody has woken yet, or start one, up to the maximum. One per such
+// request, and only while work is queued: file I/O never starts a thread here.
+void Pool::Spare() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ring_.empty()) return;
+  if (idle_ > wakeups_) {
+    ++wakeups_;
+    lock.unlock();
+    work_cv_.notify_one();
+    return;
+  }
+  if (workers_ >= max_) return;
+  std::system_error err(std::error_code{});
+  StartLocked(lock, &err);  // refused: the workers there are get to it
+}
+
 void Pool::Work() {
   SetUpWorkerThread();
   std::unique_lock<std::mutex> lock(mu_);
@@ -482,7 +502,11 @@ void Pool::Work() {
     PoolClient::Flag(r).store(kRunning, std::memory_order_release);
     RingRemove(b);
     if (!b->queue_.empty() && b->running_ < b->cap_) RingAppend(b);
+    const bool others_wait = !ring_.empty();
     lock.unlock();
+    // A request that may hold this worker indefinitely, while other work
+    // waits: make sure another worker comes for it (Spare).
+    if (others_wait && !r->local_file && platform::MayHold(r->file)) Spare();
     PoolClient::Execute(r);
     PoolClient::Flag(r).store(kDone, std::memory_order_release);
     b->Done(r);

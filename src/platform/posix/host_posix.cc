@@ -187,6 +187,15 @@ bool IsLocalFile(faio_file f) {
 #endif
 }
 
+bool MayHold(faio_file f) {
+#ifdef __linux__
+  return !IsLocalFile(f);
+#else
+  struct stat st;
+  return ::fstat(f, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+#endif
+}
+
 bool TransferNow(faio_file f, bool write, const faio_buffer* segs, uint32_t n, size_t len,
                  int64_t off, uint8_t* now, size_t* bytes, int* err) {
 #ifdef __linux__
