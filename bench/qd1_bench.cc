@@ -15,6 +15,14 @@
 // faio_req_prepare_* + faio_ctx_submit + faio_ctx_wait(min 1) + faio_req_result
 // on one reusable request, the way a blocking caller would write it.
 //
+// The host's own interface is the third loop of each round, where there is
+// one (Linux): the same requests through raw liburing (io_uring_submit +
+// io_uring_wait_cqe; IORING_FSYNC_DATASYNC), raw kernel AIO (io_submit +
+// io_getevents; IOCB_CMD_FDSYNC) and glibc's POSIX AIO (aio_read/aio_write +
+// aio_suspend; aio_fsync(O_DSYNC)), as their users write them. Its column
+// tells what of faio's ratio is the host's (host_ns / syscall_ns) and what is
+// faio's (vs_host: faio_ns / host_ns). threads has none (it is faio's own).
+//
 //   qd1_bench [--size MiB] [--ops N] [--rounds R] [--backend NAME]... [--direct]
 //             [--dir DIR]
 #include <faio/faio.h>
@@ -24,7 +32,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <aio.h>
+#include <linux/aio_abi.h>
+#include <sys/syscall.h>
+#endif
+#ifdef FAIO_BENCH_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
 #include <algorithm>
+#include <memory>
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
@@ -86,6 +104,145 @@ double SyscallRound(int fd, Op op, const std::vector<int64_t>& offs, char* buf) 
     ssize_t n = op == Op::kRead ? pread(fd, buf, kBlock, off) : pwrite(fd, buf, kBlock, off);
     if (n != static_cast<ssize_t>(kBlock)) Die("pread/pwrite", n < 0 ? errno : EIO);
     if (op == Op::kWriteSync16 && ++i % 16 == 0 && fdatasync(fd) != 0) Die("fdatasync", errno);
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
+         static_cast<double>(offs.size());
+}
+
+// HostLoop: one request at a time through the host's own interface.
+class HostLoop {
+ public:
+  virtual ~HostLoop() = default;
+  // One 4 KiB transfer at off; false on any failure or short transfer.
+  virtual bool Transfer(int fd, bool write, char* buf, int64_t off) = 0;
+  // The host's own data flush.
+  virtual bool Sync(int fd) = 0;
+};
+
+#ifdef FAIO_BENCH_HAVE_LIBURING
+class UringLoop final : public HostLoop {
+ public:
+  bool Init() { return io_uring_queue_init(4, &ring_, 0) == 0 && (ok_ = true); }
+  ~UringLoop() override {
+    if (ok_) io_uring_queue_exit(&ring_);
+  }
+  bool Transfer(int fd, bool write, char* buf, int64_t off) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (write) {
+      io_uring_prep_write(sqe, fd, buf, kBlock, static_cast<uint64_t>(off));
+    } else {
+      io_uring_prep_read(sqe, fd, buf, kBlock, static_cast<uint64_t>(off));
+    }
+    return Run() == static_cast<int>(kBlock);
+  }
+  bool Sync(int fd) override {
+    io_uring_prep_fsync(io_uring_get_sqe(&ring_), fd, IORING_FSYNC_DATASYNC);
+    return Run() == 0;
+  }
+
+ private:
+  int Run() {
+    if (io_uring_submit(&ring_) != 1) return -1;
+    io_uring_cqe* cqe = nullptr;
+    int rc;
+    do {
+      rc = io_uring_wait_cqe(&ring_, &cqe);
+    } while (rc == -EINTR);
+    if (rc != 0) return -1;
+    int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    return res;
+  }
+  io_uring ring_{};
+  bool ok_ = false;
+};
+#endif
+
+#ifdef __linux__
+class KernelAioLoop final : public HostLoop {
+ public:
+  bool Init() { return syscall(SYS_io_setup, 4, &ctx_) == 0; }
+  ~KernelAioLoop() override {
+    if (ctx_ != 0) syscall(SYS_io_destroy, ctx_);
+  }
+  bool Transfer(int fd, bool write, char* buf, int64_t off) override {
+    return Run(fd, write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD, buf, off) ==
+           static_cast<int64_t>(kBlock);
+  }
+  bool Sync(int fd) override { return Run(fd, IOCB_CMD_FDSYNC, nullptr, 0) == 0; }
+
+ private:
+  int64_t Run(int fd, uint16_t opcode, char* buf, int64_t off) {
+    iocb cb{};
+    cb.aio_lio_opcode = opcode;
+    cb.aio_fildes = static_cast<uint32_t>(fd);
+    cb.aio_buf = reinterpret_cast<uint64_t>(buf);
+    cb.aio_nbytes = buf != nullptr ? kBlock : 0;
+    cb.aio_offset = off;
+    iocb* list[1] = {&cb};
+    if (syscall(SYS_io_submit, ctx_, 1, list) != 1) return -1;
+    io_event ev{};
+    long got;
+    do {
+      got = syscall(SYS_io_getevents, ctx_, 1, 1, &ev, nullptr);
+    } while (got < 0 && errno == EINTR);
+    return got == 1 ? ev.res : -1;
+  }
+  aio_context_t ctx_ = 0;
+};
+
+class PosixAioLoop final : public HostLoop {
+ public:
+  bool Transfer(int fd, bool write, char* buf, int64_t off) override {
+    aiocb cb{};
+    cb.aio_fildes = fd;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = kBlock;
+    cb.aio_offset = off;
+    if ((write ? aio_write(&cb) : aio_read(&cb)) != 0) return false;
+    return Finish(&cb) == static_cast<ssize_t>(kBlock);
+  }
+  bool Sync(int fd) override {
+    aiocb cb{};
+    cb.aio_fildes = fd;
+    if (aio_fsync(O_DSYNC, &cb) != 0) return false;
+    return Finish(&cb) == 0;
+  }
+
+ private:
+  static ssize_t Finish(aiocb* cb) {
+    const aiocb* list[1] = {cb};
+    while (aio_error(cb) == EINPROGRESS) aio_suspend(list, 1, nullptr);
+    return aio_return(cb);
+  }
+};
+#endif
+
+// The host loop for a backend's name; null when it has none here.
+std::unique_ptr<HostLoop> HostLoopFor(const std::string& name) {
+#ifdef FAIO_BENCH_HAVE_LIBURING
+  if (name == "io_uring") {
+    auto l = std::make_unique<UringLoop>();
+    if (l->Init()) return l;
+  }
+#endif
+#ifdef __linux__
+  if (name == "linux_aio") {
+    auto l = std::make_unique<KernelAioLoop>();
+    if (l->Init()) return l;
+  }
+  if (name == "posix_aio") return std::make_unique<PosixAioLoop>();
+#endif
+  (void)name;
+  return nullptr;
+}
+
+double HostRound(HostLoop* host, int fd, Op op, const std::vector<int64_t>& offs, char* buf) {
+  Clock::time_point t0 = Clock::now();
+  size_t i = 0;
+  for (int64_t off : offs) {
+    if (!host->Transfer(fd, op != Op::kRead, buf, off)) Die("host transfer", EIO);
+    if (op == Op::kWriteSync16 && ++i % 16 == 0 && !host->Sync(fd)) Die("host flush", EIO);
   }
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /
          static_cast<double>(offs.size());
@@ -202,8 +359,8 @@ int main(int argc, char** argv) {
   std::printf("one request at a time, 4 KiB random, %" PRIu64 " MiB file in %s, %" PRIu64
               " ops x %d interleaved rounds, medians\n",
               c.size_mib, c.dir.c_str(), c.ops, c.rounds);
-  std::printf("%-10s %-7s %-8s %10s %10s %7s\n", "backend", "mode", "op", "syscall_ns",
-              "faio_ns", "ratio");
+  std::printf("%-10s %-7s %-8s %10s %10s %10s %7s %8s\n", "backend", "mode", "op",
+              "syscall_ns", "host_ns", "faio_ns", "ratio", "vs_host");
   std::vector<bool> modes = {false};
   if (c.direct) modes.push_back(true);
   for (bool direct : modes) {
@@ -225,21 +382,30 @@ int main(int argc, char** argv) {
       }
       faio_req* req = nullptr;
       if ((st = faio_req_create(&req)) != FAIO_OK) DieFaio("faio_req_create", st);
+      std::unique_ptr<HostLoop> host = HostLoopFor(name);
       for (Op op : {Op::kRead, Op::kWrite, Op::kWriteSync16}) {
-        std::vector<double> sys, fa;
+        std::vector<double> sys, hs, fa;
         // One warm-up round each, not counted.
         std::vector<int64_t> warm = Offsets(c, 1);
         warm.resize(std::min<size_t>(warm.size(), 2000));
         SyscallRound(io_fd, op, warm, buf);
+        if (host) HostRound(host.get(), io_fd, op, warm, buf);
         FaioRound(ctx, req, io_fd, op, warm, buf);
         for (int r = 0; r < c.rounds; ++r) {
           std::vector<int64_t> offs = Offsets(c, 100 + static_cast<uint32_t>(r));
           sys.push_back(SyscallRound(io_fd, op, offs, buf));
+          if (host) hs.push_back(HostRound(host.get(), io_fd, op, offs, buf));
           fa.push_back(FaioRound(ctx, req, io_fd, op, offs, buf));
         }
         double ms = Median(sys), mf = Median(fa);
-        std::printf("%-10s %-7s %-8s %10.0f %10.0f %7.2f\n", name.c_str(),
-                    direct ? "direct" : "cached", OpName(op), ms, mf, mf / ms);
+        char host_ns[16] = "-", vs_host[16] = "-";
+        if (host) {
+          double mh = Median(hs);
+          std::snprintf(host_ns, sizeof host_ns, "%.0f", mh);
+          std::snprintf(vs_host, sizeof vs_host, "%.2f", mf / mh);
+        }
+        std::printf("%-10s %-7s %-8s %10.0f %10s %10.0f %7.2f %8s\n", name.c_str(),
+                    direct ? "direct" : "cached", OpName(op), ms, host_ns, mf, mf / ms, vs_host);
         std::fflush(stdout);
       }
       (void)faio_req_destroy(req);
