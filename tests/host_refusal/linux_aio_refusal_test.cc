@@ -184,7 +184,11 @@ std::string Describe(const std::vector<IoSubmitSupervisor::Call>& calls) {
 
 class LinuxAioRefusal : public RefusalTest {
  protected:
-  void RefusalAroundAFlush(IoSubmitSupervisor& sup, bool pool);
+  // Where the flush goes: the threads pool (a buffered descriptor), the kernel
+  // because no thread can be started, or the kernel because the descriptor is
+  // open O_DIRECT (the pool is there).
+  enum class FlushRoute { kPool, kKernelNoThreads, kKernelDirect };
+  void RefusalAroundAFlush(IoSubmitSupervisor& sup, FlushRoute route);
   // InSupervisedChild runs body in a child under the supervisor; the child's
   // gtest failures are printed there and fail the test here.
   template <typename Body>
@@ -270,13 +274,16 @@ TEST_P(LinuxAioRefusal, FirstIoSubmitRefusedSubmitsNothing) {
 // [w0 w1 w2 flush w3 w4]: the writes before the flush go in one io_submit,
 // which passes; the one after it is refused: accepted are w0..w2 and the flush
 // (prefix 4), w3 and w4 are prepared. The flush is issued once the writes are
-// reaped. pool: to the threads pool (fdatasync on a worker): no io_submit
-// carries it, and it succeeds. Otherwise no thread can be started (clone answers
-// EAGAIN), so the pool has no worker and the flush goes to the kernel
-// (IOCB_CMD_FDSYNC), whose io_submit is refused too: the flush completes with
-// insufficient resources, host error EAGAIN (docs/contract.md, Flush). Either
-// way the next flush succeeds.
-void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, bool pool) {
+// reaped. kPool: the flush names a buffered descriptor of the file, and goes to
+// the threads pool (fdatasync on a worker): no io_submit carries it, and it
+// succeeds. kKernelNoThreads: no thread can be started (clone answers EAGAIN),
+// so the pool has no worker; kKernelDirect: the flush names the O_DIRECT
+// descriptor, whose flushes go to the kernel (linux_aio_backend.cc). Either
+// way the flush is an IOCB_CMD_FDSYNC whose io_submit is refused too: it
+// completes with insufficient resources, host error EAGAIN (docs/contract.md,
+// Flush). Every way the next flush succeeds.
+void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, FlushRoute route) {
+  const bool pool = route == FlushRoute::kPool;
   faio_ctx* ctx = NewCtx();
   ASSERT_NE(ctx, nullptr);
   ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
@@ -284,9 +291,10 @@ void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, bool pool) {
   ASSERT_TRUE(f.ok());
   faio_file fd = DirectFd(f);
   ASSERT_GE(fd, 0);
+  const faio_file flush_fd = pool ? f.fd() : fd;
   std::vector<faio_req*> w = WriteBatch(fd, 5);
   faio_req* flush = NewReq();
-  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, flush_fd, nullptr));
   std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
   if (pool) {
     sup.Script({{Sup::kPass, 0}, {Sup::kRefuse, 0}});
@@ -310,7 +318,7 @@ void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, bool pool) {
   EXPECT_EQ(calls[0].nr, 3) << Describe(calls);
   EXPECT_EQ(calls[1].nr, 2) << Describe(calls);
   EXPECT_EQ(sup.ScriptLeft(), 0u);
-  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, fd, nullptr));
+  ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, flush_fd, nullptr));
   std::vector<faio_req*> again = {w[3], w[4], flush};
   ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, again.data(), again.size()));
   ReapExactly(ctx, again);
@@ -319,12 +327,16 @@ void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, bool pool) {
 }
 
 TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndTheFlushGoesToThePool) {
-  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, /*pool=*/true); });
+  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, FlushRoute::kPool); });
 }
 
 TEST_P(LinuxAioRefusal, RefusalAfterAFlushKeepsThePrefixAndRefusedFlushCompletes) {
-  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, /*pool=*/false); },
+  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, FlushRoute::kKernelNoThreads); },
                     /*no_threads=*/true);
+}
+
+TEST_P(LinuxAioRefusal, RefusalAfterAFlushOfADirectDescriptorGoesToTheKernel) {
+  InSupervisedChild([&](Sup& sup) { RefusalAroundAFlush(sup, FlushRoute::kKernelDirect); });
 }
 
 }  // namespace

@@ -16,12 +16,16 @@
 // with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
 // cancelled; file transfers cannot (io_cancel answers EINVAL): *in progress*.
 //
-// Flushes go to the process's worker pool (backend/threads/pool.h) where this
-// build has it: fdatasync on a worker, completed through this backend's reap.
-// Kernel AIO's IOCB_CMD_FDSYNC runs the same sync from a kernel workqueue but
-// cost more (qd1_bench, a write+fdatasync every 16 writes, one at a time: 1.44x
-// the plain system calls through IOCB_CMD_FDSYNC; docs/benchmarks.md). If the
-// pool cannot start a thread the flush goes to the kernel as before.
+// Flushes of a buffered file go to the process's worker pool
+// (backend/threads/pool.h) where this build has it: fdatasync on a worker,
+// completed through this backend's reap. Kernel AIO's IOCB_CMD_FDSYNC runs the
+// same sync from a kernel workqueue but cost more there (qd1_bench, a write +
+// fdatasync every 16 writes, one at a time: 1.08-1.13x the plain system calls
+// through IOCB_CMD_FDSYNC against 1.00-1.04x on the pool; docs/benchmarks.md).
+// On an O_DIRECT file it is the other way round (1.04-1.08x through the kernel,
+// 1.08-1.22x on the pool: nothing to write back, and the kernel's worker runs
+// on the waiter's own CPU), so those go to the kernel; so does every flush
+// when the pool cannot start a thread.
 //
 // Wakeup: an IOCB_CMD_POLL on an eventfd is always in flight; Kick() writes the
 // eventfd (async-signal-safe), the poll completes and io_getevents returns. The
@@ -570,8 +574,11 @@ class LinuxAioBackend final : public Backend {
   bool FlushesPooled() const { return flushes_ok_.load(std::memory_order_acquire); }
 
   // Under the submit lock: hands r to the pool (attached at the first flush);
-  // false when the pool has no thread for it (it goes to the kernel).
+  // false when it goes to the kernel: its file is open O_DIRECT (asked per
+  // flush: one fcntl beside a sync), or the pool has no thread for it.
   bool FlushToPool(Request* r) {
+    const int fl = fcntl(r->file, F_GETFL);
+    if (fl != -1 && (fl & O_DIRECT) != 0) return false;
     if (!flushes_tried_) {
       flushes_tried_ = true;
       Unavailable why;
