@@ -57,7 +57,8 @@ constexpr auto kIdleExit = std::chrono::seconds(2);
 // so its held pipe reads cannot take them all. Size: FAIO_THREADS=N fixes it at
 // N; otherwise `base` workers (4 x cores, at least 8) start with the first
 // context and stay, and more start while queued work finds every worker
-// busy, up to max(64, 8 x cores) (1,024 at most); those
+// busy, or when a worker takes a request that may hold it while work is
+// queued (Spare), up to max(64, 8 x cores) (1,024 at most); those
 // leave after 2 s idle. Sized (FAIO_THREADS read)
 // and started by the first context; a forked child sizes and starts its own.
 // One mutex guards everything here and the contexts' queues.
