@@ -15,16 +15,19 @@
 // faio_req_prepare_* + faio_ctx_submit + faio_ctx_wait(min 1) + faio_req_result
 // on one reusable request, the way a blocking caller would write it.
 //
-// The host's own interface is the third loop of each round, where there is
-// one (Linux): the same requests through raw liburing (io_uring_submit +
+// With --host, the host's own interface is a third loop in each round, where
+// there is one (Linux): the same requests through raw liburing (io_uring_submit +
 // io_uring_wait_cqe; IORING_FSYNC_DATASYNC), raw kernel AIO (io_submit +
 // io_getevents; IOCB_CMD_FDSYNC) and glibc's POSIX AIO (aio_read/aio_write +
 // aio_suspend; aio_fsync(O_DSYNC)), as their users write them. Its column
 // tells what of faio's ratio is the host's (host_ns / syscall_ns) and what is
 // faio's (vs_host: faio_ns / host_ns). threads has none (it is faio's own).
+// Opt-in: the host loops leave threads behind (glibc's AIO threads, io_uring's
+// io-wq workers after buffered writes) that the other loops then share the
+// machine with.
 //
 //   qd1_bench [--size MiB] [--ops N] [--rounds R] [--backend NAME]... [--direct]
-//             [--dir DIR]
+//             [--host] [--dir DIR]
 #include <faio/faio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -61,6 +64,7 @@ struct Config {
   uint64_t ops = 20000;
   int rounds = 5;
   bool direct = false;
+  bool host = false;
   std::string dir = "/tmp";
   std::vector<std::string> backends;
 };
@@ -302,7 +306,7 @@ std::vector<std::string> AllBackends() {
 void Usage() {
   std::fprintf(stderr,
                "usage: qd1_bench [--size MiB] [--ops N] [--rounds R] [--backend NAME]... "
-               "[--direct] [--dir DIR]\n");
+               "[--direct] [--host] [--dir DIR]\n");
   std::exit(2);
 }
 
@@ -326,6 +330,8 @@ int main(int argc, char** argv) {
       c.backends.emplace_back(value());
     } else if (a == "--direct") {
       c.direct = true;
+    } else if (a == "--host") {
+      c.host = true;
     } else if (a == "--dir") {
       c.dir = value();
     } else {
@@ -382,7 +388,7 @@ int main(int argc, char** argv) {
       }
       faio_req* req = nullptr;
       if ((st = faio_req_create(&req)) != FAIO_OK) DieFaio("faio_req_create", st);
-      std::unique_ptr<HostLoop> host = HostLoopFor(name);
+      std::unique_ptr<HostLoop> host = c.host ? HostLoopFor(name) : nullptr;
       for (Op op : {Op::kRead, Op::kWrite, Op::kWriteSync16}) {
         std::vector<double> sys, hs, fa;
         // One warm-up round each, not counted.
@@ -391,11 +397,24 @@ int main(int argc, char** argv) {
         SyscallRound(io_fd, op, warm, buf);
         if (host) HostRound(host.get(), io_fd, op, warm, buf);
         FaioRound(ctx, req, io_fd, op, warm, buf);
+        // The loops take turns going first: a loop leaves the machine in a
+        // state the next one pays for (dirty pages, io_uring's io-wq workers
+        // after buffered writes), so none may always follow the same one.
         for (int r = 0; r < c.rounds; ++r) {
           std::vector<int64_t> offs = Offsets(c, 100 + static_cast<uint32_t>(r));
-          sys.push_back(SyscallRound(io_fd, op, offs, buf));
-          if (host) hs.push_back(HostRound(host.get(), io_fd, op, offs, buf));
-          fa.push_back(FaioRound(ctx, req, io_fd, op, offs, buf));
+          for (int k = 0; k < 3; ++k) {
+            switch ((r + k) % 3) {
+              case 0:
+                sys.push_back(SyscallRound(io_fd, op, offs, buf));
+                break;
+              case 1:
+                if (host) hs.push_back(HostRound(host.get(), io_fd, op, offs, buf));
+                break;
+              default:
+                fa.push_back(FaioRound(ctx, req, io_fd, op, offs, buf));
+                break;
+            }
+          }
         }
         double ms = Median(sys), mf = Median(fa);
         char host_ns[16] = "-", vs_host[16] = "-";
