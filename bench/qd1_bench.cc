@@ -45,11 +45,11 @@
 #endif
 
 #include <algorithm>
-#include <memory>
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -365,8 +365,8 @@ int main(int argc, char** argv) {
   std::printf("one request at a time, 4 KiB random, %" PRIu64 " MiB file in %s, %" PRIu64
               " ops x %d interleaved rounds, medians\n",
               c.size_mib, c.dir.c_str(), c.ops, c.rounds);
-  std::printf("%-10s %-7s %-8s %10s %10s %10s %7s %8s\n", "backend", "mode", "op",
-              "syscall_ns", "host_ns", "faio_ns", "ratio", "vs_host");
+  std::printf("%-10s %-7s %-8s %10s %10s %10s %7s %8s\n", "backend", "mode", "op", "syscall_ns",
+              "host_ns", "faio_ns", "ratio", "vs_host");
   std::vector<bool> modes = {false};
   if (c.direct) modes.push_back(true);
   for (bool direct : modes) {

@@ -276,7 +276,6 @@ TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(parent));
 }
 
-
 // A cancel, in a forked child, of a request the parent had queued must leave
 // the child's own pool alone. The parent's context was in the parent's ring of
 // contexts with queued work; the child's ring starts empty and holds the
@@ -381,7 +380,6 @@ TEST(ThreadsPool, WorkersAreNamedAndDoNotPreemptTheirWaker) {
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
 }
 
-
 // The pool's base workers, all idle, are woken by one submit of as many pipe
 // reads plus a file read behind them: each woken worker takes a pipe read and
 // is held there. The file read must still run - a worker that takes a request
@@ -408,7 +406,8 @@ TEST(ThreadsPool, WorkersHeldByPipeReadsDoNotStrandTheRequestBehindThem) {
     for (int i = 0; i <= base; ++i) {
       CHILD_CHECK(faio_req_create(&reqs[i]) == FAIO_OK);
       if (i < base) {
-        CHILD_CHECK(faio_req_prepare_read(reqs[i], pipes[i].r, 0, &bytes[i], 1, nullptr) == FAIO_OK);
+        CHILD_CHECK(faio_req_prepare_read(reqs[i], pipes[i].r, 0, &bytes[i], 1, nullptr) ==
+                    FAIO_OK);
       } else {
         CHILD_CHECK(faio_req_prepare_read(reqs[i], fd, 0, &bytes[i], 1, nullptr) == FAIO_OK);
       }

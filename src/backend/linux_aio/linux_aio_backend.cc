@@ -10,11 +10,11 @@
 // (do_now: kAlways; Context::DoNow) with pread / pwrite and completes it
 // locally: the same blocking, one system call instead of io_submit +
 // io_getevents. What reaches this backend is the rest: O_DIRECT, a read the
-// cache does not hold whole, files on other file systems. On files that cannot seek (pipes, sockets,
-// terminals) a read would block io_submit indefinitely, so for those the backend
-// submits an IOCB_CMD_POLL for readiness and the reaper performs the transfer
-// with RWF_NOWAIT when the poll fires, re-arming on EAGAIN. Poll iocbs can be
-// cancelled; file transfers cannot (io_cancel answers EINVAL): *in progress*.
+// cache does not hold whole, files on other file systems. On files that cannot seek (pipes,
+// sockets, terminals) a read would block io_submit indefinitely, so for those the backend submits
+// an IOCB_CMD_POLL for readiness and the reaper performs the transfer with RWF_NOWAIT when the poll
+// fires, re-arming on EAGAIN. Poll iocbs can be cancelled; file transfers cannot (io_cancel answers
+// EINVAL): *in progress*.
 //
 // Flushes of a buffered file go to the process's worker pool
 // (backend/threads/pool.h) where this build has it: fdatasync on a worker,
