@@ -276,6 +276,44 @@ TEST(ThreadsPool, ForkedChildHasAPoolOfItsOwn) {
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(parent));
 }
 
+// HeldAndQueued: a threads context whose one worker (FAIO_THREADS=1) is held
+// by a read of an empty pipe, with a one-byte read of a file queued behind it;
+// Finish releases the pipe and waits for both (a deadline on each wait, so the
+// waiting thread never runs the queued read itself).
+struct HeldAndQueued {
+  Pipe hold;
+  faio_ctx* ctx = nullptr;
+  faio_req* held = nullptr;
+  faio_req* queued = nullptr;
+  char held_byte = 0, queued_byte = 0;
+
+  bool Start(faio_file fd, int64_t off) {
+    ctx = ThreadsContext(4);
+    if (ctx == nullptr || !IsOpen(hold.r)) return false;
+    if (faio_req_create(&held) != FAIO_OK || faio_req_create(&queued) != FAIO_OK) return false;
+    if (faio_req_prepare_read(held, hold.r, 0, &held_byte, 1, nullptr) != FAIO_OK ||
+        faio_req_prepare_read(queued, fd, off, &queued_byte, 1, nullptr) != FAIO_OK) {
+      return false;
+    }
+    if (faio_ctx_submit(ctx, &held, 1) != FAIO_OK) return false;
+    SleepMs(50);  // the one worker is in the pipe read
+    return faio_ctx_submit(ctx, &queued, 1) == FAIO_OK;
+  }
+
+  bool Finish() {
+    if (write(hold.w, "x", 1) != 1) return false;
+    faio_req* got[2];
+    uint32_t n = 0, total = 0;
+    while (total < 2) {
+      int st = faio_ctx_wait(ctx, 1, 3000, got + total, 2 - total, &n);
+      printf("wait: %s, %u\n", faio_status_name(st), n);
+      if (st != FAIO_OK) return false;
+      total += n;
+    }
+    return true;
+  }
+};
+
 // A cancel, in a forked child, of a request the parent had queued must leave
 // the child's own pool alone. The parent's context was in the parent's ring of
 // contexts with queued work; the child's ring starts empty and holds the
@@ -294,59 +332,26 @@ TEST(ThreadsPool, CancelInAForkedChildOfAParentsQueuedRequestSparesTheChildsPool
   int rc = RunInChild("1", &out, [fd] {
     // The parent: its one worker is held by a pipe read; a file read waits
     // in its queue, its context in the ring.
-    Pipe hold;
-    faio_ctx* parent = ThreadsContext(4);
-    CHILD_CHECK(parent != nullptr && IsOpen(hold.r));
-    faio_req* held = nullptr;
-    faio_req* queued = nullptr;
-    char held_byte = 0, queued_byte = 0;
-    CHILD_CHECK(faio_req_create(&held) == FAIO_OK && faio_req_create(&queued) == FAIO_OK);
-    CHILD_CHECK(faio_req_prepare_read(held, hold.r, 0, &held_byte, 1, nullptr) == FAIO_OK);
-    CHILD_CHECK(faio_req_prepare_read(queued, fd, 0, &queued_byte, 1, nullptr) == FAIO_OK);
-    CHILD_CHECK(faio_ctx_submit(parent, &held, 1) == FAIO_OK);
-    SleepMs(50);  // the one worker is in the pipe read
-    CHILD_CHECK(faio_ctx_submit(parent, &queued, 1) == FAIO_OK);
+    HeldAndQueued parent;
+    CHILD_CHECK(parent.Start(fd, 0));
+    faio_req* queued = parent.queued;
     std::string child_out;
     int child_rc = RunInChild("1", &child_out, [fd, queued] {
-      // The child: its own context with a pipe read holding its one worker
-      // and a file read queued behind it; then the cancel of the parent's.
-      Pipe hold2;
-      faio_ctx* own = ThreadsContext(4);
-      CHILD_CHECK(own != nullptr && IsOpen(hold2.r));
-      faio_req* h = nullptr;
-      faio_req* r = nullptr;
-      char hb = 0, rb = 0;
-      CHILD_CHECK(faio_req_create(&h) == FAIO_OK && faio_req_create(&r) == FAIO_OK);
-      CHILD_CHECK(faio_req_prepare_read(h, hold2.r, 0, &hb, 1, nullptr) == FAIO_OK);
-      CHILD_CHECK(faio_req_prepare_read(r, fd, 1, &rb, 1, nullptr) == FAIO_OK);
-      CHILD_CHECK(faio_ctx_submit(own, &h, 1) == FAIO_OK);
-      SleepMs(50);
-      CHILD_CHECK(faio_ctx_submit(own, &r, 1) == FAIO_OK);
+      // The child: its own context in the same state; then the cancel of the
+      // parent's queued read.
+      HeldAndQueued own;
+      CHILD_CHECK(own.Start(fd, 1));
       int st = faio_req_cancel(queued);
       printf("cancel of the parent's queued read in the child: %s\n", faio_status_name(st));
-      CHILD_CHECK(write(hold2.w, "z", 1) == 1);
-      faio_req* got[2];
-      uint32_t n = 0, total = 0;
-      while (total < 2) {
-        int w = faio_ctx_wait(own, 1, 3000, got + total, 2 - total, &n);
-        printf("child wait: %s, %u\n", faio_status_name(w), n);
-        CHILD_CHECK(w == FAIO_OK);
-        total += n;
-      }
-      CHILD_CHECK(rb == 'b');
+      CHILD_CHECK(own.Finish());
+      CHILD_CHECK(own.queued_byte == 'b');
       return 0;
     });
     printf("%s", child_out.c_str());
     CHILD_CHECK(child_rc == 0);
     // The parent's own requests still complete.
-    CHILD_CHECK(write(hold.w, "x", 1) == 1);
-    faio_req* got[2];
-    uint32_t n = 0, total = 0;
-    while (total < 2) {
-      CHILD_CHECK(faio_ctx_wait(parent, 1, 3000, got + total, 2 - total, &n) == FAIO_OK);
-      total += n;
-    }
-    CHILD_CHECK(queued_byte == 'a');
+    CHILD_CHECK(parent.Finish());
+    CHILD_CHECK(parent.queued_byte == 'a');
     return 0;
   });
   EXPECT_EQ(rc, 0) << out;
