@@ -200,6 +200,7 @@ class PosixAioLoop final : public HostLoop {
   bool Transfer(int fd, bool write, char* buf, int64_t off) override {
     aiocb cb{};
     cb.aio_fildes = fd;
+    cb.aio_sigevent.sigev_notify = SIGEV_NONE;  // as faio's posix_aio: no signal queued
     cb.aio_buf = buf;
     cb.aio_nbytes = kBlock;
     cb.aio_offset = off;
@@ -209,6 +210,7 @@ class PosixAioLoop final : public HostLoop {
   bool Sync(int fd) override {
     aiocb cb{};
     cb.aio_fildes = fd;
+    cb.aio_sigevent.sigev_notify = SIGEV_NONE;
     if (aio_fsync(O_DSYNC, &cb) != 0) return false;
     return Finish(&cb) == 0;
   }

@@ -152,6 +152,10 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   ctx->host_deadlines_ = ctx->backend_->OwnsDeadlines();
   ctx->do_now_ = (opts.flags & FAIO_CTX_HOST_ONLY) != 0 ? DoNowPolicy::kNever
                                                          : ctx->backend_->do_now();
+  // A backend that could make transfers at submission learns what files are
+  // even where this context may not (FAIO_CTX_HOST_ONLY): the threads pool
+  // needs Request::may_hold.
+  ctx->probe_files_ = ctx->backend_->do_now() != DoNowPolicy::kNever;
   ctx->flush_scratch_.reserve(16);
   *out = ctx;
   return FAIO_OK;
@@ -348,6 +352,12 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     }
     r->seq32 = r->NextSeq32();
     r->ctx.store(handle, std::memory_order_relaxed);
+    // What the file is, learnt once (three system calls) where it matters: for
+    // transfers done at submission, for the threads waiter
+    // (Request::local_file) and the threads pool (Request::may_hold).
+    if (fs->now == 0 && probe_files_) fs->now = platform::ProbeNow(r->file);
+    r->local_file = do_now_ != DoNowPolicy::kNever && (fs->now & platform::kNowLocal) != 0;
+    r->may_hold = (fs->now & platform::kNowMayHold) != 0;
     if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
       if (!stage.HandOver()) break;
       stage.Accept();
@@ -358,10 +368,6 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     // Only while nothing is staged: what the host may refuse is then always
     // the batch's tail (the accepted prefix), and a batch whose first
     // transfers the host takes goes to it in one piece.
-    // What the file is, learnt once (three system calls) where it matters: for
-    // transfers done at submission, and for the threads waiter (Request::local_file).
-    if (fs->now == 0 && do_now_ != DoNowPolicy::kNever) fs->now = platform::ProbeNow(r->file);
-    r->local_file = (fs->now & platform::kNowLocal) != 0;
     if (do_now && stage.empty() && (fs->now & (platform::kNowRead | platform::kNowWrite)) != 0 &&
         DoNow(r, fs)) {
       stage.Accept();

@@ -155,8 +155,11 @@ struct Request {
   Epoch* epoch = nullptr;
   uint32_t seq32 = 0;      // low 32 bits of the submission sequence (backend cookie)
   bool with_host = false;  // handed to the backend (a flush may wait in the core)
-  // Its file is a local one (platform::kNowLocal): set at each submission.
+  // Its file is a local one (platform::kNowLocal), or one whose transfers may
+  // wait on another party indefinitely (platform::kNowMayHold): set at each
+  // submission.
   bool local_file = false;
+  bool may_hold = false;
 
   // Intrusive links for whichever queue currently holds the request (a backend's
   // work queue, the context's local completion list). One owner at a time.

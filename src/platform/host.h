@@ -33,7 +33,8 @@ int64_t ReadAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, i
 int64_t WriteAtV(faio_file f, const faio_buffer* segs, uint32_t n, int64_t off, int* err);
 // Transfers a submitting thread may make itself instead of handing them to the
 // host (docs/design.md, "Done at submission"): what ProbeNow says of a file, as
-// bits. Linux only; elsewhere ProbeNow answers kNowProbed alone.
+// bits. Linux only, but for kNowMayHold; elsewhere ProbeNow answers kNowProbed
+// and kNowMayHold.
 //   kNowRead   a buffered file that can seek: a read the page cache holds whole
 //              is made with RWF_NOWAIT, which never blocks
 //   kNowWrite  ... on a local file system (ext2/3/4, XFS, Btrfs, F2FS, tmpfs):
@@ -46,15 +47,17 @@ inline constexpr uint8_t kNowWrite = 4;
 //              never by another process (a pipe's writer, a FUSE daemon). The
 //              threads backend's waiter may run such a queued transfer itself.
 inline constexpr uint8_t kNowLocal = 8;
+//   kNowMayHold  a pipe, socket, terminal or other non-file, or a file of a FUSE
+//              or network file system (Linux: FUSE, NFS, SMB/CIFS, 9p, Ceph,
+//              AFS): a transfer may wait on another party for as long as it
+//              likes. The threads pool makes sure another worker comes for
+//              queued work when a worker takes such a request (Pool::Spare).
+//              Every host.
+inline constexpr uint8_t kNowMayHold = 16;
 uint8_t ProbeNow(faio_file f);
 // IsLocalFile: f is now what kNowLocal says (asked again: a descriptor number may
 // have been reused for another kind of file since it was probed). Linux only.
 bool IsLocalFile(faio_file f);
-// MayHold: a transfer on f may wait on another party for as long as it likes (a
-// pipe, socket or terminal, a file of a FUSE or network file system): not a
-// regular file or block device of a local file system (Linux), not a regular
-// file or block device (other POSIX hosts), not a disk file (Windows).
-bool MayHold(faio_file f);
 // TransferNow makes a read (kNowRead) or write (kNowWrite) now when *now
 // allows it. True: done, with the bytes moved or the host error in *err
 // (0: success). False: left for the host - not allowed, not wholly cached,

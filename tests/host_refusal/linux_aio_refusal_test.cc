@@ -273,15 +273,17 @@ TEST_P(LinuxAioRefusal, FirstIoSubmitRefusedSubmitsNothing) {
 
 // [w0 w1 w2 flush w3 w4]: the writes before the flush go in one io_submit,
 // which passes; the one after it is refused: accepted are w0..w2 and the flush
-// (prefix 4), w3 and w4 are prepared. The flush is issued once the writes are
-// reaped. kPool: the flush names a buffered descriptor of the file, and goes to
-// the threads pool (fdatasync on a worker): no io_submit carries it, and it
-// succeeds. kKernelNoThreads: no thread can be started (clone answers EAGAIN),
-// so the pool has no worker; kKernelDirect: the flush names the O_DIRECT
-// descriptor, whose flushes go to the kernel (linux_aio_backend.cc). Either
-// way the flush is an IOCB_CMD_FDSYNC whose io_submit is refused too: it
-// completes with insufficient resources, host error EAGAIN (docs/contract.md,
-// Flush). Every way the next flush succeeds.
+// (prefix 4), w3 and w4 are prepared. kPool: the flush names a buffered
+// descriptor of the file (which has no writes of its own to wait for: a
+// flush's barrier is its descriptor's) and goes to the threads pool (fdatasync
+// on a worker): no io_submit carries it, and it succeeds. The other routes name
+// the O_DIRECT descriptor, and the flush is issued once the writes are reaped:
+// kKernelNoThreads: no thread can be started (clone answers EAGAIN), so the pool
+// has no worker; kKernelDirect: the pool is there (a buffered flush first has
+// attached it), but a flush of an O_DIRECT descriptor goes to the kernel
+// (linux_aio_backend.cc). Either way the flush is an IOCB_CMD_FDSYNC whose
+// io_submit is refused too: it completes with insufficient resources, host
+// error EAGAIN (docs/contract.md, Flush). Every way the next flush succeeds.
 void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, FlushRoute route) {
   const bool pool = route == FlushRoute::kPool;
   faio_ctx* ctx = NewCtx();
@@ -292,8 +294,15 @@ void LinuxAioRefusal::RefusalAroundAFlush(Sup& sup, FlushRoute route) {
   faio_file fd = DirectFd(f);
   ASSERT_GE(fd, 0);
   const faio_file flush_fd = pool ? f.fd() : fd;
-  std::vector<faio_req*> w = WriteBatch(fd, 5);
   faio_req* flush = NewReq();
+  if (route == FlushRoute::kKernelDirect) {  // attach the pool: a buffered flush
+    ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, f.fd(), nullptr));
+    ASSERT_ST(FAIO_OK, faio_ctx_submit(ctx, &flush, 1));
+    ReapExactly(ctx, {flush});
+    ASSERT_ST(FAIO_OK, faio_req_result(flush, nullptr));
+    ASSERT_EQ(sup.TakeCalls().size(), 0u) << "an io_submit carried the buffered flush";
+  }
+  std::vector<faio_req*> w = WriteBatch(fd, 5);
   ASSERT_ST(FAIO_OK, faio_req_prepare_flush(flush, flush_fd, nullptr));
   std::vector<faio_req*> batch = {w[0], w[1], w[2], flush, w[3], w[4]};
   if (pool) {

@@ -348,6 +348,11 @@ void Pool::RingRemove(PoolClient* b) {
 bool Pool::Push(PoolClient* b, Request* const* reqs, size_t n, int* host_error) {
   std::unique_lock<std::mutex> lock(mu_);
   if (b->gen_ != gen_) {  // a parent's context used in a forked child: start it afresh
+    // Its queued requests are the parent's, never run here: not queued any
+    // more, so a cancel here does not unlink them from the fresh queue.
+    for (Request* r = b->queue_.front(); r != nullptr; r = r->next) {
+      PoolClient::Flag(r).store(kNotHere, std::memory_order_relaxed);
+    }
     b->queue_.Clear();
     b->running_ = 0;
     b->in_ring_ = false;
@@ -446,21 +451,23 @@ void Pool::Release(PoolClient* b) {
 // workers keep the policy they inherited.
 void Pool::SetUpWorkerThread() {
 #ifdef __linux__
-  pthread_setname_np(pthread_self(), "faio-pool");
   int policy = 0;
   sched_param param{};
   if (pthread_getschedparam(pthread_self(), &policy, &param) == 0 && policy == SCHED_OTHER) {
     param.sched_priority = 0;
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);  // best effort
   }
+  pthread_setname_np(pthread_self(), "faio-pool");  // named once set up
 #endif
 }
 
 // Spare: queued work waits while a worker starts a request that may hold it
-// (a pipe read). Every worker a push woke may be taking such a request (a push
-// that finds the idle workers already woken starts none): wake a sleeping
-// worker nobody has woken yet, or start one, up to the maximum. One per such
-// request, and only while work is queued: file I/O never starts a thread here.
+// (Request::may_hold: a pipe read, a FUSE file). Every worker a push woke may be
+// taking such a request (a push that finds the idle workers already woken
+// starts none): wake a sleeping worker nobody has woken yet; else, when no
+// woken worker is on its way (one that is spares in turn if it is held too),
+// start one, up to the maximum. Only while work is queued, and never for a
+// transfer of a local file.
 void Pool::Spare() {
   std::unique_lock<std::mutex> lock(mu_);
   if (ring_.empty()) return;
@@ -470,7 +477,7 @@ void Pool::Spare() {
     work_cv_.notify_one();
     return;
   }
-  if (workers_ >= max_) return;
+  if (wakeups_ > 0 || workers_ >= max_) return;
   std::system_error err(std::error_code{});
   StartLocked(lock, &err);  // refused: the workers there are get to it
 }
@@ -507,7 +514,7 @@ void Pool::Work() {
     lock.unlock();
     // A request that may hold this worker indefinitely, while other work
     // waits: make sure another worker comes for it (Spare).
-    if (others_wait && !r->local_file && platform::MayHold(r->file)) Spare();
+    if (others_wait && r->may_hold) Spare();
     PoolClient::Execute(r);
     PoolClient::Flag(r).store(kDone, std::memory_order_release);
     b->Done(r);

@@ -156,6 +156,25 @@ bool LocalFs(faio_file f) {
   }
   return local;
 }
+
+// RemoteFs: f is on a file system whose transfers another party serves, and
+// may hold for as long as it likes.
+bool RemoteFs(faio_file f) {
+  struct statfs sf;
+  if (::fstatfs(f, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case 0x65735546:  // FUSE
+    case 0x6969:      // NFS
+    case 0xFE534D42:  // SMB2
+    case 0xFF534D42:  // CIFS
+    case 0x01021997:  // 9p (v9fs)
+    case 0x00C36400:  // Ceph
+    case 0x5346414F:  // AFS
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 #endif
 
@@ -164,16 +183,19 @@ uint8_t ProbeNow(faio_file f) {
   int fl = ::fcntl(f, F_GETFL);
   struct stat st;
   if (fl == -1 || ::fstat(f, &st) != 0) return kNowProbed;
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return kNowProbed;  // pipes, sockets, ...
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return kNowProbed | kNowMayHold;  // pipes, sockets, ...
+  }
   const bool local = LocalFs(f);
-  uint8_t now = kNowProbed | (local ? kNowLocal : 0);
+  uint8_t now = kNowProbed | (local ? kNowLocal : 0) | (!local && RemoteFs(f) ? kNowMayHold : 0);
   if ((fl & O_DIRECT) != 0) return now;  // never made at submission
   now |= kNowRead;
   if (local) now |= kNowWrite;
   return now;
 #else
-  (void)f;
-  return kNowProbed;
+  struct stat st;
+  if (::fstat(f, &st) != 0) return kNowProbed;
+  return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ? kNowProbed : kNowProbed | kNowMayHold;
 #endif
 }
 
@@ -184,15 +206,6 @@ bool IsLocalFile(faio_file f) {
 #else
   (void)f;
   return false;
-#endif
-}
-
-bool MayHold(faio_file f) {
-#ifdef __linux__
-  return !IsLocalFile(f);
-#else
-  struct stat st;
-  return ::fstat(f, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 #endif
 }
 

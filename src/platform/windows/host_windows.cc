@@ -133,9 +133,10 @@ int64_t WriteAt(faio_file f, const void* buf, size_t len, int64_t off, int* err)
 }
 
 // Windows: every transfer goes to the host (host.h).
-uint8_t ProbeNow(faio_file) { return kNowProbed; }
+uint8_t ProbeNow(faio_file f) {
+  return GetFileType(f) == FILE_TYPE_DISK ? kNowProbed : kNowProbed | kNowMayHold;
+}
 bool IsLocalFile(faio_file) { return false; }
-bool MayHold(faio_file f) { return GetFileType(f) != FILE_TYPE_DISK; }
 
 bool TransferNow(faio_file, bool, const faio_buffer*, uint32_t, size_t, int64_t, uint8_t*, size_t*,
                  int*) {
