@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -381,6 +382,32 @@ int PoolWorkers(int* batch) {
   return named;
 }
 
+// WorkerBlockedOn: a pool worker is in a system call on descriptor fd
+// (/proc/self/task/TID/syscall: the call's number, then its arguments).
+bool WorkerBlockedOn(int fd) {
+  bool found = false;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string dir = std::string("/proc/self/task/") + e->d_name;
+      char line[256] = {};
+      FILE* f = fopen((dir + "/comm").c_str(), "r");
+      if (f == nullptr) continue;
+      bool pool = fgets(line, sizeof line, f) != nullptr && std::string(line) == "faio-pool\n";
+      fclose(f);
+      if (!pool || (f = fopen((dir + "/syscall").c_str(), "r")) == nullptr) continue;
+      long nr = -1;
+      unsigned long arg0 = 0;
+      if (fscanf(f, "%ld %lx", &nr, &arg0) == 2 && nr >= 0 && arg0 == static_cast<unsigned long>(fd)) {
+        found = true;
+      }
+      fclose(f);
+    }
+    closedir(d);
+  }
+  return found;
+}
+
 // The pool's workers are named "faio-pool" and, on Linux, run SCHED_BATCH
 // (threads_backend.cc, SetUpWorkerThread): a worker woken by a submit does
 // not preempt the submitter, which is about to run the request itself. A
@@ -400,6 +427,68 @@ TEST(ThreadsPool, WorkersAreNamedAndDoNotPreemptTheirWaker) {
   EXPECT_GE(named, 1);
   EXPECT_EQ(batch, named) << batch << " of " << named << " workers run SCHED_BATCH";
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
+}
+
+// A wait without a deadline that would sleep runs its context's oldest queued
+// transfer of a local file itself (PoolClient::RunOwn): the pool's one worker
+// (FAIO_THREADS=1) is held by a pipe read, so nothing else can run the O_DIRECT
+// read queued behind it. A watchdog releases the pipe after 3 s, so without
+// the waiter's run the wait returns only then (and the check below fails).
+TEST(ThreadsPool, AWaitWithoutADeadlineRunsItsQueuedTransferItself) {
+  if (!HaveThreads()) GTEST_SKIP() << "the threads backend is not compiled in";
+  ASSERT_NE(DirectIoDir(), "") << "no directory that takes O_DIRECT (set FAIO_TEST_DIR)";
+  TempFile file(DirectIoDir());
+  ASSERT_TRUE(file.ok());
+  std::vector<char> data(4096, 'd');
+  ASSERT_EQ(PWrite(file.fd(), data.data(), data.size(), 0), 4096);
+  faio_file direct = file.Open(O_RDWR | kOpenDirect);
+  ASSERT_TRUE(IsOpen(direct)) << strerror(errno);
+  std::string out;
+  int rc = RunInChild("1", &out, [direct] {
+    faio_ctx_options o = FAIO_CTX_OPTIONS_INIT;  // not HOST_ONLY: the waiter may run transfers
+    o.backend = "threads";
+    o.capacity = 4;
+    faio_ctx* c = nullptr;
+    CHILD_CHECK(faio_ctx_create_ex(&c, &o) == FAIO_OK);
+    Pipe hold;
+    CHILD_CHECK(IsOpen(hold.r));
+    faio_req* held = nullptr;
+    faio_req* read = nullptr;
+    char held_byte = 0;
+    void* mem = nullptr;
+    CHILD_CHECK(posix_memalign(&mem, 4096, 4096) == 0);
+    CHILD_CHECK(faio_req_create(&held) == FAIO_OK && faio_req_create(&read) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_read(held, hold.r, 0, &held_byte, 1, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_req_prepare_read(read, direct, 0, mem, 4096, nullptr) == FAIO_OK);
+    CHILD_CHECK(faio_ctx_submit(c, &held, 1) == FAIO_OK);
+    Clock::time_point t0 = Clock::now();  // until the one worker is in the pipe read
+    while (!WorkerBlockedOn(hold.r) && MsSince(t0) < 5000) SleepMs(5);
+    CHILD_CHECK(WorkerBlockedOn(hold.r));
+    CHILD_CHECK(faio_ctx_submit(c, &read, 1) == FAIO_OK);
+    std::atomic<bool> released{false}, returned{false};
+    std::thread watchdog([&] {
+      Clock::time_point t0 = Clock::now();
+      while (!returned.load() && MsSince(t0) < 3000) SleepMs(5);
+      released = true;
+      (void)!write(hold.w, "w", 1);
+    });
+    faio_req* got = nullptr;
+    uint32_t n = 0;
+    int st = faio_ctx_wait(c, 1, FAIO_WAIT_INDEFINITE, &got, 1, &n);
+    const bool before_release = !released.load();
+    returned = true;
+    printf("wait: %s, %u, %s, before the pipe was released: %d\n", faio_status_name(st), n,
+           got == read ? "the direct read" : "another request", before_release);
+    watchdog.join();
+    CHILD_CHECK(st == FAIO_OK && n == 1 && got == read && before_release);
+    size_t bytes = 0;
+    CHILD_CHECK(faio_req_result(read, &bytes) == FAIO_OK && bytes == 4096);
+    CHILD_CHECK(static_cast<char*>(mem)[0] == 'd' && static_cast<char*>(mem)[4095] == 'd');
+    CHILD_CHECK(faio_ctx_wait(c, 1, 5000, &got, 1, &n) == FAIO_OK && got == held);
+    free(mem);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << out;
 }
 #endif  // __linux__
 
