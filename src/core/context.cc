@@ -156,6 +156,10 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   // even where this context may not (FAIO_CTX_HOST_ONLY): the threads pool
   // needs Request::may_hold.
   ctx->probe_files_ = ctx->backend_->do_now() != DoNowPolicy::kNever;
+  // Not local for the threads waiter where transfers all go to the host.
+  ctx->probe_mask_ = ctx->do_now_ == DoNowPolicy::kNever
+                         ? static_cast<uint8_t>(~platform::kNowLocal)
+                         : static_cast<uint8_t>(0xFF);
   ctx->flush_scratch_.reserve(16);
   *out = ctx;
   return FAIO_OK;
@@ -355,8 +359,8 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     // What the file is, learnt once (three system calls) where it matters: for
     // transfers done at submission, for the threads waiter
     // (Request::local_file) and the threads pool (Request::may_hold).
-    if (fs->now == 0 && probe_files_) fs->now = platform::ProbeNow(r->file);
-    r->local_file = do_now_ != DoNowPolicy::kNever && (fs->now & platform::kNowLocal) != 0;
+    if (fs->now == 0 && probe_files_) fs->now = platform::ProbeNow(r->file) & probe_mask_;
+    r->local_file = (fs->now & platform::kNowLocal) != 0;
     r->may_hold = (fs->now & platform::kNowMayHold) != 0;
     if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
       if (!stage.HandOver()) break;

@@ -239,6 +239,7 @@ class Context {
   std::unique_ptr<Backend> backend_;
   DoNowPolicy do_now_ = DoNowPolicy::kNever;
   bool probe_files_ = false;            // FileState::now is learnt (ProbeNow)
+  uint8_t probe_mask_ = 0xFF;           // ... and these of its bits kept
   CompletionFilter* filter_ = nullptr;  // see SetCompletionFilter
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
