@@ -359,53 +359,49 @@ TEST(ThreadsPool, CancelInAForkedChildOfAParentsQueuedRequestSparesTheChildsPool
 }
 
 #ifdef __linux__
-// PoolWorkers counts the threads of this process named "faio-pool" and, in
-// *batch, those of them that run SCHED_BATCH.
-int PoolWorkers(int* batch) {
-  int named = 0;
-  *batch = 0;
+// PoolWorkerTids lists the threads of this process named "faio-pool".
+std::vector<std::string> PoolWorkerTids() {
+  std::vector<std::string> tids;
   if (DIR* d = opendir("/proc/self/task")) {
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
-      std::string dir = std::string("/proc/self/task/") + e->d_name;
       char comm[32] = {};
-      FILE* f = fopen((dir + "/comm").c_str(), "r");
+      FILE* f = fopen((std::string("/proc/self/task/") + e->d_name + "/comm").c_str(), "r");
       if (f == nullptr) continue;
       bool got = fgets(comm, sizeof comm, f) != nullptr;
       fclose(f);
-      if (!got || std::string(comm) != "faio-pool\n") continue;
-      ++named;
-      if (sched_getscheduler(static_cast<pid_t>(atoi(e->d_name))) == SCHED_BATCH) ++*batch;
+      if (got && std::string(comm) == "faio-pool\n") tids.emplace_back(e->d_name);
     }
     closedir(d);
   }
-  return named;
+  return tids;
+}
+
+// PoolWorkers counts the pool's workers and, in *batch, those of them that run
+// SCHED_BATCH.
+int PoolWorkers(int* batch) {
+  std::vector<std::string> tids = PoolWorkerTids();
+  *batch = 0;
+  for (const std::string& t : tids) {
+    if (sched_getscheduler(static_cast<pid_t>(atoi(t.c_str()))) == SCHED_BATCH) ++*batch;
+  }
+  return static_cast<int>(tids.size());
 }
 
 // WorkerBlockedOn: a pool worker is in a system call on descriptor fd
 // (/proc/self/task/TID/syscall: the call's number, then its arguments).
 bool WorkerBlockedOn(int fd) {
-  bool found = false;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      std::string dir = std::string("/proc/self/task/") + e->d_name;
-      char line[256] = {};
-      FILE* f = fopen((dir + "/comm").c_str(), "r");
-      if (f == nullptr) continue;
-      bool pool = fgets(line, sizeof line, f) != nullptr && std::string(line) == "faio-pool\n";
-      fclose(f);
-      if (!pool || (f = fopen((dir + "/syscall").c_str(), "r")) == nullptr) continue;
-      long nr = -1;
-      unsigned long arg0 = 0;
-      if (fscanf(f, "%ld %lx", &nr, &arg0) == 2 && nr >= 0 && arg0 == static_cast<unsigned long>(fd)) {
-        found = true;
-      }
-      fclose(f);
-    }
-    closedir(d);
+  for (const std::string& t : PoolWorkerTids()) {
+    FILE* f = fopen(("/proc/self/task/" + t + "/syscall").c_str(), "r");
+    if (f == nullptr) continue;
+    long nr = -1;
+    unsigned long arg0 = 0;
+    bool on_fd = fscanf(f, "%ld %lx", &nr, &arg0) == 2 && nr >= 0 &&
+                 arg0 == static_cast<unsigned long>(fd);
+    fclose(f);
+    if (on_fd) return true;
   }
-  return found;
+  return false;
 }
 
 // The pool's workers are named "faio-pool" and, on Linux, run SCHED_BATCH
