@@ -15,9 +15,13 @@
 // Threads: Enqueue/Commit/Cancel-of-queued-work are called with the context's
 // submit lock held (so they are serialized); Reap is called by the one waiting
 // thread only; Kick may come from any thread (and, where the backend says so,
-// from a signal handler). For every request that Reap hands to the core the
-// backend calls Context::Finish exactly once; Finish decides whether the
-// completion is still current (see request.h).
+// from a signal handler). Reap hands the core raw host completions (which
+// request, which submission, the host's error code and bytes); the core alone
+// turns them into outcomes: it decides whether each is still current (see
+// request.h), maps the host's code to a status, applies the flush and
+// full-transfer rules and publishes the request. A decorating backend
+// (backend/fault) rewrites or holds back its inner backend's raw completions
+// before they reach the core.
 #ifndef FAIO_SRC_BACKEND_BACKEND_H_
 #define FAIO_SRC_BACKEND_BACKEND_H_
 
@@ -53,6 +57,25 @@ struct Unavailable {
   std::string reason;
 };
 
+// One completion as the host reported it, for submission seq32 of req, in the
+// shape of an io_uring CQE's result: the bytes moved (>= 0; a transfer is at
+// most kMaxTransfer), or minus the host's error code (errno, or a Windows
+// error), or kHostTimedOut when the host withdrew it at its deadline
+// (Backend::OwnsDeadlines). Stale ones (of an older submission, or one a
+// canceller withdrew) are dropped by the core.
+struct HostCompletion {
+  Request* req;
+  uint32_t seq32;
+  int32_t result;
+};
+inline constexpr int32_t kHostTimedOut = INT32_MIN;
+static_assert(kMaxTransfer <= INT32_MAX, "a transfer's byte count fits a HostCompletion");
+// HostResult: a HostCompletion's result for the host's error code (0: success)
+// and the bytes moved.
+inline int32_t HostResult(int host_error, size_t bytes) {
+  return host_error != 0 ? -host_error : static_cast<int32_t>(bytes);
+}
+
 enum class CancelOutcome {
   kCancelled,   // the host will never complete it (or its event will be stale)
   kInProgress,  // the host could not cancel it; it completes normally
@@ -80,14 +103,14 @@ class Backend {
   // already final does nothing.
   virtual void Commit() = 0;
 
-  // Reap collects up to max completions that are ready into out (calling
-  // ctx->Finish for each and keeping only those it accepts). When `block` is
+  // Reap collects up to max host completions that are ready into out, each
+  // once (the core finishes them: Context::WaitHeld). When `block` is
   // set and it found none, it blocks once - until a host completion, the
   // deadline (Clock::time_point::max(): none) or a Kick - collects again and
   // returns, even with nothing (a stale event, EINTR, a timeout). The core's
   // wait loop (Context::WaitHeld) owns the minimum, the deadline and wakeups;
   // a backend never loops for a count.
-  virtual size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) = 0;
+  virtual size_t Reap(HostCompletion* out, size_t max, bool block, Clock::time_point deadline) = 0;
 
   // Kick wakes a blocked Reap, or makes the next one return at once. Sticky
   // until a Reap returns because of it.
@@ -104,8 +127,8 @@ class Backend {
   virtual DoNowPolicy do_now() const { return DoNowPolicy::kNever; }
 
   // OwnsDeadlines: the backend withdraws a transfer at its deadline itself
-  // (Request::deadline_ns; io_uring: a linked timeout) and hands it to
-  // Context::FinishTimedOut; the core's timer then arms only flushes, which
+  // (Request::deadline_ns; io_uring: a linked timeout) and reaps it with
+  // kHostTimedOut; the core's timer then arms only flushes, which
   // wait behind their barrier in the core. Otherwise the core's timer
   // withdraws it through Cancel.
   virtual bool OwnsDeadlines() const { return false; }

@@ -62,6 +62,14 @@ bool TakeForCompletionSlow(Request* r, uint32_t seq32, uint64_t* word) {
   }
 }
 
+void AwaitCancelVerdictSlow(const Request* r, uint32_t seq32) {
+  for (;;) {
+    uint64_t w = r->word.load(std::memory_order_acquire);
+    if (StateOf(w) != kCancelling || static_cast<uint32_t>(SeqOf(w)) != seq32) return;
+    std::this_thread::yield();
+  }
+}
+
 ContextPin::ContextPin(uint64_t handle) {
   ContextSlot* slot = Table().Lookup(handle);
   if (slot == nullptr) return;
@@ -585,7 +593,7 @@ void Context::QueueLocal(Request* r) {
 
 // Waiting thread only: hands out up to max requests of the local list, oldest
 // first (what is left stays in local_ready_ for the next wait).
-size_t Context::TakeLocal(Request** out, size_t max) {
+size_t Context::TakeLocal(faio_req** out, size_t max) {
   if (local_ready_ == nullptr) {
     for (Request* r = TakeAll(local_); r != nullptr;) {  // newest first: reverse
       Request* next = r->next;
@@ -604,14 +612,9 @@ size_t Context::TakeLocal(Request** out, size_t max) {
       drain_due_.store(true, std::memory_order_release);
     }
     r->MarkCompleted(r->word.load(std::memory_order_relaxed));
-    out[n++] = reinterpret_cast<Request*>(HandleOf(r));
+    out[n++] = HandleOf(r);
   }
   return n;
-}
-
-bool Context::FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
-  if (!filter_->Filter(r, seq32, &status, &host_error, &bytes)) return false;
-  return Deliver(r, seq32, status, host_error, bytes);
 }
 
 void Context::FlushOutcome(Request* r, int* status, int* host_error) {
@@ -673,9 +676,6 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   const bool indefinite = timeout_ms == FAIO_WAIT_INDEFINITE;
   const Clock::time_point deadline =
       indefinite ? Clock::time_point::max() : Clock::now() + std::chrono::milliseconds(timeout_ms);
-  // The backend writes Request* into the caller's array; converted to handles
-  // as they are collected (both are pointer-sized).
-  auto** slots = reinterpret_cast<Request**>(out);
   // Without the flag a wait never waits for more than can still come: what it
   // reaped plus what is still counted (cancels lower it while we wait).
   auto effective_min = [&](size_t reaped) -> size_t {
@@ -692,7 +692,7 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
   int status;
   for (;;) {
     if (local_ready_ != nullptr || local_.load(std::memory_order_acquire) != nullptr) {
-      size_t got = TakeLocal(slots + n, size - n);
+      size_t got = TakeLocal(out + n, size - n);
       Uncount(got, false);
       n += got;
     }
@@ -712,13 +712,21 @@ int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t si
         block = false;
       }
     }
-    size_t got = backend_->Reap(slots + n, size - n, block, deadline);
+    // The backend hands raw host completions; they are finished here. A full
+    // chunk may leave more ready: collected at once, without blocking again.
+    size_t got = 0;
+    for (;;) {
+      const size_t room = std::min(size - n - got, kReapChunk);
+      const size_t raw = backend_->Reap(reap_buf_, room, block, deadline);
+      block = false;
+      for (size_t i = 0; i < raw; ++i) {
+        if (Finish(reap_buf_[i])) out[n + got++] = HandleOf(reap_buf_[i].req);
+      }
+      if (raw < room || n + got == size) break;
+    }
     reaper_blocked_.store(false, std::memory_order_relaxed);
     if (!continuing_.empty() || continue_due_.load(std::memory_order_acquire)) {
       ResubmitContinuing();
-    }
-    for (size_t i = n; i < n + got; ++i) {
-      slots[i] = reinterpret_cast<Request*>(HandleOf(slots[i]));
     }
     Uncount(got, false);
     n += got;

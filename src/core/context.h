@@ -50,6 +50,18 @@ inline bool TakeForCompletion(Request* r, uint32_t seq32, uint64_t* word) {
   return TakeForCompletionSlow(r, seq32, word);
 }
 
+// AwaitCancelVerdict waits while a canceller holds submission seq32 of r
+// (kCancelling) and asks the host about it. For a backend whose Cancel looks
+// for the request's completion where the reaper consumes it (io_uring's
+// completion ring): the reaper does not move past that completion until the
+// canceller has decided. One load when nobody cancels.
+void AwaitCancelVerdictSlow(const Request* r, uint32_t seq32);
+inline void AwaitCancelVerdict(const Request* r, uint32_t seq32) {
+  if (StateOf(r->word.load(std::memory_order_acquire)) == kCancelling) [[unlikely]] {
+    AwaitCancelVerdictSlow(r, seq32);
+  }
+}
+
 class Context {
  public:
   // Create builds a context on the backend named by opts (or chosen
@@ -110,27 +122,6 @@ class Context {
   }
   const char* backend_name() const { return backend_->name(); }
 
-  // Finish is called by the backend (in Reap, on the waiting thread) for each
-  // host completion of the submission whose low sequence bits are seq32: the
-  // host's error code (0: success) and the bytes moved. The core turns the
-  // error into a status here, in one place (platform::StatusFromHostError).
-  // Returns true when the request is now completed and must be handed to the
-  // caller; false for a stale event (the request was cancelled meanwhile).
-  // Inline: it runs once per request.
-  bool Finish(Request* r, uint32_t seq32, int host_error, size_t bytes) {
-    const int status = host_error == 0 ? FAIO_OK : platform::StatusFromHostError(host_error);
-    if (filter_ != nullptr) return FinishFiltered(r, seq32, status, host_error, bytes);
-    return Deliver(r, seq32, status, host_error, bytes);
-  }
-
-  // FinishTimedOut is Finish for a submission the host withdrew at its
-  // deadline by itself (Backend::OwnsDeadlines): it completes with
-  // FAIO_E_TIMEOUT.
-  bool FinishTimedOut(Request* r, uint32_t seq32) {
-    if (filter_ != nullptr) return FinishFiltered(r, seq32, FAIO_E_TIMEOUT, 0, 0);
-    return Deliver(r, seq32, FAIO_E_TIMEOUT, 0, 0);
-  }
-
   // CompleteLocally completes a submitted request without the host (sticky flush
   // errors, a request the host refused on its own at submission) and queues it
   // for the next wait. Backends call it from Enqueue (under the submit lock).
@@ -140,49 +131,6 @@ class Context {
   void CompleteFromHost(Request* r, int host_error, size_t bytes = 0) {
     CompleteLocally(r, host_error == 0 ? FAIO_OK : platform::StatusFromHostError(host_error),
                     host_error, bytes);
-  }
-
-  // CompletionFilter lets a decorating backend (backend/fault) see every host
-  // completion before Finish publishes it. Filter runs inside Finish, on the
-  // waiting thread; it may rewrite the outcome, or hold the completion back by
-  // returning false (Finish then answers false, as for a stale event) and hand
-  // it in later, from its own Reap, through Deliver.
-  class CompletionFilter {
-   public:
-    virtual bool Filter(Request* r, uint32_t seq32, int* status, int* host_error,
-                        size_t* bytes) = 0;
-
-   protected:
-    ~CompletionFilter() = default;
-  };
-  // SetCompletionFilter installs (or, with null, removes) the filter. Only the
-  // backend's creation and destruction call it, with nothing in flight.
-  void SetCompletionFilter(CompletionFilter* f) { filter_ = f; }
-  // Deliver is Finish without the filter (waiting thread only).
-  bool Deliver(Request* r, uint32_t seq32, int status, int host_error, size_t bytes) {
-    HostHandBack(r);
-    uint64_t w;
-    if (!TakeForCompletion(r, seq32, &w)) return false;  // stale, or a canceller won
-    if (r->op.load(std::memory_order_relaxed) == Op::kFlush && r->fstate != nullptr) {
-      FlushOutcome(r, &status, &host_error);
-    }
-    if (full_transfers_ && status == FAIO_OK && bytes != 0 && bytes < r->len &&
-        r->op.load(std::memory_order_relaxed) != Op::kFlush && Continue(r, bytes)) {
-      return false;  // FAIO_CTX_FULL_TRANSFERS: the rest goes to the host
-    }
-    r->status = status;
-    r->host_error = host_error;
-    r->bytes = r->done + (status == FAIO_OK ? bytes : 0);
-    if (Epoch* e = r->epoch) {
-      r->epoch = nullptr;
-      if (e != release_epoch_) {
-        ApplyReleases();
-        release_epoch_ = e;
-      }
-      ++release_count_;
-    }
-    r->MarkCompleted(w);
-    return true;
   }
 
   uint64_t handle = 0;
@@ -206,7 +154,48 @@ class Context {
   // QueueLocal puts a request whose outcome is written (kFinishing) on the
   // local list for the next wait, waking a blocked one.
   void QueueLocal(Request* r);
-  bool FinishFiltered(Request* r, uint32_t seq32, int status, int host_error, size_t bytes);
+  // Finish turns one raw host completion (Backend::Reap) into the request's
+  // outcome, on the waiting thread: the host's code becomes a status here, in
+  // one place (platform::StatusFromHostError). True when the request is now
+  // completed and goes to the caller; false for a stale event (the request was
+  // cancelled or submitted again meanwhile) or a part of a full transfer whose
+  // rest goes to the host. Inline: it runs once per request.
+  bool Finish(const HostCompletion& c) {
+    Request* const r = c.req;
+    HostHandBack(r);
+    uint64_t w;
+    if (!TakeForCompletion(r, c.seq32, &w)) return false;  // stale, or a canceller won
+    int status = FAIO_OK;
+    int host_error = 0;
+    size_t bytes = 0;
+    if (c.result >= 0) [[likely]] {
+      bytes = static_cast<size_t>(c.result);
+    } else if (c.result == kHostTimedOut) {
+      status = FAIO_E_TIMEOUT;
+    } else {
+      host_error = -c.result;
+      status = platform::StatusFromHostError(host_error);
+    }
+    const Op op = r->op.load(std::memory_order_relaxed);
+    if (op == Op::kFlush && r->fstate != nullptr) FlushOutcome(r, &status, &host_error);
+    if (full_transfers_ && status == FAIO_OK && bytes != 0 && bytes < r->len && op != Op::kFlush &&
+        Continue(r, bytes)) {
+      return false;  // FAIO_CTX_FULL_TRANSFERS: the rest goes to the host
+    }
+    r->status = status;
+    r->host_error = host_error;
+    r->bytes = r->done + bytes;
+    if (Epoch* e = r->epoch) {
+      r->epoch = nullptr;
+      if (e != release_epoch_) {
+        ApplyReleases();
+        release_epoch_ = e;
+      }
+      ++release_count_;
+    }
+    r->MarkCompleted(w);
+    return true;
+  }
   // FAIO_CTX_FULL_TRANSFERS (waiting thread): r (kFinishing, still counted and
   // in its file's epoch) moved `bytes` of its length; its description is
   // advanced and it waits in continuing_ until the wait resubmits it
@@ -219,7 +208,7 @@ class Context {
   static void FlushOutcome(Request* r, int* status, int* host_error);
   // WaitHeld is Wait for a caller that holds waiting_ (Wait, Run).
   int WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
-  size_t TakeLocal(Request** out, size_t max);
+  size_t TakeLocal(faio_req** out, size_t max);
   // Issues flushes whose barrier has passed. Takes the submit lock.
   void DrainFlushes();
   // Under the submit lock: hands the flushes in flush_scratch_ to the host (or
@@ -240,7 +229,6 @@ class Context {
   DoNowPolicy do_now_ = DoNowPolicy::kNever;
   bool probe_files_ = false;            // FileState::now is learnt (ProbeNow)
   uint8_t probe_mask_ = 0xFF;           // ... and these of its bits kept
-  CompletionFilter* filter_ = nullptr;  // see SetCompletionFilter
   uint32_t capacity_ = 0;
   uint32_t flags_ = 0;
   bool full_transfers_ = false;          // FAIO_CTX_FULL_TRANSFERS
@@ -274,6 +262,9 @@ class Context {
   // subtraction per run of completions of the same epoch.
   Epoch* release_epoch_ = nullptr;
   int64_t release_count_ = 0;
+  // What one Reap hands the wait loop (waiting thread only).
+  static constexpr size_t kReapChunk = 64;
+  HostCompletion reap_buf_[kReapChunk];
 
   // Requests completed without the host (QueueLocal): pushed by any thread
   // on a lock-free stack, taken by the waiting thread into local_ready_ in

@@ -179,7 +179,7 @@ struct Request {
 // iocb) before the reaper's completion of it, but ThreadSanitizer cannot see
 // that edge. A backend calls HostHandOff once it has read a request and before
 // the host can complete it; the core calls HostHandBack when the host says it
-// is done (Deliver, a successful cancel). No-ops outside TSan builds.
+// is done (Context::Finish, a successful cancel). No-ops outside TSan builds.
 #if defined(__SANITIZE_THREAD__)
 #define FAIO_TSAN 1
 #elif defined(__has_feature)

@@ -1,9 +1,11 @@
 // core_test.cc - the core's pieces on their own (src/core): the handle table's
 // one-comparison lookup and the request's named state transitions, including
-// a completion racing a canceller's hold on another thread.
+// a completion racing a canceller's hold on another thread, and the raw host
+// completion a backend hands the core.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -261,6 +263,44 @@ TEST(RequestTransitions, CompletionWaitsForTheCancellersVerdict) {
   }
   EXPECT_EQ(by_completion, 200);
   EXPECT_EQ(by_cancel, 200);
+}
+
+// A reaper about to move past a completion in a ring a canceller reads
+// (io_uring's) waits for the canceller's verdict on that submission, and only
+// on that one: whichever way the canceller decides, the wait ends then.
+TEST(RequestTransitions, ReaperAwaitsTheCancellersVerdictOnItsSubmissionOnly) {
+  for (int round = 0; round < 40; ++round) {
+    Request r;
+    const uint64_t w = MakeWord(500 + round, kSubmitted);
+    r.word.store(w);
+    uint64_t now = 0;
+    ASSERT_TRUE(r.HoldForCancel(w, &now));
+    AwaitCancelVerdict(&r, static_cast<uint32_t>(SeqOf(w)) - 1);  // another submission's: at once
+    std::atomic<bool> returned{false};
+    std::thread reaper([&] {
+      AwaitCancelVerdict(&r, static_cast<uint32_t>(SeqOf(w)));
+      returned = true;
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ASSERT_FALSE(returned.load()) << "the reaper moved on while the canceller held the request";
+    if ((round % 2) == 0) {
+      r.Unhold(w);  // the host did not withdraw it
+    } else {
+      r.Finishing(w);  // it did: the canceller completes it
+      r.MarkCompleted(w);
+    }
+    reaper.join();
+    EXPECT_TRUE(returned.load());
+  }
+}
+
+// A host completion's result is the bytes moved, or minus the host's code.
+TEST(HostCompletion, ResultIsBytesOrMinusTheHostsCode) {
+  EXPECT_EQ(HostResult(0, 4096), 4096);
+  EXPECT_EQ(HostResult(0, 0), 0);
+  EXPECT_EQ(HostResult(0, kMaxTransfer), static_cast<int32_t>(kMaxTransfer));
+  EXPECT_EQ(HostResult(EIO, 512), -EIO);  // bytes of a failed transfer are not kept
+  EXPECT_LT(kHostTimedOut, -4096);        // never an error code
 }
 
 TEST(RequestTransitions, PreparableStatesAreTheCallersOwn) {

@@ -4,10 +4,9 @@
 // from the rules, in order. Requests that go to the host are handed to the inner
 // backend in runs; what must happen to a request later (an error to report, a
 // length to restore, a buffer to corrupt, a completion to hold) is kept in
-// plans_, keyed by the request and its submission. The inner backend's
-// completions come back through Filter (the core's completion filter) before
-// the core publishes them; held ones are handed in later by Reap via
-// Context::Deliver.
+// plans_, keyed by the request and its submission. The inner backend's raw
+// completions come back through Reap, which applies the plans to them (Apply)
+// before the core finishes them; held ones are handed in by a later Reap.
 #include "backend/fault/fault_backend.h"
 
 #include <stdarg.h>
@@ -185,11 +184,7 @@ struct Plan {
 };
 
 struct Held {
-  Request* r;
-  uint32_t seq32;
-  int status;
-  int host_error;
-  size_t bytes;
+  HostCompletion c;
   Clock::time_point due;
   bool signalled = false;  // the pollable handle was made ready for it
 };
@@ -219,7 +214,7 @@ struct Decision {
   int error = 0;
 };
 
-class FaultBackend final : public Backend, public Context::CompletionFilter {
+class FaultBackend final : public Backend {
  public:
   FaultBackend(const BackendParams& p, FaultSpec spec, std::unique_ptr<Backend> inner)
       : ctx_(p.ctx), inner_(std::move(inner)), log_(spec.log), rng_(spec.seed) {
@@ -233,7 +228,6 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       }
       rules_.push_back(std::move(rs));
     }
-    if (!rules_.empty()) ctx_->SetCompletionFilter(this);
   }
 
   ~FaultBackend() override {
@@ -245,7 +239,6 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       timer_cv_.notify_one();
       timer_.join();
     }
-    if (!rules_.empty()) ctx_->SetCompletionFilter(nullptr);
     inner_.reset();  // nothing is in flight (destroy is refused while busy)
     if (crashed_ || crash_at_destroy_) PowerLoss();
     for (auto& [key, f] : files_) {
@@ -293,7 +286,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
 
   void Commit() override { inner_->Commit(); }
 
-  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = ReleaseDue(out, max);
     if (n >= max) return n;
     // The inner backend blocks no longer than the first held completion is due.
@@ -303,7 +296,9 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
       std::lock_guard<std::mutex> lock(mu_);
       for (const Held& h : held_) dl = std::min(dl, h.due);
     }
-    n += inner_->Reap(out + n, max - n, inner_block, dl);
+    size_t got = inner_->Reap(out + n, max - n, inner_block, dl);
+    if (!rules_.empty()) got = Apply(out + n, got);
+    n += got;
     if (n < max) n += ReleaseDue(out + n, max - n);
     return n;
   }
@@ -314,7 +309,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     if (!rules_.empty()) {
       std::lock_guard<std::mutex> lock(mu_);
       for (const Held& h : held_) {
-        if (h.r == r && h.seq32 == seq32) return CancelOutcome::kNotFound;  // done, pending
+        if (h.c.req == r && h.c.seq32 == seq32) return CancelOutcome::kNotFound;  // done, pending
       }
     }
     CancelOutcome outcome = inner_->Cancel(r, seq32);
@@ -335,7 +330,7 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   // The inner backend's handle, and for held completions (delay faults) a
   // timer thread that makes it ready when each falls due: a loop that waits
   // only on the handle would otherwise never reap them.
-  // The inner backend's deadlines: its withdrawals come through Filter.
+  // The inner backend's deadlines: its withdrawals come through Apply.
   bool OwnsDeadlines() const override { return inner_->OwnsDeadlines(); }
   bool HasPollable() const override { return inner_->HasPollable(); }
   bool OwnsPollable() const override { return inner_->OwnsPollable(); }
@@ -358,47 +353,63 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
     return inner_->RegisterBuffers(bufs, count);
   }
 
-  bool Filter(Request* r, uint32_t seq32, int* status, int* host_error, size_t* bytes) override {
-    std::unique_lock<std::mutex> lock(mu_);
+  // Apply runs the plans of the inner backend's n raw completions in cs (the
+  // waiting thread): each is rewritten in place or held back for later.
+  // Returns how many are left, in order, at the front of cs.
+  size_t Apply(HostCompletion* cs, size_t n) {
+    size_t kept = 0;
+    bool held = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < n; ++i) {
+        HostCompletion c = cs[i];
+        if (Plan p; Take(c, &p) && p.hold) {
+          held_.push_back(Held{c, Clock::now() + p.delay});
+          held = true;
+          continue;
+        }
+        cs[kept++] = c;
+      }
+    }
+    if (held && timer_.joinable()) timer_cv_.notify_one();
+    return kept;
+  }
+
+ private:
+  // Under mu_: applies the plan of c's submission to c, and hands it out
+  // (false: nothing planned, or a stale event the core drops).
+  bool Take(HostCompletion& c, Plan* out) {
+    Request* const r = c.req;
     auto it = plans_.find(r);
-    if (it == plans_.end() || it->second.seq32 != seq32) {
-      if (crashed_) Fail(status, host_error, bytes, EIO);
-      return true;  // nothing planned (or a stale event: the core drops it)
+    if (it == plans_.end() || it->second.seq32 != c.seq32) {
+      if (crashed_) Fail(&c, EIO);
+      return false;
     }
     Plan p = it->second;
     plans_.erase(it);
     if (p.orig_len != 0) Uncut(r, p.cut);
     if (p.undo != 0) MarkDone(p.undo);
     if (crashed_) {
-      Fail(status, host_error, bytes, EIO);
+      Fail(&c, EIO);
     } else {
-      if (p.corrupt && *status == FAIO_OK && *bytes > 0) {
-        size_t at = static_cast<size_t>(NextRandom(&rng_) % *bytes);
-        *ByteAt(r, at) ^=
-            static_cast<unsigned char>(1 + NextRandom(&rng_) % 255);
-        Log(p.number, r, "corrupt", "byte %llu of %llu changed", static_cast<unsigned long long>(at),
-            static_cast<unsigned long long>(*bytes));
+      if (p.corrupt && c.result > 0) {
+        const auto bytes = static_cast<size_t>(c.result);
+        size_t at = static_cast<size_t>(NextRandom(&rng_) % bytes);
+        *ByteAt(r, at) ^= static_cast<unsigned char>(1 + NextRandom(&rng_) % 255);
+        Log(p.number, r, "corrupt", "byte %llu of %llu changed",
+            static_cast<unsigned long long>(at), static_cast<unsigned long long>(bytes));
       }
       if (p.error != 0) {
-        Fail(status, host_error, bytes, p.error);
+        Fail(&c, p.error);
         Log(p.number, r, "error", "%s at completion", strerror(p.error));
       }
     }
-    if (p.flush != 0) SettleFlush(p, *status == FAIO_OK);
-    if (!p.hold) return true;
-    held_.push_back(Held{r, seq32, *status, *host_error, *bytes, Clock::now() + p.delay});
-    lock.unlock();
-    if (timer_.joinable()) timer_cv_.notify_one();
-    inner_->Kick();  // a Reap blocked for it must look at the held ones again
-    return false;
+    if (p.flush != 0) SettleFlush(p, c.result >= 0);
+    *out = p;
+    return true;
   }
 
- private:
-  static void Fail(int* status, int* host_error, size_t* bytes, int err) {
-    *status = platform::StatusFromHostError(err);
-    *host_error = err;
-    *bytes = 0;
-  }
+  static void Fail(HostCompletion* c, int err) { c->result = -err; }
 
 #if defined(__GNUC__)
   __attribute__((format(printf, 5, 6)))
@@ -667,25 +678,20 @@ class FaultBackend final : public Backend, public Context::CompletionFilter {
   }
 
   // Hands in the held completions that are due (waiting thread).
-  size_t ReleaseDue(Request** out, size_t max) {
+  size_t ReleaseDue(HostCompletion* out, size_t max) {
     if (rules_.empty()) return 0;
-    std::vector<Held> due;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (held_.empty()) return 0;
-      Clock::time_point now = Clock::now();
-      std::sort(held_.begin(), held_.end(),
-                [](const Held& a, const Held& b) { return a.due < b.due; });
-      size_t k = 0;
-      while (k < held_.size() && k < max && held_[k].due <= now) ++k;
-      due.assign(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(k));
-      held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(k));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (held_.empty()) return 0;
+    Clock::time_point now = Clock::now();
+    std::sort(held_.begin(), held_.end(),
+              [](const Held& a, const Held& b) { return a.due < b.due; });
+    size_t k = 0;
+    while (k < held_.size() && k < max && held_[k].due <= now) {
+      out[k] = held_[k].c;
+      ++k;
     }
-    size_t n = 0;
-    for (const Held& h : due) {
-      if (ctx_->Deliver(h.r, h.seq32, h.status, h.host_error, h.bytes)) out[n++] = h.r;
-    }
-    return n;
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(k));
+    return k;
   }
 
   Context* const ctx_;

@@ -49,8 +49,9 @@
 //
 // Threads: as every backend (backend.h). The decision of each request is taken
 // under the submit lock, in submission order, so a seed reproduces a run of a
-// single-threaded submitter exactly. Completions pass through the core's
-// completion filter (Context::SetCompletionFilter).
+// single-threaded submitter exactly. A pure decorator: the inner backend's raw
+// completions pass through this backend's Reap, which rewrites or holds them,
+// before the core finishes them.
 #ifndef FAIO_SRC_BACKEND_FAULT_FAULT_BACKEND_H_
 #define FAIO_SRC_BACKEND_FAULT_FAULT_BACKEND_H_
 

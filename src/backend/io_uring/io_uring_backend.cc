@@ -311,7 +311,7 @@ class IoUringBackend final : public Backend {
   }
   // DeadlinePassed: a CQE of -ECANCELED/-EINTR for a submission sent with a
   // linked timeout came from that timeout (not from the submitting thread's
-  // exit, which Resubmit undoes). FinishTimedOut then decides, as for any
+  // exit, which Resubmit undoes). The core's Finish then decides, as for any
   // completion, whether the submission is still current: a stale CQE, or one a
   // canceller withdrew, is dropped there - so the deadline of a newer
   // submission read here changes nothing for it.
@@ -374,7 +374,7 @@ class IoUringBackend final : public Backend {
   // ring whole.
   DoNowPolicy do_now() const override { return DoNowPolicy::kSingle; }
 
-  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
     Drain(out, max, &n, &woken);
@@ -426,7 +426,8 @@ class IoUringBackend final : public Backend {
       ret = io_uring_register_sync_cancel(&ring_, &reg);
     } while (ret == -EINTR);
     // The core holds the request in kCancelling, so a reaper that reads its CQE
-    // waits without advancing the CQ head: the CQE stays visible to us here.
+    // waits without advancing the CQ head (Drain, AwaitCancelVerdict): the CQE
+    // stays visible to us here.
     int res = 0;
     if (ret == 0) {
       // 0 means "found and cancelled", but also "was running, and is finished
@@ -519,11 +520,12 @@ class IoUringBackend final : public Backend {
   // Reaper only. Collects CQEs until out is full. The tail is read once (one
   // acquire) and the CQEs between head and tail are walked directly: this
   // ring has 16-byte CQEs (no IORING_SETUP_CQE32).
-  void Drain(Request** out, size_t max, size_t* n, bool* woken) {
+  void Drain(HostCompletion* out, size_t max, size_t* n, bool* woken) {
     const unsigned mask = ring_.cq.ring_mask;
     const unsigned head = *ring_.cq.khead;  // only this thread advances it
     const unsigned tail = io_uring_smp_load_acquire(ring_.cq.ktail);
     unsigned seen = 0;
+    size_t k = *n;
     for (unsigned i = head; i != tail; ++i) {
       const io_uring_cqe* cqe = &ring_.cq.cqes[i & mask];
       const uint64_t user_data = cqe->user_data;
@@ -536,23 +538,26 @@ class IoUringBackend final : public Backend {
         }
         continue;
       }
-      if (*n >= max) break;
+      if (k >= max) break;
       ++seen;
       Request* r = RequestAt(TagIndex(user_data));
       const uint32_t seq32 = TagSeq(user_data);
       const int res = cqe->res;
-      if (res >= 0) [[likely]] {
-        if (ctx_->Finish(r, seq32, 0, static_cast<size_t>(res))) out[(*n)++] = r;
+      // A canceller of this submission looks for this CQE in the ring (Cancel):
+      // the head does not move past it before the canceller has decided.
+      AwaitCancelVerdict(r, seq32);
+      if (res >= 0 || (res != -ECANCELED && res != -EINTR)) [[likely]] {
+        out[k++] = HostCompletion{r, seq32, res};
         continue;
       }
-      if ((res == -ECANCELED || res == -EINTR) && (user_data & kLinkedBit) != 0 &&
-          DeadlinePassed(r)) {
-        if (ctx_->FinishTimedOut(r, seq32)) out[(*n)++] = r;
+      if ((user_data & kLinkedBit) != 0 && DeadlinePassed(r)) {
+        out[k++] = HostCompletion{r, seq32, kHostTimedOut};
         continue;
       }
       if (res == -ECANCELED && Resubmit(r, seq32)) continue;
-      if (ctx_->Finish(r, seq32, -res, 0)) out[(*n)++] = r;
+      out[k++] = HostCompletion{r, seq32, res};
     }
+    *n = k;
     if (seen != 0) io_uring_cq_advance(&ring_, seen);
   }
 

@@ -295,7 +295,9 @@ class IocpBackend final : public Backend {
 
   void Commit() override {}
 
-  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool may_block,
+              Clock::time_point deadline) override {
+    PoolReaped();
     size_t n = 0;
     bool woken = false;
     OVERLAPPED_ENTRY entries[kReapBatch];
@@ -575,7 +577,7 @@ class IocpBackend final : public Backend {
   }
 
   // ---- reaping (waiting thread) ------------------------------------------------------
-  void Take(const OVERLAPPED_ENTRY& e, Request** out, size_t* n, bool* woken) {
+  void Take(const OVERLAPPED_ENTRY& e, HostCompletion* out, size_t* n, bool* woken) {
     if (e.lpCompletionKey == kWakeKey) {
       kick_posted_.store(false, std::memory_order_release);
       *woken = true;
@@ -603,8 +605,18 @@ class IocpBackend final : public Backend {
     // A vectored read's data is in the bounce; an orphaned one's request is
     // the caller's again (a cancel took it): its segments are not touched.
     if (prev != kOrphaned && op->read && bytes != 0 && op->bounced) op->bounce.Scatter(r, bytes);
-    if (prev != kOrphaned && ctx_->Finish(r, seq32, err, bytes)) out[(*n)++] = r;
-    PutAnywhere(op);  // after Finish: a canceller may look at it until then
+    if (prev != kOrphaned) out[(*n)++] = HostCompletion{r, seq32, HostResult(err, bytes)};
+    // Pooled at the next Reap, after the core has finished this completion: a
+    // canceller may look at the op until then.
+    op->pool_next = reaped_ops_;
+    reaped_ops_ = op;
+  }
+  // Waiting thread: pools the ops of the last Reap's completions.
+  void PoolReaped() {
+    while (IoOp* op = reaped_ops_) {
+      reaped_ops_ = op->pool_next;
+      PutAnywhere(op);
+    }
   }
 
   // ---- flushes -------------------------------------------------------------------------
@@ -660,6 +672,7 @@ class IocpBackend final : public Backend {
   IoOp* free_ = nullptr;
   std::unordered_map<HANDLE, FileInfo> files_;
   std::atomic<IoOp*> returned_{nullptr};  // IoOps given back by the reaper or a canceller
+  IoOp* reaped_ops_ = nullptr;            // waiting thread only: see Take
   // Every IoOp this backend made, in chunks that stay until it is destroyed (a
   // canceller may resolve a stale index at any time).
   StableArray<IoOp, 8, 1u << 14> ops_;  // 4 Mi IoOps per context, never moved

@@ -241,7 +241,8 @@ class LinuxAioBackend final : public Backend {
 
   DoNowPolicy do_now() const override { return DoNowPolicy::kAlways; }
 
-  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool may_block,
+              Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
 #if FAIO_HAVE_THREADS
@@ -482,7 +483,7 @@ class LinuxAioBackend final : public Backend {
   }
 
   // Reaper only.
-  void Handle(const io_event& e, Request** out, size_t* n, bool* woken) {
+  void Handle(const io_event& e, HostCompletion* out, size_t* n, bool* woken) {
     if (e.data == kWakeTag) {
       *woken = true;
       wake_armed_ = false;  // its poll fired; re-armed after this reap
@@ -548,7 +549,7 @@ class LinuxAioBackend final : public Backend {
     } else {
       bytes = static_cast<size_t>(e.res);
     }
-    if (ctx_->Finish(r, seq32, host_error, bytes)) out[(*n)++] = r;
+    out[(*n)++] = HostCompletion{r, seq32, HostResult(host_error, bytes)};
   }
 
 #if FAIO_HAVE_THREADS
@@ -591,7 +592,7 @@ class LinuxAioBackend final : public Backend {
 
   // Reaper only: finishes the flushes the pool ran, oldest first, while there
   // is room.
-  void TakeFlushes(Request** out, size_t* n, size_t max) {
+  void TakeFlushes(HostCompletion* out, size_t* n, size_t max) {
     if (flush_ready_ == nullptr) {
       for (Request* r = TakeAll(flushes_.done); r != nullptr;) {  // newest first: reverse
         Request* next = r->next;
@@ -604,7 +605,7 @@ class LinuxAioBackend final : public Backend {
       Request* r = flush_ready_;
       flush_ready_ = r->next;
       PoolClient::Flag(r).store(PoolClient::kNotHere, std::memory_order_relaxed);
-      if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[(*n)++] = r;
+      out[(*n)++] = HostCompletion{r, r->seq32, HostResult(r->host_error, r->bytes)};
     }
   }
 

@@ -324,7 +324,8 @@ class PosixAioBackend final : public Backend {
   // only). "kqueue": FreeBSD's kernel queues the job itself (kNever).
   DoNowPolicy do_now() const override { return do_now_; }
 
-  size_t Reap(Request** out, size_t max, bool may_block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool may_block,
+              Clock::time_point deadline) override {
     size_t n = 0;
     bool woken = false;
     bool block = false;  // blocks once, after a sweep found nothing
@@ -347,7 +348,7 @@ class PosixAioBackend final : public Backend {
         }
 #endif
         Release(s, &r, &seq32, &host_error, &bytes);
-        if (r != nullptr && ctx_->Finish(r, seq32, host_error, bytes)) out[n++] = r;
+        if (r != nullptr) out[n++] = HostCompletion{r, seq32, HostResult(host_error, bytes)};
       }
       // Blocked once (timed out, interrupted or not): the core decides.
       if (block || n >= max || woken || ctx_->ReapShouldReturn()) break;

@@ -139,7 +139,7 @@ class ThreadsBackend final : public Backend, public PoolClient {
   // or a buffered write to a local file system is made by the submitter.
   DoNowPolicy do_now() const override { return DoNowPolicy::kAlways; }
 
-  size_t Reap(Request** out, size_t max, bool block, Clock::time_point deadline) override {
+  size_t Reap(HostCompletion* out, size_t max, bool block, Clock::time_point deadline) override {
     size_t n = 0;
     bool slept = false;
     for (;;) {
@@ -150,7 +150,7 @@ class ThreadsBackend final : public Backend, public PoolClient {
         // Not with the pool any more: a cancel of its next submission that
         // comes before the push finds it "not here" (in progress), not done.
         Flag(r).store(kNotHere, std::memory_order_relaxed);
-        if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[n++] = r;
+        out[n++] = HostCompletion{r, r->seq32, HostResult(r->host_error, r->bytes)};
       }
       if (n > 0 || !block || slept || n == max || ctx_->ReapShouldReturn()) return n;
       if (kicked_.exchange(false, std::memory_order_acq_rel)) return n;
@@ -162,7 +162,7 @@ class ThreadsBackend final : public Backend, public PoolClient {
       if (deadline == Clock::time_point::max()) {
         if (Request* r = RunOwn()) {
           Flag(r).store(kNotHere, std::memory_order_relaxed);
-          if (ctx_->Finish(r, r->seq32, r->host_error, r->bytes)) out[n++] = r;
+          out[n++] = HostCompletion{r, r->seq32, HostResult(r->host_error, r->bytes)};
           continue;
         }
       }
@@ -183,7 +183,6 @@ class ThreadsBackend final : public Backend, public PoolClient {
       slept = true;  // one last look, then back to the core
     }
   }
-
 
   void Kick() override {
     kicked_.store(true, std::memory_order_seq_cst);
