@@ -162,7 +162,7 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
                                                          : ctx->backend_->do_now();
   // A backend that could make transfers at submission learns what files are
   // even where this context may not (FAIO_CTX_HOST_ONLY): the threads pool
-  // needs Request::may_hold.
+  // needs Request::MayHold.
   ctx->probe_files_ = ctx->backend_->do_now() != DoNowPolicy::kNever;
   // Not local for the threads waiter where transfers all go to the host.
   ctx->probe_mask_ = ctx->do_now_ == DoNowPolicy::kNever
@@ -344,6 +344,10 @@ size_t Context::Reserve(size_t n) {
 // Hands the first `take` claimed requests of the batch to the host, in order;
 // a flush splits the batch (the transfers before it go first). Stops at the
 // first request the host does not take.
+static_assert(Request::kFileLocal == platform::kNowLocal &&
+                  Request::kFileMayHold == platform::kNowMayHold,
+              "Request::file_bits are the file probe's bits");
+
 int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   int status = FAIO_OK;
   // kSingle (io_uring): a submit of one request, unless a callback of
@@ -366,10 +370,9 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
     r->ctx.store(handle, std::memory_order_relaxed);
     // What the file is, learnt once (three system calls) where it matters: for
     // transfers done at submission, for the threads waiter
-    // (Request::local_file) and the threads pool (Request::may_hold).
+    // (Request::LocalFile) and the threads pool (Request::MayHold).
     if (fs->now == 0 && probe_files_) fs->now = platform::ProbeNow(r->file) & probe_mask_;
-    r->local_file = (fs->now & platform::kNowLocal) != 0;
-    r->may_hold = (fs->now & platform::kNowMayHold) != 0;
+    r->file_bits = fs->now;
     if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
       if (!stage.HandOver()) break;
       stage.Accept();

@@ -155,11 +155,14 @@ struct Request {
   Epoch* epoch = nullptr;
   uint32_t seq32 = 0;      // low 32 bits of the submission sequence (backend cookie)
   bool with_host = false;  // handed to the backend (a flush may wait in the core)
-  // Its file is a local one (platform::kNowLocal), or one whose transfers may
-  // wait on another party indefinitely (platform::kNowMayHold): set at each
-  // submission.
-  bool local_file = false;
-  bool may_hold = false;
+  // What its file is (platform::kNow* bits of the file's probe), stored at
+  // each submission: a local one (LocalFile), or one whose transfers may wait
+  // on another party indefinitely (MayHold).
+  uint8_t file_bits = 0;
+  bool LocalFile() const { return (file_bits & kFileLocal) != 0; }
+  bool MayHold() const { return (file_bits & kFileMayHold) != 0; }
+  static constexpr uint8_t kFileLocal = 8;     // platform::kNowLocal
+  static constexpr uint8_t kFileMayHold = 16;  // platform::kNowMayHold
 
   // Intrusive links for whichever queue currently holds the request (a backend's
   // work queue, the context's local completion list). One owner at a time.

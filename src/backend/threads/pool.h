@@ -49,7 +49,7 @@ class PoolClient {
   void Detach();
   bool attached() const { return attached_; }
   // RunOwn: the calling thread (a waiter about to sleep) takes the oldest queued
-  // request of this client when its file is local (Request::local_file, checked
+  // request of this client when its file is local (Request::LocalFile, checked
   // again with platform::IsLocalFile), runs it as a worker would (Execute) and
   // returns it, Flag kDone, without Done; null when there is none to take. A
   // queued request would otherwise wait for a worker to wake (tens of

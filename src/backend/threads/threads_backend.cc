@@ -422,7 +422,7 @@ Request* Pool::TakeHead(PoolClient* b) {
   std::lock_guard<std::mutex> lock(mu_);
   Request* r = b->queue_.front();
   // Transfers only: a sync may take long, and a wakeup waits for what runs here.
-  if (r == nullptr || !r->local_file || r->op == Op::kFlush || b->gen_ != gen_) return nullptr;
+  if (r == nullptr || !r->LocalFile() || r->op == Op::kFlush || b->gen_ != gen_) return nullptr;
   b->queue_.PopFront();
   if (b->queue_.empty()) RingRemove(b);
   ++b->running_;
@@ -461,7 +461,7 @@ void Pool::SetUpWorkerThread() {
 }
 
 // Spare: queued work waits while a worker starts a request that may hold it
-// (Request::may_hold: a pipe read, a FUSE file). Every worker a push woke may be
+// (Request::MayHold: a pipe read, a FUSE file). Every worker a push woke may be
 // taking such a request (a push that finds the idle workers already woken
 // starts none): wake a sleeping worker nobody has woken yet; else, when no
 // woken worker is on its way (one that is spares in turn if it is held too),
@@ -513,7 +513,7 @@ void Pool::Work() {
     lock.unlock();
     // A request that may hold this worker indefinitely, while other work
     // waits: make sure another worker comes for it (Spare).
-    if (others_wait && r->may_hold) Spare();
+    if (others_wait && r->MayHold()) Spare();
     PoolClient::Execute(r);
     PoolClient::Flag(r).store(kDone, std::memory_order_release);
     b->Done(r);
@@ -539,7 +539,7 @@ Request* PoolClient::RunOwn() {
   if (platform::IsLocalFile(r->file)) {
     Execute(r);
   } else {  // the number was reused for another kind of file: do not block here
-    r->local_file = false;
+    r->file_bits &= static_cast<uint8_t>(~Request::kFileLocal);
     int err = 0;
     // Back to the queue, for a worker.
     Pool::Get().Release(this);
