@@ -11,6 +11,7 @@
 #define FAIO_SRC_CORE_HANDLE_TABLE_H_
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -60,11 +61,16 @@ class HandleTable {
   // `key` is the high half of the slot's current handle: the table's tag and
   // the generation (odd: live, even: free), so a lookup checks both with one
   // comparison.
-  struct Slot {
+  struct SlotFields {
     std::atomic<uint32_t> key{0};
     uint32_t next_free = 0;  // free-list link (index + 1), under mu_
     T obj;
   };
+  // A slot's size is a power of two (its alignment too): a lookup finds it at
+  // its chunk plus one shift of the index, and no two requests share a cache
+  // line.
+  struct alignas(std::bit_ceil(sizeof(SlotFields))) Slot : SlotFields {};
+  static_assert(sizeof(Slot) == std::bit_ceil(sizeof(SlotFields)));
 
   // Alloc returns a live slot (its object default-constructed the first time and
   // reused as it was left afterwards) and its handle, or nullptr when out of
