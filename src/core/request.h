@@ -264,7 +264,7 @@ inline int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* b
                            void* user) {
   Request* r = LookupRequest(h);
   if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  if (len == 0 || len > kMaxTransfer || off < 0 || buf == nullptr) {
+  if (len - 1 >= kMaxTransfer || off < 0 || buf == nullptr) {  // len 0 wraps
     State s = StateOf(r->word.load(std::memory_order_acquire));
     if (s == kClaimed || s == kSubmitted || s == kCancelling || s == kFinishing) {
       return FAIO_E_IN_PROGRESS;
@@ -275,15 +275,14 @@ inline int PrepareTransfer(faio_req* h, Op op, faio_file f, int64_t off, void* b
 }
 
 inline int RequestResult(const faio_req* h, size_t* transferred) {
-  if (transferred != nullptr) *transferred = 0;
   Request* r = LookupRequest(h);
-  if (r == nullptr) return FAIO_E_INVALID_HANDLE;
-  State s = StateOf(r->word.load(std::memory_order_acquire));
-  if (s == kCompleted) {
+  State s = r == nullptr ? kDead : StateOf(r->word.load(std::memory_order_acquire));
+  if (s == kCompleted) [[likely]] {
     // 0 after a failure, unless earlier parts of a full transfer moved bytes.
     if (transferred != nullptr) *transferred = r->bytes;
     return r->status;
   }
+  if (transferred != nullptr) *transferred = 0;
   if (s == kIdle || s == kPrepared) return FAIO_E_NOT_SUBMITTED;
   return s == kDead ? FAIO_E_INVALID_HANDLE : FAIO_E_IN_PROGRESS;
 }
