@@ -223,6 +223,16 @@ TEST(RequestTransitions, CompletionOfAStaleSubmissionIsRefused) {
   EXPECT_FALSE(TakeForCompletion(&r, 9, &w));  // only once
 }
 
+// HoldSubmitted makes r submission seq, held by a canceller (kCancelling),
+// and returns its submitted word.
+uint64_t HoldSubmitted(Request* r, uint64_t seq) {
+  const uint64_t w = MakeWord(seq, kSubmitted);
+  r->word.store(w);
+  uint64_t now = 0;
+  EXPECT_TRUE(r->HoldForCancel(w, &now));
+  return w;
+}
+
 // A completion that meets a canceller's hold waits for its verdict: the
 // canceller gives the request back (the host did not withdraw it) and the
 // completion takes it, or the canceller completes it and the completion is
@@ -231,10 +241,7 @@ TEST(RequestTransitions, CompletionWaitsForTheCancellersVerdict) {
   int by_completion = 0, by_cancel = 0;
   for (int round = 0; round < 400; ++round) {
     Request r;
-    const uint64_t w = MakeWord(100 + round, kSubmitted);
-    r.word.store(w);
-    uint64_t now = 0;
-    ASSERT_TRUE(r.HoldForCancel(w, &now));
+    const uint64_t w = HoldSubmitted(&r, 100 + round);
     std::atomic<bool> took{false};
     std::thread reaper([&] {
       uint64_t got = 0;
@@ -271,10 +278,7 @@ TEST(RequestTransitions, CompletionWaitsForTheCancellersVerdict) {
 TEST(RequestTransitions, ReaperAwaitsTheCancellersVerdictOnItsSubmissionOnly) {
   for (int round = 0; round < 40; ++round) {
     Request r;
-    const uint64_t w = MakeWord(500 + round, kSubmitted);
-    r.word.store(w);
-    uint64_t now = 0;
-    ASSERT_TRUE(r.HoldForCancel(w, &now));
+    const uint64_t w = HoldSubmitted(&r, 500 + round);
     AwaitCancelVerdict(&r, static_cast<uint32_t>(SeqOf(w)) - 1);  // another submission's: at once
     std::atomic<bool> returned{false};
     std::thread reaper([&] {
