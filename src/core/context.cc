@@ -88,9 +88,14 @@ ContextPin::~ContextPin() {
 }
 
 int CreateContext(const faio_ctx_options& opts, faio_ctx** out) {
+  return CreateContextOver(opts, nullptr, nullptr, out);
+}
+
+int CreateContextOver(const faio_ctx_options& opts, Context::MakeBackend make, void* arg,
+                      faio_ctx** out) {
   Context* ctx = nullptr;
   Unavailable why;
-  int st = Context::Create(opts, &ctx, &why);
+  int st = Context::Create(opts, &ctx, &why, make, arg);
   if (st != FAIO_OK) return st;
   uint64_t handle = 0;
   auto* slot = Table().Alloc(&handle);
@@ -134,7 +139,8 @@ int DestroyContext(faio_ctx* h) {
   return FAIO_OK;
 }
 
-int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why) {
+int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* why,
+                    MakeBackend make, void* arg) {
   if ((opts.flags &
        ~(FAIO_CTX_WAIT_WITHOUT_PENDING | FAIO_CTX_FIXED_FILES | FAIO_CTX_HOST_ONLY |
          FAIO_CTX_FULL_TRANSFERS)) != 0) {
@@ -149,7 +155,13 @@ int Context::Create(const faio_ctx_options& opts, Context** out, Unavailable* wh
   p.submit_mu = &ctx->submit_mu_;
   p.faults = opts.faults;
   p.flags = opts.flags;
-  int st = CreateBackend(opts.backend, p, &ctx->backend_, why);
+  int st = FAIO_OK;
+  if (make != nullptr) {
+    ctx->backend_ = make(p, arg);
+    if (ctx->backend_ == nullptr) st = FAIO_E_NO_MEMORY;
+  } else {
+    st = CreateBackend(opts.backend, p, &ctx->backend_, why);
+  }
   if (st != FAIO_OK) {
     delete ctx;
     return st;

@@ -67,7 +67,11 @@ class Context {
   // Create builds a context on the backend named by opts (or chosen
   // automatically). On failure returns a status and, for an unavailable backend,
   // fills *why.
-  static int Create(const faio_ctx_options& opts, Context** out, Unavailable* why);
+  // MakeBackend makes a context's backend from its parameters (null: the one
+  // opts name, through the registry). Tests pass a scripted host.
+  using MakeBackend = std::unique_ptr<Backend> (*)(const BackendParams& p, void* arg);
+  static int Create(const faio_ctx_options& opts, Context** out, Unavailable* why,
+                    MakeBackend make = nullptr, void* arg = nullptr);
   ~Context();
 
   // Submit: see faio_ctx_submit; *accepted (when given) is the accepted prefix,
@@ -315,6 +319,9 @@ class ContextPin {
 };
 
 int CreateContext(const faio_ctx_options& opts, faio_ctx** out);
+// CreateContextOver is CreateContext over a backend `make` makes (tests).
+int CreateContextOver(const faio_ctx_options& opts, Context::MakeBackend make, void* arg,
+                      faio_ctx** out);
 int DestroyContext(faio_ctx* h);
 
 }  // namespace faio::detail

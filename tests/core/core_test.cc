@@ -8,6 +8,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -314,6 +318,151 @@ TEST(RequestTransitions, PreparableStatesAreTheCallersOwn) {
   for (State s : {kClaimed, kSubmitted, kCancelling, kFinishing, kDead}) {
     EXPECT_FALSE(Preparable(s)) << static_cast<int>(s);
   }
+}
+
+// A scripted host under a real context: Enqueue records what it was given,
+// Reap hands out the raw completions the test queued, and records what the
+// core asked for. It never blocks; the tests wait with deadlines.
+class ScriptedHost final : public Backend {
+ public:
+  const char* name() const override { return "scripted"; }
+  uint32_t capacity() const override { return 128; }
+  size_t Enqueue(Request* const*, size_t n, int*) override { return n; }
+  void Commit() override {}
+  size_t Reap(HostCompletion* out, size_t max, bool block, Clock::time_point) override {
+    std::lock_guard<std::mutex> lock(mu);
+    asks.emplace_back(max, block);
+    size_t n = 0;
+    while (n < max && !ready.empty()) {
+      out[n++] = ready.front();
+      ready.pop_front();
+    }
+    return n;
+  }
+  void Kick() override {}
+  CancelOutcome Cancel(Request*, uint32_t) override { return CancelOutcome::kCancelled; }
+
+  // The test's side.
+  void Complete(faio_req* h, int32_t result, uint32_t seq_back = 0) {
+    Request* r = LookupRequest(h);
+    std::lock_guard<std::mutex> lock(mu);
+    ready.push_back(HostCompletion{r, r->seq32 - seq_back, result});
+  }
+  std::mutex mu;
+  std::deque<HostCompletion> ready;
+  std::vector<std::pair<size_t, bool>> asks;  // (max, block) of each Reap
+};
+
+// A context over a ScriptedHost, with n requests prepared to read. The host
+// never looks at the file, so any value names it.
+struct Scripted {
+  explicit Scripted(size_t n) : reqs(n) {
+    faio_ctx_options o{};
+    o.size = sizeof o;
+    o.capacity = 128;
+    auto make = [](const BackendParams&, void* self) -> std::unique_ptr<Backend> {
+      auto h = std::make_unique<ScriptedHost>();
+      static_cast<Scripted*>(self)->host = h.get();
+      return h;
+    };
+    EXPECT_EQ(CreateContextOver(o, make, this, &ctx), FAIO_OK);
+    for (faio_req*& r : reqs) {
+      EXPECT_EQ(faio_req_create(&r), FAIO_OK);
+      EXPECT_EQ(faio_req_prepare_read(r, faio_file{}, 0, buf, sizeof buf, nullptr), FAIO_OK);
+    }
+  }
+  ~Scripted() {
+    for (faio_req* r : reqs) faio_req_destroy(r);
+    EXPECT_EQ(faio_ctx_destroy(ctx), FAIO_OK);
+  }
+  std::vector<faio_req*> reqs;
+  char buf[512];
+  faio_ctx* ctx = nullptr;
+  ScriptedHost* host = nullptr;
+};
+
+// Host codes for an I/O error and a full disk: errno values, or Windows
+// errors (ERROR_IO_DEVICE, ERROR_DISK_FULL) where the host speaks those.
+#ifdef _WIN32
+constexpr int kHostIoError = 1117;
+constexpr int kHostDiskFull = 112;
+#else
+constexpr int kHostIoError = EIO;
+constexpr int kHostDiskFull = ENOSPC;
+#endif
+
+// The core turns each raw result into the outcome, in one place: bytes, a
+// host code mapped to its status (the code kept), the host's deadline, and an
+// event of an older submission dropped.
+TEST(HostCompletion, TheCoreTurnsRawResultsIntoOutcomes) {
+  Scripted s(5);
+  ASSERT_EQ(faio_ctx_submit(s.ctx, s.reqs.data(), 5), FAIO_OK);
+  s.host->Complete(s.reqs[4], 77, 1);  // stale: the submission before this one
+  s.host->Complete(s.reqs[0], 512);
+  s.host->Complete(s.reqs[1], -kHostIoError);
+  s.host->Complete(s.reqs[2], -kHostDiskFull);
+  s.host->Complete(s.reqs[3], kHostTimedOut);
+  s.host->Complete(s.reqs[4], 100);
+  faio_req* out[8];
+  uint32_t count = 0;
+  ASSERT_EQ(faio_ctx_wait(s.ctx, 5, 1000, out, 8, &count), FAIO_OK);
+  ASSERT_EQ(count, 5u);
+  struct Want {
+    int status;
+    int host_error;
+    size_t bytes;
+  };
+  const Want want[5] = {{FAIO_OK, 0, 512},
+                        {FAIO_E_IO, kHostIoError, 0},
+                        {FAIO_E_DISK_FULL, kHostDiskFull, 0},
+                        {FAIO_E_TIMEOUT, 0, 0},
+                        {FAIO_OK, 0, 100}};
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(out[i], s.reqs[i]);  // in the host's order, the stale one gone
+    size_t bytes = 99;
+    EXPECT_EQ(faio_req_result(s.reqs[i], &bytes), want[i].status) << i;
+    EXPECT_EQ(faio_req_host_error(s.reqs[i]), want[i].host_error) << i;
+    EXPECT_EQ(bytes, want[i].bytes) << i;
+  }
+}
+
+// The core never asks a backend for more than the caller's array holds, and
+// a full chunk of it is followed at once by a sweep that does not block.
+TEST(HostCompletion, TheCoreAsksForNoMoreThanTheCallerHasRoomFor) {
+  Scripted s(100);
+  ASSERT_EQ(faio_ctx_submit(s.ctx, s.reqs.data(), 100), FAIO_OK);
+  for (faio_req* r : s.reqs) s.host->Complete(r, 512);
+  std::vector<faio_req*> out(100);
+  uint32_t count = 0;
+  ASSERT_EQ(faio_ctx_wait(s.ctx, 1, 1000, out.data(), 10, &count), FAIO_OK);
+  EXPECT_EQ(count, 10u);
+  ASSERT_EQ(s.host->asks.size(), 1u);
+  EXPECT_EQ(s.host->asks[0], std::make_pair(size_t{10}, true));
+  s.host->asks.clear();
+  // 90 ready, room for 100: a chunk of 64 (the one call that may block),
+  // then the rest at once.
+  ASSERT_EQ(faio_ctx_wait(s.ctx, 1, 1000, out.data(), 100, &count), FAIO_OK);
+  EXPECT_EQ(count, 90u);
+  ASSERT_EQ(s.host->asks.size(), 2u);
+  EXPECT_EQ(s.host->asks[0], std::make_pair(size_t{64}, true));
+  EXPECT_EQ(s.host->asks[1], std::make_pair(size_t{36}, false));
+}
+
+// A request its canceller withdrew is not handed out again when the host's
+// late event for it comes: the core drops that event.
+TEST(HostCompletion, AnEventOfACancelledSubmissionIsDropped) {
+  Scripted s(2);
+  ASSERT_EQ(faio_ctx_submit(s.ctx, s.reqs.data(), 2), FAIO_OK);
+  ASSERT_EQ(faio_req_cancel(s.reqs[0]), FAIO_OK);
+  EXPECT_EQ(faio_req_result(s.reqs[0], nullptr), FAIO_E_CANCELLED);
+  s.host->Complete(s.reqs[0], -ECANCELED);  // the host's own event, late
+  s.host->Complete(s.reqs[1], 512);
+  faio_req* out[4];
+  uint32_t count = 0;
+  ASSERT_EQ(faio_ctx_wait(s.ctx, 1, 1000, out, 4, &count), FAIO_OK);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(out[0], s.reqs[1]);
+  EXPECT_EQ(faio_req_result(s.reqs[0], nullptr), FAIO_E_CANCELLED);
 }
 
 }  // namespace
