@@ -31,7 +31,8 @@
 // finish. If it ended with STATUS_CANCELLED the request is cancelled and its one
 // aborted packet is consumed internally: the IoOp becomes an orphan the reaper
 // drops when the packet arrives (or, when the reaper took the packet already,
-// its Finish finds the request completed by the cancel). Otherwise the
+// the core's Finish of its raw completion finds the request completed by the
+// cancel). Otherwise the
 // completion is real and a wait reports it.
 //
 // Pollable handle (faio_ctx_pollable): the core's manual-reset event, set only
@@ -377,9 +378,9 @@ class IocpBackend final : public Backend {
     }
     if (Status(op->ov) != kStatusCancelled) return CancelOutcome::kNotFound;
     // Cancelled. If the reaper has not taken the packet yet, it drops it when it
-    // does (orphan); if it has, its Finish is waiting for our verdict and finds
-    // the request completed by this cancel. Either way the one aborted packet is
-    // consumed without a second completion.
+    // does (orphan); if it has, the core's Finish of its raw completion waits
+    // for our verdict and finds the request completed by this cancel. Either
+    // way the one aborted packet is consumed without a second completion.
     s = kInFlight;
     op->state.compare_exchange_strong(s, kOrphaned, std::memory_order_acq_rel);
     return CancelOutcome::kCancelled;
