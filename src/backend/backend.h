@@ -35,6 +35,7 @@
 #include "core/request.h"
 #include "faio/faio.h"
 #include "platform/host.h"
+#include "platform/lock.h"
 
 namespace faio::detail {
 
@@ -45,7 +46,7 @@ struct BackendParams {
   uint32_t capacity = 0;  // asked-for capacity (0: as many as the host allows)
   uint32_t threads = 0;   // worker threads (threads backend); 0: default
   Context* ctx = nullptr;
-  std::mutex* submit_mu = nullptr;  // the context's submit lock
+  platform::Lock* submit_mu = nullptr;  // the context's submit lock
   const char* faults = nullptr;     // the "fault" backend's spec (options), or null
   uint32_t flags = 0;               // FAIO_CTX_* of the context
 };

@@ -20,16 +20,14 @@
 #endif
 
 namespace faio::detail {
+
+constinit ContextTable g_contexts;
+
 namespace {
 
-constexpr uint8_t kContextTag = 0xFC;
 // Requests staged per backend call: bounded so the batch lives on the stack.
 constexpr size_t kStage = 64;
 constexpr size_t kResolved = 256;
-
-using ContextTable = HandleTable<ContextSlot, kContextTag>;
-
-constinit ContextTable g_contexts;
 
 ContextTable& Table() { return g_contexts; }
 
@@ -68,23 +66,6 @@ void AwaitCancelVerdictSlow(const Request* r, uint32_t seq32) {
     if (StateOf(w) != kCancelling || static_cast<uint32_t>(SeqOf(w)) != seq32) return;
     std::this_thread::yield();
   }
-}
-
-ContextPin::ContextPin(uint64_t handle) {
-  ContextSlot* slot = Table().Lookup(handle);
-  if (slot == nullptr) return;
-  uint32_t before = slot->users.fetch_add(1, std::memory_order_acq_rel);
-  // Being destroyed, or freed (and perhaps reused) since the lookup: not ours.
-  if ((before & ContextSlot::kClosing) != 0 || Table().Lookup(handle) != slot) {
-    slot->users.fetch_sub(1, std::memory_order_acq_rel);
-    return;
-  }
-  slot_ = slot;
-  ctx_ = slot->ctx.load(std::memory_order_acquire);
-}
-
-ContextPin::~ContextPin() {
-  if (slot_ != nullptr) slot_->users.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 int CreateContext(const faio_ctx_options& opts, faio_ctx** out) {
@@ -369,7 +350,7 @@ int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   const bool do_now = do_now_ == DoNowPolicy::kAlways ||
                       (do_now_ == DoNowPolicy::kSingle && batch.size() == 1 && !in_run);
   bool flushed = false;  // a flush may have gone to the backend
-  std::lock_guard<std::mutex> lock(submit_mu_);
+  std::lock_guard<platform::Lock> lock(submit_mu_);
   Stage stage(this);
   for (size_t i = 0; i < take; ++i) {
     Request* r = batch[i];
@@ -507,7 +488,7 @@ bool Context::DoNow(Request* r, FileState* fs) {
 }
 
 void Context::DrainFlushes() {
-  std::lock_guard<std::mutex> lock(submit_mu_);
+  std::lock_guard<platform::Lock> lock(submit_mu_);
   flush_scratch_.clear();
   files_.DrainAll(&flush_scratch_);
   if (flush_scratch_.empty()) return;
@@ -565,7 +546,7 @@ bool Context::ContinueLocked(Request* r, size_t bytes) {
 void Context::ResubmitContinuing() {
   std::vector<Request*> refused;  // completed after the lock: see below
   {
-    std::lock_guard<std::mutex> lock(submit_mu_);
+    std::lock_guard<platform::Lock> lock(submit_mu_);
     if (continue_due_.exchange(false, std::memory_order_seq_cst)) {
       continuing_.insert(continuing_.end(), continuing_locked_.begin(), continuing_locked_.end());
       continuing_locked_.clear();
@@ -812,7 +793,7 @@ int Context::Run(size_t min, uint32_t timeout_ms, uint32_t* count) {
     }
     if (commit_due_) {
       commit_due_ = false;
-      std::lock_guard<std::mutex> lock(submit_mu_);
+      std::lock_guard<platform::Lock> lock(submit_mu_);
       backend_->Commit();
     }
     done += n;
@@ -843,7 +824,7 @@ int Context::Wakeup() {
 
 int Context::Pollable(faio_file* out) {
   if (out == nullptr) return FAIO_E_INVALID_PARAMETER;
-  std::lock_guard<std::mutex> lock(submit_mu_);
+  std::lock_guard<platform::Lock> lock(submit_mu_);
   if (notify_on_.load(std::memory_order_acquire)) {
     *out = pollable_;
     return FAIO_OK;
@@ -875,7 +856,7 @@ int Context::Cancel(Request* r, uint64_t w) {
   // `op` may belong to a newer description by now; then the word has moved on
   // and the compare-and-swap below fails.
   if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
-    std::unique_lock<std::mutex> lock(submit_mu_);
+    std::unique_lock<platform::Lock> lock(submit_mu_);
     uint64_t cur;
     if (!r->HoldForCancel(w, &cur)) {
       return StateOf(cur) == kCancelling ? FAIO_E_IN_PROGRESS : FAIO_E_COMPLETED;
@@ -938,7 +919,7 @@ void Context::Expire(Request* r, uint64_t w) {
   {
     // The submit that armed the deadline holds this lock until the host has
     // the request (or has refused it: the word then no longer matches).
-    std::lock_guard<std::mutex> lock(submit_mu_);
+    std::lock_guard<platform::Lock> lock(submit_mu_);
     if (r->op.load(std::memory_order_relaxed) == Op::kFlush) {
       if (!r->HoldForCancel(w, &cur)) return;
       if (!r->with_host) {  // still behind its barrier: the core withdraws it
@@ -980,7 +961,7 @@ int Context::RegisterBuffers(const faio_buffer* bufs, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (bufs[i].base == nullptr || bufs[i].length == 0) return FAIO_E_INVALID_PARAMETER;
   }
-  std::lock_guard<std::mutex> lock(submit_mu_);
+  std::lock_guard<platform::Lock> lock(submit_mu_);
   if (buffers_registered_) return FAIO_E_INVALID_STATE;
   if (inflight_.load(std::memory_order_acquire) != 0) return FAIO_E_BUSY;
   int st = backend_->RegisterBuffers(bufs, count);
@@ -989,7 +970,7 @@ int Context::RegisterBuffers(const faio_buffer* bufs, size_t count) {
 }
 
 int Context::ClearError(faio_file f) {
-  std::lock_guard<std::mutex> lock(submit_mu_);
+  std::lock_guard<platform::Lock> lock(submit_mu_);
   if (FileState* fs = files_.Find(f)) {
     fs->sticky_status.store(FAIO_OK, std::memory_order_release);
     fs->sticky_host_error.store(0, std::memory_order_relaxed);

@@ -26,6 +26,7 @@
 
 #include "backend/backend.h"
 #include "core/file_table.h"
+#include "core/handle_table.h"
 #include "core/request.h"
 #include "faio/faio.h"
 #include "platform/host.h"
@@ -242,7 +243,7 @@ class Context {
   std::atomic<bool> continue_due_{false};    // continuing_locked_ has parts
   bool buffers_registered_ = false;  // guarded by submit_mu_
 
-  std::mutex submit_mu_;
+  platform::Lock submit_mu_;
   FileTable files_;                        // guarded by submit_mu_
   std::vector<ReadyFlush> flush_scratch_;  // guarded by submit_mu_
 
@@ -301,12 +302,31 @@ struct ContextSlot {
 // it on another thread answers *busy* (or the call *invalid handle*) instead of
 // freeing the context under it. Two atomic operations on the context's own
 // slot; async-signal-safe.
+inline constexpr uint8_t kContextTag = 0xFC;
+using ContextTable = HandleTable<ContextSlot, kContextTag>;
+extern ContextTable g_contexts;
+
 class ContextPin {
  public:
-  explicit ContextPin(uint64_t handle);
+  // Inline: every C call on a context makes one.
+  explicit ContextPin(uint64_t handle) {
+    ContextSlot* slot = g_contexts.Lookup(handle);
+    if (slot == nullptr) return;
+    uint32_t before = slot->users.fetch_add(1, std::memory_order_acq_rel);
+    // Being destroyed, or freed (and perhaps reused) since the lookup: not ours.
+    if ((before & ContextSlot::kClosing) != 0 || !ContextTable::StillNames(slot, handle))
+        [[unlikely]] {
+      slot->users.fetch_sub(1, std::memory_order_acq_rel);
+      return;
+    }
+    slot_ = slot;
+    ctx_ = slot->ctx.load(std::memory_order_acquire);
+  }
   explicit ContextPin(const faio_ctx* h)
       : ContextPin(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(h))) {}
-  ~ContextPin();
+  ~ContextPin() {
+    if (slot_ != nullptr) slot_->users.fetch_sub(1, std::memory_order_acq_rel);
+  }
   ContextPin(const ContextPin&) = delete;
   ContextPin& operator=(const ContextPin&) = delete;
   explicit operator bool() const { return ctx_ != nullptr; }

@@ -12,37 +12,16 @@
 
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <new>
 #include <type_traits>
 
 #include "core/stable_array.h"
-
-#ifdef _WIN32
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-#endif
+#include "platform/lock.h"
 
 namespace faio::detail {
-
-#ifdef _WIN32
-// mingw-w64's std::mutex (winpthreads) has no constexpr constructor, which the
-// constinit tables need; an SRW lock is constant-initialized.
-class TableMutex {
- public:
-  constexpr TableMutex() = default;
-  void lock() { AcquireSRWLockExclusive(&l_); }
-  void unlock() { ReleaseSRWLockExclusive(&l_); }
-
- private:
-  SRWLOCK l_ = SRWLOCK_INIT;
-};
-#else
-using TableMutex = std::mutex;
-#endif
 
 static_assert(sizeof(void*) == 8, "faio handles need 64-bit pointers");
 
@@ -76,7 +55,7 @@ class HandleTable {
   // reused as it was left afterwards) and its handle, or nullptr when out of
   // memory or slots.
   Slot* Alloc(uint64_t* handle) {
-    std::lock_guard<TableMutex> lock(mu_);
+    std::lock_guard<platform::Lock> lock(mu_);
     uint32_t index;
     if (free_head_ != 0) {
       index = free_head_ - 1;
@@ -97,7 +76,7 @@ class HandleTable {
   // left as it is (the caller resets what it must).
   void Free(uint64_t handle) {
     uint32_t index = static_cast<uint32_t>(handle);
-    std::lock_guard<TableMutex> lock(mu_);
+    std::lock_guard<platform::Lock> lock(mu_);
     Slot* s = SlotAt(index);
     uint32_t g = (s->key.load(std::memory_order_relaxed) + 1) & kGenMask;  // odd -> even: free
     s->key.store(Key(g), std::memory_order_release);
@@ -119,6 +98,16 @@ class HandleTable {
     return &s->obj;
   }
 
+  // StillNames: whether `handle`, which Lookup resolved to obj, still names it
+  // (its slot was not freed, and perhaps reused, since): one load, where a
+  // second Lookup would redo every check.
+  static bool StillNames(const T* obj, uint64_t handle) {
+    static_assert(std::is_standard_layout_v<SlotFields>);
+    const auto* s = reinterpret_cast<const SlotFields*>(reinterpret_cast<const char*>(obj) -
+                                                        offsetof(SlotFields, obj));
+    return s->key.load(std::memory_order_acquire) == static_cast<uint32_t>(handle >> 32);
+  }
+
   // At resolves an index without checking (for indices the library issued itself).
   T* At(uint32_t index) const { return &SlotAt(index)->obj; }
 
@@ -129,7 +118,7 @@ class HandleTable {
   static constexpr uint32_t Key(uint32_t gen) { return (uint32_t{kTag} << 24) | gen; }
   Slot* SlotAt(uint32_t index) const { return slots_.At(index); }
 
-  TableMutex mu_;
+  platform::Lock mu_;       // constant-initialized on every host
   uint32_t free_head_ = 0;  // index + 1 of the first free slot; 0: none
   uint32_t next_ = 0;
   StableArray<Slot, kChunkBits, kMaxChunks> slots_;

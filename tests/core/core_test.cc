@@ -20,6 +20,7 @@
 #include "core/intrusive_list.h"
 #include "core/request.h"
 #include "core/stable_array.h"
+#include "platform/lock.h"
 
 namespace faio::detail {
 namespace {
@@ -174,6 +175,60 @@ TEST(HandleTable, GenerationWrapsWithoutTouchingTheTag) {
   // After the wrap a very old handle may name the slot again: documented
   // (handle_table.h); a freed one right now does not.
   EXPECT_EQ(table.Lookup(first), nullptr);
+}
+
+TEST(HandleTable, StillNamesOnlyTheSlotsCurrentObject) {
+  static TableA table;
+  uint64_t h = 0;
+  auto* slot = table.Alloc(&h);
+  ASSERT_NE(slot, nullptr);
+  EXPECT_TRUE(TableA::StillNames(&slot->obj, h));
+  table.Free(h);
+  EXPECT_FALSE(TableA::StillNames(&slot->obj, h)) << "freed";
+  uint64_t h2 = 0;
+  ASSERT_EQ(table.Alloc(&h2), slot);
+  EXPECT_FALSE(TableA::StillNames(&slot->obj, h)) << "freed and reused";
+  EXPECT_TRUE(TableA::StillNames(&slot->obj, h2));
+  table.Free(h2);
+}
+
+// The submit lock: threads that find it held sleep (Linux: the futex path)
+// and each unlock lets exactly one in.
+TEST(PlatformLock, ExcludesAndWakesTheThreadsItMadeSleep) {
+  platform::Lock lock;
+  lock.lock();
+  EXPECT_FALSE(lock.try_lock());
+  constexpr int kThreads = 4;
+  std::atomic<int> inside{0};
+  std::atomic<int> entered{0};
+  std::atomic<int> most_inside{0};
+  long counter = 0;  // plain: the lock is what orders it (TSan checks)
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 20000; ++i) {
+        lock.lock();
+        int now = inside.fetch_add(1) + 1;
+        int seen = most_inside.load();
+        while (now > seen && !most_inside.compare_exchange_weak(seen, now)) {
+        }
+        if (i == 0) entered.fetch_add(1);
+        ++counter;
+        inside.fetch_sub(1);
+        lock.unlock();
+      }
+    });
+  }
+  // Held for a while: every thread is blocked in lock(), none got in.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(entered.load(), 0) << "a thread got past a held lock";
+  lock.unlock();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(entered.load(), kThreads);
+  EXPECT_EQ(most_inside.load(), 1) << "two threads inside at once";
+  EXPECT_EQ(counter, long{kThreads} * 20000);
+  EXPECT_TRUE(lock.try_lock());
+  lock.unlock();
 }
 
 uint64_t WordOf(const Request& r) { return r.word.load(); }

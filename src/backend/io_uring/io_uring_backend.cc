@@ -380,7 +380,7 @@ class IoUringBackend final : public Backend {
     Drain(out, max, &n, &woken);
     if (n == 0 && block && !woken && !ctx_->ReapShouldReturn()) {
       if (backlog_.load(std::memory_order_acquire)) {
-        std::lock_guard<std::mutex> lock(*submit_mu_);
+        std::lock_guard<platform::Lock> lock(*submit_mu_);
         SubmitPending();
       }
       if (deadline == Clock::time_point::max() || Clock::now() < deadline) {
@@ -393,7 +393,7 @@ class IoUringBackend final : public Backend {
       }
     }
     if (rearm_) {
-      std::lock_guard<std::mutex> lock(*submit_mu_);
+      std::lock_guard<platform::Lock> lock(*submit_mu_);
       ArmWake();
       SubmitPending();
     }
@@ -483,7 +483,7 @@ class IoUringBackend final : public Backend {
     if (!r->HoldForCancel(w, &now)) return false;
     bool ok;
     {
-      std::lock_guard<std::mutex> lock(*submit_mu_);
+      std::lock_guard<platform::Lock> lock(*submit_mu_);
       int unused = 0;
       ok = Enqueue(&r, 1, &unused) == 1;
       if (ok) SubmitPending();
@@ -614,7 +614,7 @@ class IoUringBackend final : public Backend {
 
   int AssociateFile(faio_file fd) override {
     if (!fixed_files_wanted_) return FAIO_OK;
-    std::lock_guard<std::mutex> lock(*submit_mu_);
+    std::lock_guard<platform::Lock> lock(*submit_mu_);
     if (static_cast<size_t>(fd) < fixed_slot_.size() && fixed_slot_[static_cast<size_t>(fd)] >= 0) {
       return FAIO_OK;  // already registered
     }
@@ -637,7 +637,7 @@ class IoUringBackend final : public Backend {
 
  private:
   Context* const ctx_;
-  std::mutex* const submit_mu_;
+  platform::Lock* const submit_mu_;
   const uint32_t asked_;
   const bool fixed_files_wanted_;
   std::vector<Fixed> registered_;  // written with nothing in flight, under submit_mu_

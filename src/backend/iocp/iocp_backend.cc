@@ -387,7 +387,7 @@ class IocpBackend final : public Backend {
   }
 
   int AssociateFile(faio_file f) override {
-    std::lock_guard<std::mutex> lock(*submit_mu_);
+    std::lock_guard<platform::Lock> lock(*submit_mu_);
     FileInfo info = Associate(f);
     return info.mode == Mode::kRefused ? info.status : FAIO_OK;
   }
@@ -663,7 +663,7 @@ class IocpBackend final : public Backend {
   }
 
   Context* const ctx_;
-  std::mutex* const submit_mu_;
+  platform::Lock* const submit_mu_;
   const uint32_t capacity_;
   const uint32_t id_;
   bool use_skip_ = true;

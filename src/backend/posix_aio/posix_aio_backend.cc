@@ -344,7 +344,7 @@ class PosixAioBackend final : public Backend {
         // queued the job: wait for it (it holds the submit lock), or aio_return
         // here would rewrite the aiocb it reads.
         if (s->listing.load(std::memory_order_acquire)) {
-          std::lock_guard<std::mutex> wait_for_enqueue(*submit_mu_);
+          std::lock_guard<platform::Lock> wait_for_enqueue(*submit_mu_);
         }
 #endif
         Release(s, &r, &seq32, &host_error, &bytes);
@@ -378,7 +378,7 @@ class PosixAioBackend final : public Backend {
     std::lock_guard<std::mutex> lock(Queues().mu);
 #else
     // Under the submit lock the slot cannot be handed to another request.
-    std::lock_guard<std::mutex> lock(*submit_mu_);
+    std::lock_guard<platform::Lock> lock(*submit_mu_);
 #endif
     Slot* s = reinterpret_cast<Slot*>(
         static_cast<uintptr_t>(r->backend_data.load(std::memory_order_relaxed)));
@@ -597,7 +597,7 @@ class PosixAioBackend final : public Backend {
   }
 
   Context* const ctx_;
-  std::mutex* const submit_mu_;
+  platform::Lock* const submit_mu_;
   const char* const name_;
   const DoNowPolicy do_now_;
   std::unique_ptr<AioNotifier> notifier_;

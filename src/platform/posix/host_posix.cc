@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
+#include <linux/futex.h>
 #include <linux/stat.h>
 #include <sys/eventfd.h>
 #include <sys/statfs.h>
@@ -15,8 +16,29 @@
 #endif
 
 #include "platform/host.h"
+#include "platform/lock.h"
 
 namespace faio::platform {
+
+#ifdef __linux__
+// Lock's contended path (the classic three-state futex mutex): once the word
+// says "held with sleepers" (2), every unlock wakes one sleeper, which takes
+// the lock as 2 again, since others may still sleep.
+void Lock::LockSlow(uint32_t seen) {
+  if (seen != 2) seen = word_.exchange(2, std::memory_order_acquire);
+  while (seen != 0) {
+    // Returns at once (EAGAIN) when the word is no longer 2; EINTR: look again.
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr,
+            0);
+    seen = word_.exchange(2, std::memory_order_acquire);
+  }
+}
+
+void Lock::Wake() {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+          0);
+}
+#endif
 
 int StatusFromHostError(int err) {
   switch (err) {
