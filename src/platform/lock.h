@@ -11,11 +11,30 @@
 // Windows: an SRW lock (mingw-w64's std::mutex goes through winpthreads). Other
 // hosts: std::mutex. Every variant is constant-initialized, so a global (the
 // handle tables) needs no guard.
+//
+// Under ThreadSanitizer the futex lock announces itself as a mutex
+// (<sanitizer/tsan_interface.h>), so TSan keeps checking lock order (the
+// submit lock before the timer's, docs/design.md) and misuse, as it did for
+// std::mutex.
 #ifndef FAIO_SRC_PLATFORM_LOCK_H_
 #define FAIO_SRC_PLATFORM_LOCK_H_
 
 #include <atomic>
 #include <cstdint>
+
+#if defined(__SANITIZE_THREAD__)
+#define FAIO_TSAN_MUTEX 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FAIO_TSAN_MUTEX 1
+#endif
+#endif
+#if defined(FAIO_TSAN_MUTEX) && defined(__linux__)
+#include <sanitizer/tsan_interface.h>
+#define FAIO_TSAN_ANNOTATE(call) call
+#else
+#define FAIO_TSAN_ANNOTATE(call) ((void)0)
+#endif
 
 #ifdef _WIN32
 #ifndef WIN32_LEAN_AND_MEAN
@@ -36,20 +55,32 @@ class Lock {
   Lock& operator=(const Lock&) = delete;
 
   void lock() {
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_pre_lock(this, 0));
     uint32_t free = 0;
     if (!word_.compare_exchange_strong(free, 1, std::memory_order_acquire,
                                        std::memory_order_relaxed)) [[unlikely]] {
       LockSlow(free);
     }
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_post_lock(this, 0, 0));
   }
   bool try_lock() {
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_pre_lock(this, __tsan_mutex_try_lock));
     uint32_t free = 0;
-    return word_.compare_exchange_strong(free, 1, std::memory_order_acquire,
-                                         std::memory_order_relaxed);
+    const bool got = word_.compare_exchange_strong(free, 1, std::memory_order_acquire,
+                                                   std::memory_order_relaxed);
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_post_lock(
+        this, got ? __tsan_mutex_try_lock : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
+        0));
+    return got;
   }
   void unlock() {
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_pre_unlock(this, 0));
     if (word_.exchange(0, std::memory_order_release) == 2) [[unlikely]] Wake();
+    FAIO_TSAN_ANNOTATE(__tsan_mutex_post_unlock(this, 0));
   }
+  // Sleepers: a thread has found the lock held and sleeps, or is about to
+  // (tests).
+  bool Sleepers() const { return word_.load(std::memory_order_relaxed) == 2; }
 
  private:
   // LockSlow: marks the word "held with sleepers" and sleeps until it can take

@@ -197,8 +197,9 @@ TEST(HandleTable, StillNamesOnlyTheSlotsCurrentObject) {
 TEST(PlatformLock, ExcludesAndWakesTheThreadsItMadeSleep) {
   platform::Lock lock;
   lock.lock();
-  EXPECT_FALSE(lock.try_lock());
+  std::thread([&] { EXPECT_FALSE(lock.try_lock()) << "taken while held"; }).join();
   constexpr int kThreads = 4;
+  std::atomic<int> started{0};
   std::atomic<int> inside{0};
   std::atomic<int> entered{0};
   std::atomic<int> most_inside{0};
@@ -206,6 +207,7 @@ TEST(PlatformLock, ExcludesAndWakesTheThreadsItMadeSleep) {
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t) {
     ts.emplace_back([&] {
+      started.fetch_add(1);
       for (int i = 0; i < 20000; ++i) {
         lock.lock();
         int now = inside.fetch_add(1) + 1;
@@ -219,9 +221,14 @@ TEST(PlatformLock, ExcludesAndWakesTheThreadsItMadeSleep) {
       }
     });
   }
-  // Held for a while: every thread is blocked in lock(), none got in.
+  // Held while every thread has started and called lock(): none gets in, and
+  // (Linux) they sleep on the futex word, so the unlock below must wake them.
+  while (started.load() < kThreads) std::this_thread::yield();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(entered.load(), 0) << "a thread got past a held lock";
+#ifdef __linux__
+  EXPECT_TRUE(lock.Sleepers()) << "no thread went to sleep on the held lock";
+#endif
   lock.unlock();
   for (auto& t : ts) t.join();
   EXPECT_EQ(entered.load(), kThreads);

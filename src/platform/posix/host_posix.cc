@@ -25,18 +25,22 @@ namespace faio::platform {
 // says "held with sleepers" (2), every unlock wakes one sleeper, which takes
 // the lock as 2 again, since others may still sleep.
 void Lock::LockSlow(uint32_t seen) {
+  const int saved = errno;  // a lock leaves errno alone, as pthread_mutex_lock does
   if (seen != 2) seen = word_.exchange(2, std::memory_order_acquire);
   while (seen != 0) {
     // Returns at once (EAGAIN) when the word is no longer 2; EINTR: look again.
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr,
-            0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, 2, nullptr,
+            nullptr, 0);
     seen = word_.exchange(2, std::memory_order_acquire);
   }
+  errno = saved;
 }
 
 void Lock::Wake() {
+  const int saved = errno;
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
           0);
+  errno = saved;
 }
 #endif
 
