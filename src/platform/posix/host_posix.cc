@@ -29,8 +29,8 @@ void Lock::LockSlow(uint32_t seen) {
   if (seen != 2) seen = word_.exchange(2, std::memory_order_acquire);
   while (seen != 0) {
     // Returns at once (EAGAIN) when the word is no longer 2; EINTR: look again.
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, 2, nullptr,
-            nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, 2, nullptr, nullptr,
+            0);
     seen = word_.exchange(2, std::memory_order_acquire);
   }
   errno = saved;
