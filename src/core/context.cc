@@ -13,6 +13,15 @@
 #include "core/timer.h"
 #include "platform/host.h"
 
+// A step of the request path with one caller, in this file: inlined into it,
+// as link-time optimization would (the library is not built with it), so the
+// path is one function and not a chain of calls.
+#if defined(__GNUC__)
+#define FAIO_ONE_CALLER [[gnu::always_inline]] inline
+#else
+#define FAIO_ONE_CALLER inline
+#endif
+
 #ifndef NDEBUG
 #define FAIO_DCHECK(cond) assert(cond)
 #else
@@ -341,7 +350,7 @@ static_assert(Request::kFileLocal == platform::kNowLocal &&
                   Request::kFileMayHold == platform::kNowMayHold,
               "Request::file_bits are the file probe's bits");
 
-int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
+FAIO_ONE_CALLER int Context::HandOver(const Batch& batch, size_t take, size_t* accepted) {
   int status = FAIO_OK;
   // kSingle (io_uring): a submit of one request, unless a callback of
   // faio_ctx_run makes it - those reach the host together when the callbacks
@@ -589,7 +598,7 @@ void Context::QueueLocal(Request* r) {
 
 // Waiting thread only: hands out up to max requests of the local list, oldest
 // first (what is left stays in local_ready_ for the next wait).
-size_t Context::TakeLocal(faio_req** out, size_t max) {
+FAIO_ONE_CALLER size_t Context::TakeLocal(faio_req** out, size_t max) {
   if (local_ready_ == nullptr) {
     for (Request* r = TakeAll(local_); r != nullptr;) {  // newest first: reverse
       Request* next = r->next;
@@ -622,20 +631,6 @@ void Context::FlushOutcome(Request* r, int* status, int* host_error) {
     *status = sticky;  // never a silent success after a lost write
     *host_error = fs->sticky_host_error.load(std::memory_order_relaxed);
   }
-}
-
-int Context::Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count) {
-  if (count == nullptr) return FAIO_E_INVALID_PARAMETER;
-  *count = 0;
-  if (out == nullptr || size == 0) return FAIO_E_INVALID_PARAMETER;
-  if (min > size) return FAIO_E_OUT_OF_RANGE;
-  bool expected = false;
-  if (!waiting_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
-    return FAIO_E_BUSY;
-  }
-  int st = WaitHeld(min, timeout_ms, out, size, count);
-  waiting_.store(false, std::memory_order_release);
-  return st;
 }
 
 int Context::WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size,

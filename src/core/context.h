@@ -78,7 +78,19 @@ class Context {
   // Submit: see faio_ctx_submit; *accepted (when given) is the accepted prefix,
   // 0 on every refusal of the whole batch.
   int Submit(faio_req** reqs, size_t n, size_t* accepted = nullptr);
-  int Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
+  int Wait(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count) {
+    if (count == nullptr) return FAIO_E_INVALID_PARAMETER;
+    *count = 0;
+    if (out == nullptr || size == 0) return FAIO_E_INVALID_PARAMETER;
+    if (min > size) return FAIO_E_OUT_OF_RANGE;
+    bool expected = false;
+    if (!waiting_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+      return FAIO_E_BUSY;
+    }
+    int st = WaitHeld(min, timeout_ms, out, size, count);
+    waiting_.store(false, std::memory_order_release);
+    return st;
+  }
   // Run: see faio_ctx_run (a wait that calls each completed request's callback).
   int Run(size_t min, uint32_t timeout_ms, uint32_t* count);
   int Wakeup();
@@ -142,11 +154,12 @@ class Context {
 
  private:
   Context() = default;
-  // Submit's steps (context.cc).
+  // Submit's steps (context.cc). Those declared inline have one caller and
+  // are defined and used in context.cc only (inlined into it there).
   class Batch;
   class Stage;
   size_t Reserve(size_t n);
-  int HandOver(const Batch& batch, size_t take, size_t* accepted);
+  inline int HandOver(const Batch& batch, size_t take, size_t* accepted);
   void SubmitFlush(Request* r, FileState* fs);
   bool DoNow(Request* r, FileState* fs);
   // ArmDeadline: under submit_mu_, before r (a claimed request with a
@@ -213,7 +226,7 @@ class Context {
   static void FlushOutcome(Request* r, int* status, int* host_error);
   // WaitHeld is Wait for a caller that holds waiting_ (Wait, Run).
   int WaitHeld(size_t min, uint32_t timeout_ms, faio_req** out, size_t size, uint32_t* count);
-  size_t TakeLocal(faio_req** out, size_t max);
+  inline size_t TakeLocal(faio_req** out, size_t max);  // WaitHeld's step (context.cc)
   // Issues flushes whose barrier has passed. Takes the submit lock.
   void DrainFlushes();
   // Under the submit lock: hands the flushes in flush_scratch_ to the host (or
