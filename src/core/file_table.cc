@@ -122,18 +122,6 @@ bool FileTable::AddFlush(FileState* fs, Request* f) {
   return true;
 }
 
-bool FileTable::Release(Request* r) {
-  Epoch* e = r->epoch;
-  if (e == nullptr) return false;
-  r->epoch = nullptr;
-  return ReleaseN(e, 1);
-}
-
-bool FileTable::ReleaseN(Epoch* e, int64_t n) {
-  if (e->inflight.fetch_sub(n, std::memory_order_seq_cst) != n) return false;
-  return e->sealed.load(std::memory_order_seq_cst);
-}
-
 void FileTable::Drain(FileState* fs, std::vector<ReadyFlush>* out) {
   while (fs->head != fs->tail && fs->head->sealed.load(std::memory_order_seq_cst) &&
          fs->head->inflight.load(std::memory_order_seq_cst) == 0) {

@@ -81,9 +81,17 @@ class FileTable {
   bool AddFlush(FileState* fs, Request* f);
   // Release uncounts a finished request; true when its epoch drained while a
   // flush waits on it (call Drain under the submit lock).
-  static bool Release(Request* r);
+  static bool Release(Request* r) {
+    Epoch* e = r->epoch;
+    if (e == nullptr) return false;
+    r->epoch = nullptr;
+    return ReleaseN(e, 1);
+  }
   // ReleaseN uncounts n finished requests of epoch e at once; same answer.
-  static bool ReleaseN(Epoch* e, int64_t n);
+  static bool ReleaseN(Epoch* e, int64_t n) {
+    if (e->inflight.fetch_sub(n, std::memory_order_seq_cst) != n) return false;
+    return e->sealed.load(std::memory_order_seq_cst);
+  }
   // Drain appends every flush of fs whose barrier has passed to out.
   void Drain(FileState* fs, std::vector<ReadyFlush>* out);
   // DrainAll does Drain for every file.
