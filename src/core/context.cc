@@ -13,9 +13,9 @@
 #include "core/timer.h"
 #include "platform/host.h"
 
-// A step of the request path with one caller, in this file: inlined into it,
-// as link-time optimization would (the library is not built with it), so the
-// path is one function and not a chain of calls.
+// A step of the request path with one caller (or a few), in this file:
+// inlined into it, as link-time optimization would (the library is not built
+// with it), so the path is one function and not a chain of calls.
 #if defined(__GNUC__)
 #define FAIO_ONE_CALLER [[gnu::always_inline]] inline
 #else
@@ -328,7 +328,7 @@ int Context::Submit(faio_req** reqs, size_t n, size_t* accepted_out) {
   return status;
 }
 
-size_t Context::Reserve(size_t n) {
+FAIO_ONE_CALLER size_t Context::Reserve(size_t n) {
   if (capacity_ == FAIO_UNLIMITED) {
     inflight_.fetch_add(static_cast<int64_t>(n), std::memory_order_acq_rel);
     return n;
@@ -584,7 +584,7 @@ void Context::ResubmitContinuing() {
   for (Request* r : refused) CompleteLocally(r, FAIO_E_INSUFFICIENT_RESOURCES, r->host_error);
 }
 
-void Context::QueueLocal(Request* r) {
+FAIO_ONE_CALLER void Context::QueueLocal(Request* r) {
   PushFront(local_, r, &Request::next, std::memory_order_seq_cst);
   // Pairs with WaitHeld's store of reaper_blocked_ and load of local_: either
   // the waiter sees the request before it blocks, or this sees the waiter

@@ -158,7 +158,7 @@ class Context {
   // are defined and used in context.cc only (inlined into it there).
   class Batch;
   class Stage;
-  size_t Reserve(size_t n);
+  inline size_t Reserve(size_t n);
   inline int HandOver(const Batch& batch, size_t take, size_t* accepted);
   void SubmitFlush(Request* r, FileState* fs);
   bool DoNow(Request* r, FileState* fs);
@@ -171,7 +171,7 @@ class Context {
   void TimedOut(Request* r, uint64_t held);
   // QueueLocal puts a request whose outcome is written (kFinishing) on the
   // local list for the next wait, waking a blocked one.
-  void QueueLocal(Request* r);
+  inline void QueueLocal(Request* r);
   // Finish turns one raw host completion (Backend::Reap) into the request's
   // outcome, on the waiting thread: the host's code becomes a status here, in
   // one place (platform::StatusFromHostError). True when the request is now

@@ -63,8 +63,12 @@ bool IsLocalFile(faio_file f);
 // (0: success). False: left for the host - not allowed, not wholly cached,
 // or the file refused (*now then loses the bit, so it is not asked again).
 // The transfer is segs[0..n), len bytes in all.
+// Linux: inline (platform/posix/transfer_now.h), on the path of every request
+// made at submission; elsewhere it answers false.
+#ifndef __linux__
 bool TransferNow(faio_file f, bool write, const faio_buffer* segs, uint32_t n, size_t len,
                  int64_t off, uint8_t* now, size_t* bytes, int* err);
+#endif
 // SyncFile makes the file's written data durable (full: metadata too).
 // Returns 0 or -1 with the host error in *err.
 int SyncFile(faio_file f, bool full, int* err);
@@ -96,5 +100,9 @@ void ResetNotify(const Notify& n);
 void CloseNotify(Notify* n);
 
 }  // namespace faio::platform
+
+#ifdef __linux__
+#include "platform/posix/transfer_now.h"
+#endif
 
 #endif  // FAIO_SRC_PLATFORM_HOST_H_

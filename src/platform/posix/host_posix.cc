@@ -235,46 +235,28 @@ bool IsLocalFile(faio_file f) {
 #endif
 }
 
-bool TransferNow(faio_file f, bool write, const faio_buffer* segs, uint32_t n, size_t len,
-                 int64_t off, uint8_t* now, size_t* bytes, int* err) {
 #ifdef __linux__
-  if ((*now & (write ? kNowWrite : kNowRead)) == 0) return false;
-  const auto* iov = reinterpret_cast<const iovec*>(segs);
-  ssize_t t;
-  do {
-    if (write) {
-      t = n == 1 ? ::pwrite(f, segs[0].base, len, static_cast<off_t>(off))
-                 : ::pwritev(f, iov, static_cast<int>(n), static_cast<off_t>(off));
-    } else {
-      t = ::preadv2(f, iov, static_cast<int>(n), static_cast<off_t>(off), RWF_NOWAIT);
-    }
-  } while (t < 0 && errno == EINTR);
-  if (t < 0) {
-    if (errno == ESPIPE) {  // the probe was stale: not a file that seeks
-      *now = kNowProbed;
-      return false;
-    }
-    if (!write) {
-      // EAGAIN: not cached. EOPNOTSUPP (or EINVAL on an old kernel): no
-      // RWF_NOWAIT for this file. Any other error: the host reports it.
-      if (errno == EOPNOTSUPP || errno == EINVAL) *now &= static_cast<uint8_t>(~kNowRead);
-      return false;
-    }
-    *err = errno;
-    *bytes = 0;
-    return true;
+bool TransferNowFailed(bool write, uint8_t* now, size_t* bytes, int* err) {
+  if (errno == ESPIPE) {  // the probe was stale: not a file that seeks
+    *now = kNowProbed;
+    return false;
   }
-  // A read the cache holds in part, or one at the end of the file: the host's.
-  if (!write && static_cast<size_t>(t) < len) return false;
-  *err = 0;
-  *bytes = static_cast<size_t>(t);
+  if (!write) {
+    // EAGAIN: not cached. EOPNOTSUPP (or EINVAL on an old kernel): no
+    // RWF_NOWAIT for this file. Any other error: the host reports it.
+    if (errno == EOPNOTSUPP || errno == EINVAL) *now &= static_cast<uint8_t>(~kNowRead);
+    return false;
+  }
+  *err = errno;
+  *bytes = 0;
   return true;
-#else
-  (void)f, (void)write, (void)segs, (void)n, (void)len, (void)off, (void)now, (void)bytes,
-      (void)err;
-  return false;
-#endif
 }
+#else
+bool TransferNow(faio_file, bool, const faio_buffer*, uint32_t, size_t, int64_t, uint8_t*, size_t*,
+                 int*) {
+  return false;
+}
+#endif
 
 int SyncFile(faio_file f, bool full, int* err) {
   for (;;) {
