@@ -185,18 +185,6 @@ Context::~Context() {
   if (notify_on_.load() && !own_pollable_) platform::CloseNotify(&notify_);
 }
 
-void Context::Uncount(size_t n, bool cancelled) {
-  if (n == 0) return;
-  int64_t before = inflight_.fetch_sub(static_cast<int64_t>(n), std::memory_order_acq_rel);
-  FAIO_DCHECK(before >= static_cast<int64_t>(n));
-  (void)before;
-#ifndef NDEBUG
-  (cancelled ? cancelled_ : reaped_).fetch_add(static_cast<int64_t>(n));
-#else
-  (void)cancelled;
-#endif
-}
-
 // The requests of one submit call. The first kResolved handles are resolved
 // once, by Claim.
 class Context::Batch {
@@ -355,7 +343,9 @@ FAIO_ONE_CALLER int Context::HandOver(const Batch& batch, size_t take, size_t* a
   // kSingle (io_uring): a submit of one request, unless a callback of
   // faio_ctx_run makes it - those reach the host together when the callbacks
   // of the batch have returned, as one batch would.
-  const bool in_run = run_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  // (Asked of the thread only while a run is on: most submits make no call.)
+  const std::thread::id runner = run_thread_.load(std::memory_order_relaxed);
+  const bool in_run = runner != std::thread::id() && runner == std::this_thread::get_id();
   const bool do_now = do_now_ == DoNowPolicy::kAlways ||
                       (do_now_ == DoNowPolicy::kSingle && batch.size() == 1 && !in_run);
   bool flushed = false;  // a flush may have gone to the backend

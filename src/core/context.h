@@ -18,6 +18,7 @@
 #define FAIO_SRC_CORE_CONTEXT_H_
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -232,7 +233,17 @@ class Context {
   // Under the submit lock: hands the flushes in flush_scratch_ to the host (or
   // completes them locally).
   void IssueFlushes();
-  void Uncount(size_t n, bool cancelled);
+  void Uncount(size_t n, bool cancelled) {
+    if (n == 0) return;
+    [[maybe_unused]] int64_t before =
+        inflight_.fetch_sub(static_cast<int64_t>(n), std::memory_order_acq_rel);
+#ifndef NDEBUG
+    assert(before >= static_cast<int64_t>(n));
+    (cancelled ? cancelled_ : reaped_).fetch_add(static_cast<int64_t>(n));
+#else
+    (void)cancelled;
+#endif
+  }
   // Waiting thread only: applies the epoch releases Finish batched.
   void ApplyReleases() {
     if (release_epoch_ == nullptr) return;
