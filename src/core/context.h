@@ -155,8 +155,8 @@ class Context {
 
  private:
   Context() = default;
-  // Submit's steps (context.cc). Those declared inline have one caller and
-  // are defined and used in context.cc only (inlined into it there).
+  // Submit's steps (context.cc). Those declared inline have one caller (or a
+  // few) and are defined and used in context.cc only (inlined there).
   class Batch;
   class Stage;
   inline size_t Reserve(size_t n);
@@ -321,15 +321,16 @@ struct ContextSlot {
   std::atomic<uint32_t> users{0};
 };
 
+// The process-wide table of context slots (context.cc).
+inline constexpr uint8_t kContextTag = 0xFC;
+using ContextTable = HandleTable<ContextSlot, kContextTag>;
+extern ContextTable g_contexts;
+
 // ContextPin resolves a context handle and keeps the context alive for the
 // pin's life: every C call that uses a context holds one, so a destroy racing
 // it on another thread answers *busy* (or the call *invalid handle*) instead of
 // freeing the context under it. Two atomic operations on the context's own
 // slot; async-signal-safe.
-inline constexpr uint8_t kContextTag = 0xFC;
-using ContextTable = HandleTable<ContextSlot, kContextTag>;
-extern ContextTable g_contexts;
-
 class ContextPin {
  public:
   // Inline: every C call on a context makes one.
