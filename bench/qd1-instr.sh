@@ -11,7 +11,9 @@
 # machine: it does not count the kernel's work.
 #
 # Environment: BACKEND (default io_uring), OP (read, write or wsync16; default
-# read), SMALL (2000), LARGE (6000).
+# read), SMALL (2000), LARGE (6000). SMALL is at least 2000: qd1_bench's
+# uncounted warm-up is min(ops, 2000) operations, the same at both counts only
+# from there.
 set -euo pipefail
 build=${1:-build}
 bin=$build/bench/qd1_bench
@@ -20,13 +22,18 @@ op=${OP:-read}
 small=${SMALL:-2000}
 large=${LARGE:-6000}
 [[ -x $bin ]] || { echo "qd1-instr.sh: no $bin (build the benchmarks)" >&2; exit 2; }
+((small >= 2000 && large > small)) || { echo "qd1-instr.sh: needs 2000 <= SMALL < LARGE" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "qd1-instr.sh: needs valgrind" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/faio-qd1.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 count() {  # operations -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
     "$bin" --backend "$backend" --op "$op" --rounds 1 --ops "$1" --size 16 --dir "$tmp" \
-    >/dev/null 2>"$tmp/vg.log" || { cat "$tmp/vg.log" >&2; exit 1; }
+    >"$tmp/out.txt" 2>"$tmp/vg.log" || { cat "$tmp/vg.log" >&2; exit 1; }
+  if grep -q unavailable "$tmp/out.txt"; then  # no faio loop was run: no figure
+    cat "$tmp/out.txt" >&2
+    exit 1
+  fi
   sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/cg.out"
 }
 a=$(count "$small")

@@ -131,7 +131,11 @@ double NowaitRound(int fd, const std::vector<int64_t>& offs, char* buf) {
   for (int64_t off : offs) {
     iovec v{buf, kBlock};
     ssize_t n = preadv2(fd, &v, 1, off, RWF_NOWAIT);
-    if (n < 0 && errno == EAGAIN) n = pread(fd, buf, kBlock, off);
+    // Not cached (EAGAIN), or no RWF_NOWAIT on this file system (EOPNOTSUPP,
+    // EINVAL on old kernels): the plain call, as faio then hands it over.
+    if (n < 0 && (errno == EAGAIN || errno == EOPNOTSUPP || errno == EINVAL)) {
+      n = pread(fd, buf, kBlock, off);
+    }
     if (n != static_cast<ssize_t>(kBlock)) Die("preadv2", n < 0 ? errno : EIO);
   }
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() /

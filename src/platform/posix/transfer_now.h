@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "faio/faio.h"
+#include "platform/host.h"  // kNowRead, kNowWrite (it includes this file at its end)
 
 namespace faio::platform {
 
