@@ -43,40 +43,18 @@ size_t OpenDescriptors() {
   return n;
 }
 
-TEST_P(PosixAio, FiveThousandContextsEachWithAReadInFlightAllComplete) {
+TEST_P(PosixAio, FiveThousandContextsHoldNoDescriptor) {
   // Regression (issue 19, item 1): each context parked a read on one of
   // glibc's 20 AIO threads; from the 20th context on nothing completed. Now a
-  // context holds no descriptor, no AIO request and no thread: 5,000 of them,
-  // each with a read submitted before any is reaped, all complete.
+  // context holds no descriptor, no AIO request and no thread. (That 5,000 of
+  // them with a read in flight all complete is
+  // Context.FiveThousandContextsEachWithAReadInFlightAllComplete, on every
+  // backend.)
   constexpr size_t kN = 5000;
-  constexpr size_t kLen = 64;
-  auto f = NewFile(kN * kLen);
   const size_t fds_before = OpenDescriptors();
-  std::vector<faio_ctx*> ctxs;
-  ctxs.reserve(kN);
-  std::vector<faio_req*> reqs = NewReqs(kN);
-  std::vector<Bytes> bufs(kN, Bytes(kLen));
-  for (size_t i = 0; i < kN; i++) {
-    faio_ctx* c = NewCtx(4);
-    ASSERT_NE(c, nullptr) << "context " << i;
-    ctxs.push_back(c);
-  }
+  for (size_t i = 0; i < kN; i++) ASSERT_NE(NewCtx(4), nullptr) << "context " << i;
   const size_t fds_after = OpenDescriptors();
   EXPECT_LT(fds_after - fds_before, 8u) << kN << " contexts opened descriptors";
-  for (size_t i = 0; i < kN; i++) {
-    ASSERT_ST(FAIO_OK, faio_req_prepare_read(reqs[i], f->fd(), static_cast<int64_t>(i * kLen),
-                                             bufs[i].data(), kLen, nullptr));
-    ASSERT_ST(FAIO_OK, Submit1(ctxs[i], reqs[i]));
-  }
-  for (size_t i = kN; i-- > 0;) {
-    std::vector<faio_req*> got = Reap(ctxs[i], 1, milliseconds(10000));
-    ASSERT_EQ(got.size(), 1u) << "the read through context " << i << " did not complete";
-    ASSERT_EQ(got[0], reqs[i]);
-    size_t n = 0;
-    ASSERT_ST(FAIO_OK, faio_req_result(reqs[i], &n));
-    ASSERT_EQ(n, kLen);
-    ASSERT_EQ(bufs[i][0], static_cast<unsigned char>(i * kLen * 7 + 3)) << i;
-  }
 }
 
 TEST_P(PosixAio, WakeupReachesAWaiterThatBlocksEverySignal) {
