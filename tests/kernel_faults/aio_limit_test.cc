@@ -126,6 +126,10 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
   EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, s);
   EXPECT_EQ(named, nullptr);
   if (named != nullptr) faio_ctx_destroy(named);
+  // That create, refused, gave back the idle kernel AIO contexts this process
+  // kept (faio_get_backends' probe left one): the hoard takes their slots too.
+  why = hoard.Exhaust();
+  ASSERT_EQ(why, "");
   std::vector<faio_backend_info> infos;
   const faio_backend_info* now = FreshInfo("linux_aio", &infos);
   ASSERT_NE(now, nullptr);
@@ -163,6 +167,54 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
     EXPECT_ST(FAIO_OK, faio_ctx_destroy(after));
   }
   EXPECT_ST(FAIO_OK, faio_ctx_destroy(before));
+}
+
+TEST(AioMaxNr, IdleContextsAreGivenBackWhenTheSlotsRunOut) {
+  // A destroyed linux_aio context's kernel AIO context is kept idle for the
+  // next one of its size (io_destroy waits ~32 ms for an RCU grace period).
+  // The slots it holds belong to everybody: when they run out, a create
+  // destroys the idle ones and asks again. Without that give-back the create
+  // below fails (the hoard leaves no slot), and without the store the idle
+  // context's slots went back at destroy and the hoard took them.
+  const faio_backend_info* info = FindBackend("linux_aio");
+  if (info == nullptr) GTEST_SKIP() << "linux_aio is not compiled in";
+  if (!info->available) GTEST_SKIP() << "linux_aio unavailable here: " << info->reason;
+  long max_nr = ReadLong("/proc/sys/fs/aio-max-nr");
+  long nr = ReadLong("/proc/sys/fs/aio-nr");
+  if (max_nr < 0 || nr < 0) GTEST_SKIP() << "no /proc/sys/fs/aio-max-nr";
+  if (max_nr - nr > (1L << 24)) {
+    GTEST_SKIP() << "fs.aio-max-nr=" << max_nr << " is too large to exhaust in a test";
+  }
+  TempFile f;
+  ASSERT_TRUE(f.ok());
+  Bytes content = RandomBytes(4096, 2);
+  ASSERT_TRUE(f.Write(content));
+  Bytes buf(4096);
+
+  // Capacity 16 (33 events, 66 slots) left idle; then capacity 4 (9 events,
+  // 18 slots: another size, so the idle one is not simply taken).
+  faio_ctx_options o;
+  faio_ctx_options_init(&o);
+  o.backend = "linux_aio";
+  o.capacity = 16;
+  faio_ctx* big = nullptr;
+  ASSERT_ST(FAIO_OK, faio_ctx_create_ex(&big, &o));
+  ASSERT_ST(FAIO_OK, ReadOne(big, f.fd(), &buf));
+  ASSERT_ST(FAIO_OK, faio_ctx_destroy(big));
+
+  AioHoard hoard;
+  std::string why = hoard.Exhaust();
+  if (!why.empty()) GTEST_SKIP() << why;
+  aio_context_t probe = 0;
+  ASSERT_NE(syscall(SYS_io_setup, 1u, &probe), 0) << "the hoard left slots";
+
+  o.capacity = 4;
+  faio_ctx* small = nullptr;
+  ASSERT_ST(FAIO_OK, faio_ctx_create_ex(&small, &o)) << "the idle context was not given back";
+  std::fill(buf.begin(), buf.end(), 0);
+  EXPECT_ST(FAIO_OK, ReadOne(small, f.fd(), &buf));
+  EXPECT_TRUE(buf == content);
+  EXPECT_ST(FAIO_OK, faio_ctx_destroy(small));
 }
 
 }  // namespace

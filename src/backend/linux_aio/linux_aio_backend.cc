@@ -31,6 +31,11 @@
 // eventfd (async-signal-safe), the poll completes and io_getevents returns. The
 // reaper drains the eventfd and re-arms (io_submit is thread-safe, no lock).
 //
+// Contexts: io_destroy waits for an RCU grace period (~32 ms), so a destroyed
+// context's kernel AIO context, once shown idle (Quiesce), is kept for the next
+// context of its size (IdleAioContexts, bounded; given back when io_setup runs
+// out of fs.aio-max-nr).
+//
 // io_submit's partial results: it returns how many iocbs it took; when the first
 // one is refused it returns that error. EAGAIN (fs.aio-max-nr / the context's
 // nr_events exhausted) stops the batch: the rest are *prepared* again. Any other
@@ -97,6 +102,114 @@ enum : uint64_t {
   kPhaseParked = 6,  // its poll must go to the kernel again, which had no slot for it
 };
 
+// IdleAioContexts: kernel AIO contexts that a destroyed linux_aio context left
+// idle, kept for the next one that asks for the same number of events.
+// io_destroy does not return until the kernel has retired the context, which
+// waits for an RCU grace period (~32 ms on the development VM: a process that
+// creates and destroys contexts, or asks faio_get_backends, paid that each
+// time), while a context whose every event has been read is as good as new.
+// So a backend that can show its context idle (LinuxAioBackend::Quiesce)
+// parks it here, and the next context of the same size takes it instead of
+// calling io_setup.
+// - Bounded (kMax contexts, kMaxEvents events in all): the slots they hold come
+//   from the system-wide fs.aio-max-nr, which other processes share.
+// - An io_setup that answers EAGAIN destroys them all and asks once more, so
+//   the store never makes a create fail that would have succeeded.
+// - Kernel AIO contexts do not survive fork: entries another process made
+//   (pid) are dropped, not used. The lock is only ever tried, so a child
+//   forked while some thread held it does not hang (it just never uses the
+//   store), and a caller that finds it busy does what it did without one.
+class IdleAioContexts {
+ public:
+  static constexpr size_t kMax = 16;
+  static constexpr unsigned kMaxEvents = 1024;
+
+  constexpr IdleAioContexts() = default;
+
+  // Take: an idle context of exactly nr events into *ctx; false: none.
+  bool Take(unsigned nr, aio_context_t* ctx) {
+    const pid_t pid = getpid();
+    std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    if (pid_ != pid) Forget(pid);
+    for (size_t i = 0; i < n_; ++i) {
+      if (idle_[i].nr != nr) continue;
+      *ctx = idle_[i].ctx;
+      events_ -= nr;
+      idle_[i] = idle_[--n_];
+      return true;
+    }
+    return false;
+  }
+
+  // Put keeps ctx (nr events, nothing in flight, nothing unread); false: the
+  // store is full (or busy), and the caller destroys it.
+  bool Put(aio_context_t ctx, unsigned nr) {
+    const pid_t pid = getpid();
+    std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    if (pid_ != pid) Forget(pid);
+    if (n_ == kMax || nr > kMaxEvents - events_) return false;
+    idle_[n_++] = Idle{ctx, nr};
+    events_ += nr;
+    return true;
+  }
+
+  // DestroyAll destroys every idle context of this process (their slots go
+  // back to fs.aio-max-nr) and says how many there were.
+  size_t DestroyAll() {
+    Idle taken[kMax];
+    size_t n = 0;
+    {
+      const pid_t pid = getpid();
+      std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
+      if (!lock.owns_lock()) return 0;
+      if (pid_ != pid) Forget(pid);
+      n = n_;
+      std::copy(idle_, idle_ + n_, taken);
+      n_ = 0;
+      events_ = 0;
+    }
+    for (size_t i = 0; i < n; ++i) IoDestroy(taken[i].ctx);
+    return n;
+  }
+
+ private:
+  struct Idle {
+    aio_context_t ctx;
+    unsigned nr;
+  };
+  // Forget: the entries are another process's (this one is a fork child).
+  void Forget(pid_t pid) {
+    n_ = 0;
+    events_ = 0;
+    pid_ = pid;
+  }
+
+  platform::Lock mu_;
+  pid_t pid_ = 0;
+  size_t n_ = 0;
+  unsigned events_ = 0;
+  Idle idle_[kMax] = {};
+};
+constinit IdleAioContexts g_idle_aio;
+
+// SetUp gives *ctx a kernel AIO context of nr events: an idle one, or a new one
+// (when io_setup answers EAGAIN with idle ones held, they are destroyed and it
+// is asked again). -1 and errno as io_setup.
+int SetUp(unsigned nr, aio_context_t* ctx) {
+  if (g_idle_aio.Take(nr, ctx)) return 0;
+  int ret = IoSetup(nr, ctx);
+  if (ret < 0 && errno == EAGAIN && g_idle_aio.DestroyAll() > 0) ret = IoSetup(nr, ctx);
+  return ret;
+}
+
+// Retire hands back a context the caller has shown idle (nothing in flight,
+// every event read): kept for the next SetUp of nr events, else destroyed.
+void Retire(aio_context_t ctx, unsigned nr) {
+  if (!g_idle_aio.Put(ctx, nr)) IoDestroy(ctx);
+}
+
 // Explains a failed io_setup: the host lacking or forbidding kernel AIO is
 // FAIO_E_NOT_SUPPORTED; the pool or the kernel's memory exhausted is
 // FAIO_E_INSUFFICIENT_RESOURCES, which "auto" does not take for absence
@@ -132,7 +245,13 @@ class LinuxAioBackend final : public Backend {
     // First: a worker finishing a flush of ours still kicks wake_.
     if (flushes_.attached()) flushes_.Detach();
 #endif
-    if (aio_ != 0) IoDestroy(aio_);  // cancels the wake poll
+    if (aio_ != 0) {
+      if (Quiesce()) {
+        Retire(aio_, nr_);
+      } else {
+        IoDestroy(aio_);  // cancels the wake poll
+      }
+    }
     platform::CloseNotify(&wake_);
   }
 
@@ -142,17 +261,18 @@ class LinuxAioBackend final : public Backend {
     // whose events are not reaped yet (the core no longer counts them, the
     // kernel does), and one for the wake poll.
     unsigned nr = capacity_ * 2 + 1;
-    int ret = IoSetup(nr, &aio_);
+    int ret = SetUp(nr, &aio_);
     if (ret < 0 && errno == EAGAIN && asked_ == 0) {
       capacity_ = 128;
       nr = capacity_ * 2 + 1;
-      ret = IoSetup(nr, &aio_);
+      ret = SetUp(nr, &aio_);
     }
     if (ret < 0) {
       aio_ = 0;
       Explain(errno, nr, why);
       return false;
     }
+    nr_ = nr;
     if (!OpenWakeup(&wake_, 1, why)) return false;
     wake_armed_ = ArmWake();
     if (!wake_armed_) {
@@ -454,6 +574,49 @@ class LinuxAioBackend final : public Backend {
     return cb;
   }
 
+  // Quiesce withdraws the wake poll and reads every event the kernel still
+  // owes this context (the wake poll's, and those of cancelled polls:
+  // OwesEvents), so that it holds nothing another context could mistake for
+  // its own: then true, and it can be reused (Retire). Called at destruction,
+  // when the core counts no request. False when that cannot be shown within
+  // kQuiesceMs (or an event comes that should not): the caller destroys it.
+  bool Quiesce() {
+    static constexpr int64_t kQuiesceMs = 100;
+    bool wake_owed = false;
+    if (wake_armed_) {
+      io_event ev;
+      // The poll's event comes through the ring (EINPROGRESS), or is there
+      // already (EINVAL: it fired, unread). A kernel that answers 0 hands the
+      // event here instead: not a kernel this path knows, so no reuse.
+      if (IoCancel(aio_, &wake_cb_, &ev) == 0 || (errno != EINPROGRESS && errno != EINVAL)) {
+        return false;
+      }
+      wake_owed = true;
+    }
+    const auto give_up = Clock::now() + std::chrono::milliseconds(kQuiesceMs);
+    int64_t owed = owed_.load(std::memory_order_acquire);
+    while (wake_owed || owed > 0) {
+      io_event ev[16];
+      timespec ts = {0, 10'000'000};
+      const int got = IoGetevents(aio_, 1, 16, ev, &ts);
+      if (got < 0 && errno != EINTR) return false;
+      for (int i = 0; i < got; ++i) {
+        if (ev[i].data == kWakeTag && wake_owed) {
+          wake_owed = false;
+        } else if (owed > 0) {
+          --owed;  // a cancelled poll's late event
+        } else {
+          return false;  // an event nothing here owed
+        }
+      }
+      if ((wake_owed || owed > 0) && Clock::now() >= give_up) return false;
+    }
+    // Nothing left unread in the ring either.
+    const auto* ring = reinterpret_cast<const AioRing*>(aio_);
+    return ring->magic == kAioRingMagic && __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) ==
+                                               __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+  }
+
   // *drained (when given): a kick was pending, which the caller must honour as
   // a wakeup (its poll is gone with the drain).
   bool ArmWake(bool* drained = nullptr) {
@@ -622,6 +785,7 @@ class LinuxAioBackend final : public Backend {
   const uint32_t asked_;
   uint32_t capacity_ = 0;
   aio_context_t aio_ = 0;
+  unsigned nr_ = 0;        // aio_'s events (io_setup's nr)
   platform::Notify wake_;  // Kick's eventfd, polled by wake_cb_
   iocb wake_cb_ = {};
   platform::Notify notify_;  // faio_ctx_pollable's, once WatchPollable ran
@@ -641,7 +805,7 @@ class LinuxAioBackend final : public Backend {
 
 bool ProbeLinuxAioBackend(Unavailable* why) {
   aio_context_t ctx = 0;
-  if (IoSetup(2, &ctx) < 0) {
+  if (SetUp(2, &ctx) < 0) {
     Explain(errno, 2, why);
     return false;
   }
@@ -651,7 +815,7 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
   platform::Notify wake;
   ok = OpenWakeup(&wake, 1, why);
   platform::CloseNotify(&wake);
-  IoDestroy(ctx);
+  Retire(ctx, 2);  // never used: idle; the next probe takes it
   return ok;
 }
 
