@@ -7,6 +7,7 @@
 // That the idle contexts' slots go back when fs.aio-max-nr runs out is
 // AioMaxNr.IdleContextsAreGivenBackWhenTheSlotsRunOut (tests/kernel_faults).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,29 @@ class LinuxAio : public BackendTest {
 };
 INSTANTIATE_TEST_SUITE_P(Linux, LinuxAio, ::testing::Values(std::string("linux_aio")),
                          ::faio_test::BackendParamName);
+
+// Every "/[aio]" ring of this process holds no unread event: the header the
+// kernel maps at the context's address (fs/aio.c, struct aio_ring: id, nr,
+// head, tail, magic, ...) has head == tail. Empty: true; else why not.
+std::string AioRingsEmpty() {
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (f == nullptr) return "no /proc/self/maps";
+  std::string why;
+  char line[512];
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    if (strstr(line, "/[aio]") == nullptr) continue;
+    const auto* h = reinterpret_cast<const unsigned*>(strtoull(line, nullptr, 16));
+    const unsigned head = __atomic_load_n(&h[2], __ATOMIC_ACQUIRE);
+    const unsigned tail = __atomic_load_n(&h[3], __ATOMIC_ACQUIRE);
+    if (h[4] != 0xa10a10a1u) {
+      why += "a ring without the magic; ";
+    } else if (head != tail) {
+      why += "a ring with " + std::to_string((tail - head + h[1]) % h[1]) + " unread events; ";
+    }
+  }
+  fclose(f);
+  return why;
+}
 
 // The kernel AIO contexts of this process: each maps its ring as "/[aio]".
 size_t AioRings() {
@@ -96,9 +120,10 @@ TEST_P(LinuxAio, AReusedKernelContextHoldsNothingOfItsPreviousOwner) {
   // The previous owner leaves what the kernel could still deliver: polls of
   // pipe reads it cancelled (their late events), and a wakeup pending (its
   // wake poll fired, unread). The next owner's waits must see none of it:
-  // no completion, no wakeup, nothing that ends a wait early. (The backend
-  // reads all of it before it parks the context; what it could not read in
-  // time makes it destroy the context instead.)
+  // no completion, no wakeup, nothing that ends a wait early. The backend
+  // reads all of it before it parks the context (what it could not read in
+  // time makes it destroy the context instead): the parked ring holds no
+  // unread event.
   constexpr int kRounds = 20;
   int stale = 0;
   for (int round = 0; round < kRounds; ++round) {
@@ -120,10 +145,13 @@ TEST_P(LinuxAio, AReusedKernelContextHoldsNothingOfItsPreviousOwner) {
     ASSERT_ST(FAIO_OK, faio_ctx_wakeup(a));
     const size_t rings = AioRings();
     ASSERT_ST(FAIO_OK, faio_ctx_destroy(a));
+    // Kept idle, with every event the kernel owed it read.
+    EXPECT_EQ(AioRings(), rings) << "round " << round << ": not kept idle";
+    EXPECT_EQ(AioRingsEmpty(), "") << "round " << round;
 
     faio_ctx* b = Make(&s);
     ASSERT_ST(FAIO_OK, s);
-    EXPECT_EQ(AioRings(), rings) << "round " << round << ": the kernel context was not reused";
+    EXPECT_EQ(AioRings(), rings) << "round " << round;
     Pipe* q = NewPipe();
     faio_req* r = NewReq();
     Bytes buf(8);

@@ -127,7 +127,8 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
   EXPECT_EQ(named, nullptr);
   if (named != nullptr) faio_ctx_destroy(named);
   // That create, refused, gave back the idle kernel AIO contexts this process
-  // kept (faio_get_backends' probe left one): the hoard takes their slots too.
+  // kept (faio_get_backends' probe left one), as it must: the hoard takes
+  // their slots too.
   why = hoard.Exhaust();
   ASSERT_EQ(why, "");
   std::vector<faio_backend_info> infos;
@@ -191,8 +192,9 @@ TEST(AioMaxNr, IdleContextsAreGivenBackWhenTheSlotsRunOut) {
   ASSERT_TRUE(f.Write(content));
   Bytes buf(4096);
 
-  // Capacity 16 (33 events, 66 slots) left idle; then capacity 4 (9 events,
-  // 18 slots: another size, so the idle one is not simply taken).
+  // Capacity 16 (33 events: fs.aio-nr is charged io_setup's nr) left idle;
+  // then capacity 4 (9 events: another size, so the idle one is not simply
+  // taken).
   faio_ctx_options o;
   faio_ctx_options_init(&o);
   o.backend = "linux_aio";

@@ -112,13 +112,15 @@ enum : uint64_t {
 // parks it here, and the next context of the same size takes it instead of
 // calling io_setup.
 // - Bounded (kMax contexts, kMaxEvents events in all): the slots they hold come
-//   from the system-wide fs.aio-max-nr, which other processes share.
-// - An io_setup that answers EAGAIN destroys them all and asks once more, so
-//   the store never makes a create fail that would have succeeded.
+//   from the system-wide fs.aio-max-nr, which other processes share. A context
+//   parked when the store is full pushes out the oldest ones (destroyed), so
+//   sizes nobody asks for again do not keep the store.
+// - An io_setup that answers EAGAIN destroys them all and asks once more.
 // - Kernel AIO contexts do not survive fork: entries another process made
-//   (pid) are dropped, not used. The lock is only ever tried, so a child
-//   forked while some thread held it does not hang (it just never uses the
-//   store), and a caller that finds it busy does what it did without one.
+//   (pid) are dropped, and a context is taken only once the kernel says it is
+//   this process's (a pid can come back). The lock is only ever tried (a few
+//   times), so a child forked while some thread held it does not hang: it
+//   does without the store.
 class IdleAioContexts {
  public:
   static constexpr size_t kMax = 16;
@@ -128,30 +130,45 @@ class IdleAioContexts {
 
   // Take: an idle context of exactly nr events into *ctx; false: none.
   bool Take(unsigned nr, aio_context_t* ctx) {
-    const pid_t pid = getpid();
-    std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return false;
-    if (pid_ != pid) Forget(pid);
-    for (size_t i = 0; i < n_; ++i) {
-      if (idle_[i].nr != nr) continue;
-      *ctx = idle_[i].ctx;
-      events_ -= nr;
-      idle_[i] = idle_[--n_];
-      return true;
+    for (;;) {
+      Idle got{};
+      {
+        Held lock(this);
+        if (!lock.owns_lock()) return false;
+        size_t i = 0;
+        while (i < n_ && idle_[i].nr != nr) ++i;
+        if (i == n_) return false;
+        got = idle_[i];
+        Remove(i);
+      }
+      // Ours? (io_getevents of nothing: EINVAL for a context this process
+      // does not have.)
+      timespec zero = {0, 0};
+      if (IoGetevents(got.ctx, 0, 0, nullptr, &zero) == 0) {
+        *ctx = got.ctx;
+        return true;
+      }
     }
-    return false;
   }
 
-  // Put keeps ctx (nr events, nothing in flight, nothing unread); false: the
-  // store is full (or busy), and the caller destroys it.
+  // Put keeps ctx (nr events, nothing in flight, nothing unread), pushing out
+  // (destroying) the oldest ones to make room; false: it does not fit at all
+  // (or the store is busy), and the caller destroys it.
   bool Put(aio_context_t ctx, unsigned nr) {
-    const pid_t pid = getpid();
-    std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return false;
-    if (pid_ != pid) Forget(pid);
-    if (n_ == kMax || nr > kMaxEvents - events_) return false;
-    idle_[n_++] = Idle{ctx, nr};
-    events_ += nr;
+    if (nr > kMaxEvents) return false;
+    Idle out[kMax];
+    size_t n_out = 0;
+    {
+      Held lock(this);
+      if (!lock.owns_lock()) return false;
+      while (n_ == kMax || nr > kMaxEvents - events_) {
+        out[n_out++] = idle_[0];
+        Remove(0);
+      }
+      idle_[n_++] = Idle{ctx, nr};
+      events_ += nr;
+    }
+    for (size_t i = 0; i < n_out; ++i) IoDestroy(out[i].ctx);
     return true;
   }
 
@@ -161,10 +178,8 @@ class IdleAioContexts {
     Idle taken[kMax];
     size_t n = 0;
     {
-      const pid_t pid = getpid();
-      std::unique_lock<platform::Lock> lock(mu_, std::try_to_lock);
+      Held lock(this);
       if (!lock.owns_lock()) return 0;
-      if (pid_ != pid) Forget(pid);
       n = n_;
       std::copy(idle_, idle_ + n_, taken);
       n_ = 0;
@@ -179,28 +194,61 @@ class IdleAioContexts {
     aio_context_t ctx;
     unsigned nr;
   };
-  // Forget: the entries are another process's (this one is a fork child).
-  void Forget(pid_t pid) {
-    n_ = 0;
-    events_ = 0;
-    pid_ = pid;
+
+  // Held: the store's lock, tried a few times; with it, the entries are this
+  // process's (a fork child forgets its parent's).
+  class Held {
+   public:
+    explicit Held(IdleAioContexts* s) : s_(s) {
+      for (int i = 0; i < 64 && !owns_; ++i) {
+        owns_ = s->mu_.try_lock();
+        if (!owns_) std::this_thread::yield();
+      }
+      if (!owns_) return;
+      const pid_t pid = getpid();
+      if (s->pid_ != pid) {
+        s->n_ = 0;
+        s->events_ = 0;
+        s->pid_ = pid;
+      }
+    }
+    ~Held() {
+      if (owns_) s_->mu_.unlock();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    bool owns_lock() const { return owns_; }
+
+   private:
+    IdleAioContexts* s_;
+    bool owns_ = false;
+  };
+
+  // Remove entry i, keeping the others oldest first.
+  void Remove(size_t i) {
+    events_ -= idle_[i].nr;
+    std::copy(idle_ + i + 1, idle_ + n_, idle_ + i);
+    --n_;
   }
 
   platform::Lock mu_;
   pid_t pid_ = 0;
-  size_t n_ = 0;
+  size_t n_ = 0;  // idle_[0, n_), oldest first
   unsigned events_ = 0;
   Idle idle_[kMax] = {};
 };
 constinit IdleAioContexts g_idle_aio;
 
 // SetUp gives *ctx a kernel AIO context of nr events: an idle one, or a new one
-// (when io_setup answers EAGAIN with idle ones held, they are destroyed and it
-// is asked again). -1 and errno as io_setup.
+// (when io_setup answers EAGAIN, the idle ones are destroyed and it is asked
+// once more). -1 and errno as io_setup.
 int SetUp(unsigned nr, aio_context_t* ctx) {
   if (g_idle_aio.Take(nr, ctx)) return 0;
   int ret = IoSetup(nr, ctx);
-  if (ret < 0 && errno == EAGAIN && g_idle_aio.DestroyAll() > 0) ret = IoSetup(nr, ctx);
+  if (ret < 0 && errno == EAGAIN) {
+    g_idle_aio.DestroyAll();
+    ret = IoSetup(nr, ctx);
+  }
   return ret;
 }
 
@@ -208,6 +256,21 @@ int SetUp(unsigned nr, aio_context_t* ctx) {
 // every event read): kept for the next SetUp of nr events, else destroyed.
 void Retire(aio_context_t ctx, unsigned nr) {
   if (!g_idle_aio.Put(ctx, nr)) IoDestroy(ctx);
+}
+
+// AioSlotsLeft: fs.aio-max-nr - fs.aio-nr, the event slots io_setup can still
+// give (every process's), or -1 when /proc does not say.
+long long AioSlotsLeft() {
+  long long v[2] = {-1, -1};
+  const char* paths[2] = {"/proc/sys/fs/aio-max-nr", "/proc/sys/fs/aio-nr"};
+  for (int i = 0; i < 2; ++i) {
+    FILE* f = fopen(paths[i], "re");
+    if (f == nullptr) return -1;
+    if (fscanf(f, "%lld", &v[i]) != 1) v[i] = -1;
+    fclose(f);
+    if (v[i] < 0) return -1;
+  }
+  return v[0] - v[1];
 }
 
 // Explains a failed io_setup: the host lacking or forbidding kernel AIO is
@@ -246,7 +309,7 @@ class LinuxAioBackend final : public Backend {
     if (flushes_.attached()) flushes_.Detach();
 #endif
     if (aio_ != 0) {
-      if (Quiesce()) {
+      if (ready_ && Quiesce()) {
         Retire(aio_, nr_);
       } else {
         IoDestroy(aio_);  // cancels the wake poll
@@ -287,6 +350,7 @@ class LinuxAioBackend final : public Backend {
       }
       return false;
     }
+    ready_ = true;
     return true;
   }
 
@@ -786,6 +850,7 @@ class LinuxAioBackend final : public Backend {
   uint32_t capacity_ = 0;
   aio_context_t aio_ = 0;
   unsigned nr_ = 0;        // aio_'s events (io_setup's nr)
+  bool ready_ = false;     // Init succeeded: aio_ may be kept idle at the end
   platform::Notify wake_;  // Kick's eventfd, polled by wake_cb_
   iocb wake_cb_ = {};
   platform::Notify notify_;  // faio_ctx_pollable's, once WatchPollable ran
@@ -804,8 +869,21 @@ class LinuxAioBackend final : public Backend {
 }  // namespace
 
 bool ProbeLinuxAioBackend(Unavailable* why) {
+  // The probe's own context of 2 events is kept idle between probes. Taken
+  // from the store it says nothing about the host now: then the slots left
+  // say what io_setup(2) would (the kernel charges nr slots).
   aio_context_t ctx = 0;
-  if (SetUp(2, &ctx) < 0) {
+  if (g_idle_aio.Take(2, &ctx)) {
+    const long long left = AioSlotsLeft();
+    if (left >= 0 && left < 2) {
+      Retire(ctx, 2);
+      Explain(EAGAIN, 2, why);
+      why->reason = "no slot left for io_setup(2), which would return EAGAIN: fs.aio-max-nr=" +
+                    ReadProcValue("/proc/sys/fs/aio-max-nr") +
+                    " exhausted (fs.aio-nr=" + ReadProcValue("/proc/sys/fs/aio-nr") + ")";
+      return false;
+    }
+  } else if (SetUp(2, &ctx) < 0) {
     Explain(errno, 2, why);
     return false;
   }
