@@ -92,16 +92,24 @@ faio_ctx* Create(const char* backend, int* status) {
   return *status == FAIO_OK ? c : nullptr;
 }
 
-TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
+// CannotExhaust: why a test cannot exhaust fs.aio-max-nr for linux_aio here,
+// or "".
+std::string CannotExhaust() {
   const faio_backend_info* info = FindBackend("linux_aio");
-  if (info == nullptr) GTEST_SKIP() << "linux_aio is not compiled in";
-  if (!info->available) GTEST_SKIP() << "linux_aio unavailable here: " << info->reason;
+  if (info == nullptr) return "linux_aio is not compiled in";
+  if (!info->available) return std::string("linux_aio unavailable here: ") + info->reason;
   long max_nr = ReadLong("/proc/sys/fs/aio-max-nr");
   long nr = ReadLong("/proc/sys/fs/aio-nr");
-  if (max_nr < 0 || nr < 0) GTEST_SKIP() << "no /proc/sys/fs/aio-max-nr";
+  if (max_nr < 0 || nr < 0) return "no /proc/sys/fs/aio-max-nr";
   if (max_nr - nr > (1L << 24)) {
-    GTEST_SKIP() << "fs.aio-max-nr=" << max_nr << " is too large to exhaust in a test";
+    return "fs.aio-max-nr=" + std::to_string(max_nr) + " is too large to exhaust in a test";
   }
+  return "";
+}
+
+TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
+  const std::string cannot = CannotExhaust();
+  if (!cannot.empty()) GTEST_SKIP() << cannot;
   TempFile f;
   ASSERT_TRUE(f.ok());
   Bytes content = RandomBytes(4096, 1);
@@ -117,7 +125,7 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
     faio_ctx_destroy(before);
     GTEST_SKIP() << why;
   }
-  RecordProperty("aio_max_nr", std::to_string(max_nr));
+  RecordProperty("aio_max_nr", faio_kf::ReadFileText("/proc/sys/fs/aio-max-nr"));
   RecordProperty("aio_nr_exhausted", std::to_string(ReadLong("/proc/sys/fs/aio-nr")));
   RecordProperty("contexts_held", std::to_string(hoard.size()));
 
@@ -177,15 +185,8 @@ TEST(AioMaxNr, IdleContextsAreGivenBackWhenTheSlotsRunOut) {
   // destroys the idle ones and asks again. Without that give-back the create
   // below fails (the hoard leaves no slot), and without the store the idle
   // context's slots went back at destroy and the hoard took them.
-  const faio_backend_info* info = FindBackend("linux_aio");
-  if (info == nullptr) GTEST_SKIP() << "linux_aio is not compiled in";
-  if (!info->available) GTEST_SKIP() << "linux_aio unavailable here: " << info->reason;
-  long max_nr = ReadLong("/proc/sys/fs/aio-max-nr");
-  long nr = ReadLong("/proc/sys/fs/aio-nr");
-  if (max_nr < 0 || nr < 0) GTEST_SKIP() << "no /proc/sys/fs/aio-max-nr";
-  if (max_nr - nr > (1L << 24)) {
-    GTEST_SKIP() << "fs.aio-max-nr=" << max_nr << " is too large to exhaust in a test";
-  }
+  const std::string cannot = CannotExhaust();
+  if (!cannot.empty()) GTEST_SKIP() << cannot;
   TempFile f;
   ASSERT_TRUE(f.ok());
   Bytes content = RandomBytes(4096, 2);
