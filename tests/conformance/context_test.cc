@@ -486,9 +486,10 @@ TEST_P(Context, FiveThousandContextsEachWithAReadInFlightAllComplete) {
       ASSERT_EQ(bufs[i][k], static_cast<unsigned char>((i * kLen + k) * 7 + 3)) << i << " " << k;
     }
   }
-  // Destroyed from many threads at once: linux_aio's io_destroy waits for the
-  // kernel to retire the AIO context (~32 ms each on the development VM, an
-  // RCU grace period), so 5,000 one after another would take minutes.
+  // Destroyed from many threads at once: past the 16 idle kernel contexts it
+  // keeps (docs/backends.md), linux_aio's io_destroy waits for the kernel to
+  // retire the AIO context (~32 ms each on the development VM, an RCU grace
+  // period), so 5,000 one after another would take minutes.
   constexpr size_t kDestroyers = 50;
   std::atomic<int> not_ok{0};
   std::vector<std::thread> ts;
