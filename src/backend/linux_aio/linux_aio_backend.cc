@@ -47,6 +47,7 @@
 #include <linux/aio_abi.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -161,32 +162,29 @@ class IdleAioContexts {
     {
       Held lock(this);
       if (!lock.owns_lock()) return false;
-      while (n_ == kMax || nr > kMaxEvents - events_) {
+      while (n_ == kMax || nr > kMaxEvents - Events()) {
         out[n_out++] = idle_[0];
         Remove(0);
       }
       idle_[n_++] = Idle{ctx, nr};
-      events_ += nr;
     }
     for (size_t i = 0; i < n_out; ++i) IoDestroy(out[i].ctx);
     return true;
   }
 
-  // DestroyAll destroys every idle context of this process (their slots go
-  // back to fs.aio-max-nr) and says how many there were.
-  size_t DestroyAll() {
+  // DestroyAll destroys every idle context of this process: their slots go
+  // back to fs.aio-max-nr.
+  void DestroyAll() {
     Idle taken[kMax];
     size_t n = 0;
     {
       Held lock(this);
-      if (!lock.owns_lock()) return 0;
+      if (!lock.owns_lock()) return;
       n = n_;
       std::copy(idle_, idle_ + n_, taken);
       n_ = 0;
-      events_ = 0;
     }
     for (size_t i = 0; i < n; ++i) IoDestroy(taken[i].ctx);
-    return n;
   }
 
  private:
@@ -208,7 +206,6 @@ class IdleAioContexts {
       const pid_t pid = getpid();
       if (s->pid_ != pid) {
         s->n_ = 0;
-        s->events_ = 0;
         s->pid_ = pid;
       }
     }
@@ -226,15 +223,19 @@ class IdleAioContexts {
 
   // Remove entry i, keeping the others oldest first.
   void Remove(size_t i) {
-    events_ -= idle_[i].nr;
     std::copy(idle_ + i + 1, idle_ + n_, idle_ + i);
     --n_;
+  }
+  // Events: the events the idle contexts hold in all.
+  unsigned Events() const {
+    unsigned sum = 0;
+    for (size_t i = 0; i < n_; ++i) sum += idle_[i].nr;
+    return sum;
   }
 
   platform::Lock mu_;
   pid_t pid_ = 0;
   size_t n_ = 0;  // idle_[0, n_), oldest first
-  unsigned events_ = 0;
   Idle idle_[kMax] = {};
 };
 constinit IdleAioContexts g_idle_aio;
@@ -258,19 +259,15 @@ void Retire(aio_context_t ctx, unsigned nr) {
   if (!g_idle_aio.Put(ctx, nr)) IoDestroy(ctx);
 }
 
-// AioSlotsLeft: fs.aio-max-nr - fs.aio-nr, the event slots io_setup can still
-// give (every process's), or -1 when /proc does not say.
-long long AioSlotsLeft() {
-  long long v[2] = {-1, -1};
-  const char* paths[2] = {"/proc/sys/fs/aio-max-nr", "/proc/sys/fs/aio-nr"};
-  for (int i = 0; i < 2; ++i) {
-    FILE* f = fopen(paths[i], "re");
-    if (f == nullptr) return -1;
-    if (fscanf(f, "%lld", &v[i]) != 1) v[i] = -1;
-    fclose(f);
-    if (v[i] < 0) return -1;
-  }
-  return v[0] - v[1];
+// AioSlotsLeft: fs.aio-max-nr - fs.aio-nr (given as read), the event slots
+// io_setup can still give (every process's), or -1 when /proc does not say.
+long long AioSlotsLeft(const std::string& max_nr, const std::string& nr) {
+  char* end_max = nullptr;
+  char* end_nr = nullptr;
+  const long long m = strtoll(max_nr.c_str(), &end_max, 10);
+  const long long n = strtoll(nr.c_str(), &end_nr, 10);
+  if (end_max == max_nr.c_str() || end_nr == nr.c_str()) return -1;  // "?"
+  return m - n;
 }
 
 // Explains a failed io_setup: the host lacking or forbidding kernel AIO is
@@ -874,13 +871,15 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
   // say what io_setup(2) would (the kernel charges nr slots).
   aio_context_t ctx = 0;
   if (g_idle_aio.Take(2, &ctx)) {
-    const long long left = AioSlotsLeft();
+    const std::string max_nr = ReadProcValue("/proc/sys/fs/aio-max-nr");
+    const std::string nr = ReadProcValue("/proc/sys/fs/aio-nr");
+    const long long left = AioSlotsLeft(max_nr, nr);
     if (left >= 0 && left < 2) {
       Retire(ctx, 2);
-      Explain(EAGAIN, 2, why);
+      why->status = FAIO_E_INSUFFICIENT_RESOURCES;
+      why->host_error = EAGAIN;
       why->reason = "no slot left for io_setup(2), which would return EAGAIN: fs.aio-max-nr=" +
-                    ReadProcValue("/proc/sys/fs/aio-max-nr") +
-                    " exhausted (fs.aio-nr=" + ReadProcValue("/proc/sys/fs/aio-nr") + ")";
+                    max_nr + " exhausted (fs.aio-nr=" + nr + ")";
       return false;
     }
   } else if (SetUp(2, &ctx) < 0) {
