@@ -129,6 +129,19 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
   RecordProperty("aio_nr_exhausted", std::to_string(ReadLong("/proc/sys/fs/aio-nr")));
   RecordProperty("contexts_held", std::to_string(hoard.size()));
 
+  // faio_get_backends' probe keeps its own context of 2 events idle between
+  // calls (FindBackend's call left it): taking it from the store must not
+  // make the probe say linux_aio is available when no new one could be made.
+  {
+    std::vector<faio_backend_info> early;
+    const faio_backend_info* e = FreshInfo("linux_aio", &early);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->available, 0);
+    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, e->status);
+    EXPECT_EQ(e->host_error, EAGAIN);
+    EXPECT_NE(std::string(e->reason).find("aio-max-nr"), std::string::npos) << e->reason;
+  }
+
   // Named: no fallback, and the exhaustion is said as such.
   faio_ctx* named = Create("linux_aio", &s);
   EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, s);
