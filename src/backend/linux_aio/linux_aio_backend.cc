@@ -583,8 +583,7 @@ class LinuxAioBackend final : public Backend {
     for (const Parked& p : retry) {
       uint64_t expected = kPhaseParked;
       if (static_cast<uint32_t>(SeqOf(p.r->word.load(std::memory_order_acquire))) != p.seq32 ||
-          !Phase(p.r).compare_exchange_strong(expected, kPhasePolling,
-                                              std::memory_order_acq_rel)) {
+          !Phase(p.r).compare_exchange_strong(expected, kPhasePolling, std::memory_order_acq_rel)) {
         continue;  // cancelled (and perhaps submitted again)
       }
       Repoll(p.r, p.seq32);
@@ -878,8 +877,9 @@ bool ProbeLinuxAioBackend(Unavailable* why) {
       Retire(ctx, 2);
       why->status = FAIO_E_INSUFFICIENT_RESOURCES;
       why->host_error = EAGAIN;
-      why->reason = "no slot left for io_setup(2), which would return EAGAIN: fs.aio-max-nr=" +
-                    max_nr + " exhausted (fs.aio-nr=" + nr + ")";
+      why->reason =
+          "no slot left for io_setup(2), which would return EAGAIN: fs.aio-max-nr=" + max_nr +
+          " exhausted (fs.aio-nr=" + nr + ")";
       return false;
     }
   } else if (SetUp(2, &ctx) < 0) {
