@@ -1,85 +1,166 @@
 // batch_tuner_test.cc - faio bench's --iodepth_batch_submit auto (BatchTuner)
-// against simulated devices: each cap completes requests at a rate the test
-// sets, and the tuner must settle on the fastest (the larger within 3%), try
-// again after its hold, and follow a device whose best cap changes.
+// against simulated devices: each Shape completes requests at a rate and a CPU
+// cost per completion that the test sets. The tuner must settle on the fastest
+// shape, or the cheapest of those within 2% of it; try again after its hold;
+// and follow a device whose best shape changes.
 #include "bench/batch_tuner.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
+#include <vector>
 
 namespace faio::tool {
+
+// For readable failures.
+void PrintTo(const Shape& s, std::ostream* os) { *os << s.Describe(); }
+
 namespace {
 
-// Drive runs the tuner for `ns` of simulated time in steps of 100 us, the
-// device completing rate(cap) requests per second at the cap in force.
-void Drive(BatchTuner* t, uint64_t* now, double* completed, uint64_t ns,
-           const std::function<double(uint32_t)>& rate) {
-  const uint64_t step = 100'000;
-  for (uint64_t end = *now + ns; *now < end; *now += step) {
-    t->Observe(*now, static_cast<uint64_t>(*completed));
-    *completed += rate(t->cap()) * 1e-9 * static_cast<double>(step);
+const Shape kAll{0, 0};
+const Shape kQuarterFirst{8, 0};  // at depth 32
+const Shape kCap8{8, 8};
+const Shape kCap4{4, 4};
+
+// Device: a simulated device and the thread's CPU clock. Drive runs the tuner
+// for `ns` of simulated time in steps of 100 us: at the shape in force the
+// device completes rate(shape) requests per second, each costing cost(shape)
+// ns of the thread's CPU.
+struct Device {
+  std::function<double(const Shape&)> rate;
+  std::function<double(const Shape&)> cost = [](const Shape&) { return 0.0; };
+  uint64_t now = 1;
+  double completed = 0;
+  double cpu = 0;
+
+  BatchTuner::CpuClock Clock() {
+    return [this] { return static_cast<uint64_t>(cpu); };
   }
+  void Drive(BatchTuner* t, uint64_t ns) {
+    const uint64_t step = 100'000;
+    for (uint64_t end = now + ns; now < end; now += step) {
+      t->Observe(now, static_cast<uint64_t>(completed));
+      const double n = rate(t->shape()) * 1e-9 * static_cast<double>(step);
+      completed += n;
+      cpu += n * cost(t->shape());
+    }
+  }
+};
+
+TEST(BatchTuner, TriesEveryShapeBelowTheDepthFewestCallsFirst) {
+  Device d;
+  EXPECT_EQ(BatchTuner(32, d.Clock()).shapes(),
+            (std::vector<Shape>{kAll, kQuarterFirst, kCap8, kCap4}));
+  EXPECT_EQ(BatchTuner(16, d.Clock()).shapes(),
+            (std::vector<Shape>{kAll, Shape{4, 0}, kCap8, kCap4}));
+  EXPECT_EQ(BatchTuner(8, d.Clock()).shapes(), (std::vector<Shape>{kAll, Shape{2, 0}, kCap4}));
+  // QD4 and below: one shape, nothing to tune (QD1's latency is untouched).
+  EXPECT_EQ(BatchTuner(4, d.Clock()).shapes(), (std::vector<Shape>{kAll}));
+  EXPECT_EQ(BatchTuner(1, d.Clock()).shapes(), (std::vector<Shape>{kAll}));
+  EXPECT_EQ(kQuarterFirst.Describe(), "8, then all ready");
+  EXPECT_EQ(kCap4.Describe(), "4");
+  EXPECT_EQ(kAll.Describe(), "all ready");
 }
 
-TEST(BatchTuner, SettlesOnTheFastestCap) {
-  BatchTuner t(32);
-  uint64_t now = 1;
-  double done = 0;
-  // A virtual disk: bursts of a whole batch run the queue half empty.
-  auto disk = [](uint32_t cap) { return cap == 4 ? 85000.0 : cap == 0 ? 72000.0 : 80000.0; };
-  Drive(&t, &now, &done, 1'000'000'000, disk);
+TEST(BatchTuner, SettlesOnTheFastestShape) {
+  Device d;
+  // A virtual disk: a whole batch in one call runs the queue half empty.
+  d.rate = [](const Shape& s) { return s == kCap4 ? 85000.0 : s == kAll ? 72000.0 : 80000.0; };
+  d.cost = [](const Shape& s) { return s == kCap4 ? 3000.0 : 2000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
   ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), 4u);
-  EXPECT_EQ(t.cap(), 4u) << "held after the tries";
+  EXPECT_EQ(t.chosen(), kCap4) << "6% faster beats a third less CPU";
+  EXPECT_EQ(t.shape(), kCap4) << "held after the tries";
 }
 
-TEST(BatchTuner, ALargerCapWinsWithinThreePercent) {
-  BatchTuner t(32);
-  uint64_t now = 1;
-  double done = 0;
+TEST(BatchTuner, AmongShapesAsFastTheCheapestWins) {
+  Device d;
+  // Three shapes move as much (within 2%). The quarter first costs two
+  // notifications per batch but here also a second wakeup (its head comes
+  // back alone), so 8 per call is the cheapest; the fewest calls is not.
+  d.rate = [](const Shape& s) { return s == kAll ? 170000.0 : s == kCap8 ? 233000.0 : 230000.0; };
+  d.cost = [](const Shape& s) {
+    return s == kAll ? 2000.0 : s == kQuarterFirst ? 2400.0 : s == kCap8 ? 2150.0 : 2900.0;
+  };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_TRUE(t.decided());
+  EXPECT_EQ(t.chosen(), kCap8);
+  // The same with the quarter first the cheapest (the disk measured, some days).
+  Device e;
+  e.rate = d.rate;
+  e.cost = [](const Shape& s) {
+    return s == kAll ? 2000.0 : s == kQuarterFirst ? 2150.0 : s == kCap8 ? 2340.0 : 2900.0;
+  };
+  BatchTuner u(32, e.Clock());
+  e.Drive(&u, 1'000'000'000);
+  ASSERT_TRUE(u.decided());
+  EXPECT_EQ(u.chosen(), kQuarterFirst);
+}
+
+TEST(BatchTuner, ACheaperShapeMoreThanTwoPercentSlowerLoses) {
+  Device d;
+  d.rate = [](const Shape& s) { return s == kCap8 ? 100000.0 : 97000.0; };
+  d.cost = [](const Shape& s) { return s == kCap8 ? 3000.0 : 2000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_TRUE(t.decided());
+  EXPECT_EQ(t.chosen(), kCap8);
+}
+
+TEST(BatchTuner, WithoutACpuClockATieGoesToTheFewestCalls) {
+  Device d;
   // A cached file: one call with every request is as fast (2% off is a tie).
-  auto cached = [](uint32_t cap) { return cap == 0 ? 700000.0 : cap == 8 ? 714000.0 : 600000.0; };
-  Drive(&t, &now, &done, 1'000'000'000, cached);
+  d.rate = [](const Shape& s) { return s == kAll ? 700000.0 : s == kCap8 ? 714000.0 : 600000.0; };
+  BatchTuner t(32, nullptr);
+  d.Drive(&t, 1'000'000'000);
   ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), 0u);
+  EXPECT_EQ(t.chosen(), kAll);
 }
 
 TEST(BatchTuner, TriesAgainAfterItsHoldAndFollowsTheDevice) {
-  BatchTuner t(32);
-  uint64_t now = 1;
-  double done = 0;
-  Drive(&t, &now, &done, 1'000'000'000, [](uint32_t cap) { return cap == 8 ? 90000.0 : 60000.0; });
-  ASSERT_EQ(t.chosen(), 8u);
+  Device d;
+  d.rate = [](const Shape& s) { return s == kCap8 ? 90000.0 : 60000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_EQ(t.chosen(), kCap8);
   // The device changes: cap 4 is now far ahead. The mean of the tries moves
   // to it within a few rounds.
-  Drive(&t, &now, &done, 20'000'000'000,
-        [](uint32_t cap) { return cap == 4 ? 300000.0 : 60000.0; });
-  EXPECT_EQ(t.chosen(), 4u);
+  d.rate = [](const Shape& s) { return s == kCap4 ? 300000.0 : 60000.0; };
+  d.Drive(&t, 20'000'000'000);
+  EXPECT_EQ(t.chosen(), kCap4);
 }
 
-// A device that changes after a long steady run is still followed: the
-// tries are averaged with decay, not over the whole job.
+// A device that changes after a long steady run is still followed: the tries
+// are averaged with decay, not over the whole job - and so is the CPU cost.
 TEST(BatchTuner, FollowsAChangeAfterALongRun) {
-  BatchTuner t(32);
-  uint64_t now = 1;
-  double done = 0;
-  Drive(&t, &now, &done, 60'000'000'000, [](uint32_t cap) { return cap == 0 ? 90000.0 : 70000.0; });
-  ASSERT_EQ(t.chosen(), 0u);
-  Drive(&t, &now, &done, 6'000'000'000, [](uint32_t cap) { return cap == 4 ? 90000.0 : 70000.0; });
-  EXPECT_EQ(t.chosen(), 4u) << "within about two rounds of 2 s";
+  Device d;
+  d.rate = [](const Shape& s) { return s == kAll ? 90000.0 : 70000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 60'000'000'000);
+  ASSERT_EQ(t.chosen(), kAll);
+  d.rate = [](const Shape& s) { return s == kCap4 ? 90000.0 : 70000.0; };
+  d.Drive(&t, 6'000'000'000);
+  EXPECT_EQ(t.chosen(), kCap4) << "within about two rounds of 2 s";
+  // All as fast again; the quarter-first shape becomes the cheapest.
+  d.rate = [](const Shape&) { return 90000.0; };
+  d.cost = [](const Shape& s) { return s == kQuarterFirst ? 1000.0 : 2000.0; };
+  d.Drive(&t, 12'000'000'000);
+  EXPECT_EQ(t.chosen(), kQuarterFirst) << "within a few rounds, once the rates have met";
 }
 
-TEST(BatchTuner, ShallowQueuesTryOnlyCapsBelowTheirDepth) {
-  BatchTuner t(8);  // caps 0 and 4 only
-  uint64_t now = 1;
-  double done = 0;
-  Drive(&t, &now, &done, 1'000'000'000, [](uint32_t cap) {
-    return cap == 8 ? 1e9 : cap == 4 ? 90000.0 : 50000.0;  // 8 is never tried
-  });
+TEST(BatchTuner, ShallowQueuesTryOnlyShapesBelowTheirDepth) {
+  Device d;
+  d.rate = [](const Shape& s) {
+    return s == kCap8 ? 1e9 : s == kCap4 ? 90000.0 : 50000.0;  // 8 is never tried
+  };
+  BatchTuner t(8, d.Clock());
+  d.Drive(&t, 1'000'000'000);
   ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), 4u);
+  EXPECT_EQ(t.chosen(), kCap4);
 }
 
 }  // namespace

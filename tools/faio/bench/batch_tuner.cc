@@ -1,23 +1,63 @@
 // batch_tuner.cc - see batch_tuner.h.
 #include "bench/batch_tuner.h"
 
+#include <fmt/format.h>
+
+#include <utility>
+
 namespace faio::tool {
 
-BatchTuner::BatchTuner(uint32_t iodepth) {
-  caps_.push_back(0);
+std::string Shape::Describe() const {
+  auto one = [](uint32_t n) { return n == 0 ? std::string("all ready") : std::to_string(n); };
+  return head == cap ? one(cap) : fmt::format("{}, then {}", one(head), one(cap));
+}
+
+BatchTuner::BatchTuner(uint32_t iodepth, CpuClock cpu) : cpu_(std::move(cpu)) {
+  shapes_.push_back({0, 0});
+  if (iodepth / 4 >= 2) shapes_.push_back({iodepth / 4, 0});
   for (uint32_t c : {8u, 4u}) {
-    if (c < iodepth) caps_.push_back(c);
+    if (c < iodepth) shapes_.push_back({c, c});
   }
-  rate_.assign(caps_.size(), 0.0);
+  rate_.assign(shapes_.size(), 0.0);
+  cost_.assign(shapes_.size(), 0.0);
 }
 
 void BatchTuner::StartEpoch(uint64_t now_ns, uint64_t completed) {
   t0_ = now_ns;
   c0_ = completed;
+  cpu0_ = cpu_ ? cpu_() : 0;
 }
 
 bool BatchTuner::EpochOver(uint64_t elapsed, uint64_t completed) const {
   return elapsed >= kProbeMaxNs || (elapsed >= kProbeMinNs && completed - c0_ >= kProbeCount);
+}
+
+// Record folds the epoch that just ended into the current shape's averages.
+// A device's pace wanders from one try to the next: the moving average lets
+// no single unlucky epoch decide, and shows a change of the device within a
+// round or two however long the job has run.
+void BatchTuner::Record(uint64_t elapsed, uint64_t completed) {
+  const uint64_t n = completed - c0_;
+  const double r = static_cast<double>(n) / static_cast<double>(elapsed);
+  rate_[current_] = rate_[current_] == 0 ? r : (rate_[current_] + r) / 2;
+  const uint64_t cpu = cpu_ ? cpu_() : 0;
+  if (n == 0 || cpu < cpu0_) return;
+  const double c = static_cast<double>(cpu - cpu0_) / static_cast<double>(n);
+  cost_[current_] = cost_[current_] == 0 ? c : (cost_[current_] + c) / 2;
+}
+
+// Pick: among the shapes within kTie of the fastest, the one with the least
+// CPU per completion; the first in order when they cost the same (or the
+// host has no CPU clock).
+size_t BatchTuner::Pick() const {
+  double best = 0;
+  for (double x : rate_) best = x > best ? x : best;
+  size_t pick = shapes_.size();
+  for (size_t i = 0; i < shapes_.size(); ++i) {
+    if (rate_[i] < best * kTie) continue;
+    if (pick == shapes_.size() || cost_[i] < cost_[pick]) pick = i;
+  }
+  return pick == shapes_.size() ? 0 : pick;
 }
 
 void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
@@ -28,7 +68,7 @@ void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
       break;
     case Phase::kWarm:
       // The job's first moments (the queue filling, a cache warming) say
-      // nothing about any cap: one epoch at cap 0 is not counted.
+      // nothing about any shape: one epoch of the first is not counted.
       if (!EpochOver(elapsed, completed)) return;
       phase_ = Phase::kProbe;
       break;
@@ -37,29 +77,18 @@ void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
       phase_ = Phase::kProbe;  // try them all again
       current_ = 0;
       break;
-    case Phase::kProbe: {
+    case Phase::kProbe:
       if (!EpochOver(elapsed, completed)) return;
-      // A device's pace wanders from one try to the next: a moving average of
-      // the tries decides (each new one weighs half; 0: not tried yet), so one
-      // unlucky epoch does not, and a change of the device shows within a
-      // round or two however long the job has run.
-      const double r = static_cast<double>(completed - c0_) / static_cast<double>(elapsed);
-      rate_[current_] = rate_[current_] == 0 ? r : (rate_[current_] + r) / 2;
-      if (current_ + 1 < caps_.size()) {
+      Record(elapsed, completed);
+      if (current_ + 1 < shapes_.size()) {
         ++current_;
         break;
       }
-      // Every cap tried: the best, or the largest within kTie of it.
-      double best = 0;
-      for (double x : rate_) best = x > best ? x : best;
-      size_t pick = 0;
-      while (pick + 1 < caps_.size() && rate_[pick] < best * kTie) ++pick;
-      current_ = pick;
-      chosen_ = caps_[pick];
+      chosen_ = Pick();
+      current_ = chosen_;
       decided_ = true;
       phase_ = Phase::kHold;
       break;
-    }
   }
   StartEpoch(now_ns, completed);
 }

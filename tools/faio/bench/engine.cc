@@ -2,8 +2,10 @@
 //
 // The loop, per iteration:
 //   1. submit what is prepared, at most --iodepth_batch_submit per
-//      faio_ctx_submit call (0: all in one call; auto, the default: the cap
-//      BatchTuner measures as best), reading the clock once after each call:
+//      faio_ctx_submit call (0: all in one call; auto, the default: the Shape
+//      BatchTuner measures as best for rate and CPU, e.g. a quarter of the
+//      depth first and the rest in one call), reading the clock once after
+//      each call:
 //      that is the issue time of every request the call took;
 //   2. faio_ctx_wait with min --iodepth_batch_complete_min (250 ms timeout, so
 //      that the end of the run and Ctrl-C are noticed), then read the clock
@@ -23,6 +25,7 @@
 #include <random>
 #include <span>
 
+#include "host/host.h"
 #include "io/submit.h"
 
 namespace faio::tool {
@@ -68,7 +71,7 @@ uint64_t NowNs() {
 }
 
 BenchJob::BenchJob(const BenchSpec& spec, uint32_t index)
-    : tuner_(spec.iodepth), spec_(spec), index_(index), result_(std::make_unique<JobResult>()) {}
+    : tuner_(spec.iodepth, ThreadCpuClock), spec_(spec), index_(index), result_(std::make_unique<JobResult>()) {}
 
 BenchJob::~BenchJob() {
   // After a failed wait the kernel may still own buffers of requests in flight:
@@ -237,14 +240,16 @@ void BenchJob::PrepareFlush(uint32_t slot) {
 }
 
 // SubmitPending submits what is prepared, at most --iodepth_batch_submit per
-// call, and reads the clock once after each call: the issue time of every
+// call (auto: as the tuner's Shape says for the first call and the later
+// ones), and reads the clock once after each call: the issue time of every
 // request the call took.
 void BenchJob::SubmitPending() {
   Loop& l = loop_;
   size_t done = 0;
+  size_t calls = 0;
   while (!l.stopping && done < pending_.size()) {
     size_t n = pending_.size() - done;
-    const uint32_t cap = spec_.batch_submit_auto ? tuner_.cap() : spec_.batch_submit;
+    const uint32_t cap = spec_.batch_submit_auto ? tuner_.shape().Limit(calls++) : spec_.batch_submit;
     if (cap != 0) n = std::min<size_t>(n, cap);
     int st = FAIO_OK;
     size_t took = SubmitBatch(ctx_.native(), pending_.data() + done, n, &st);
@@ -393,8 +398,7 @@ void BenchJob::FinishLoop() {
   if (l.inflight != 0) leak_buffers_ = true;
   const uint64_t t_stop = NowNs();
   if (spec_.batch_submit_auto) {
-    const uint32_t cap = tuner_.decided() ? tuner_.chosen() : tuner_.cap();
-    res.submit_batch = cap == 0 ? "auto: all ready" : fmt::format("auto: {}", cap);
+    res.submit_batch = "auto: " + (tuner_.decided() ? tuner_.chosen() : tuner_.shape()).Describe();
   } else {
     res.submit_batch = spec_.batch_submit == 0 ? "all ready" : std::to_string(spec_.batch_submit);
   }

@@ -90,6 +90,12 @@ CpuUsage CpuUsage::Now() {
   return u;
 }
 
+uint64_t ThreadCpuClock() {
+  struct timespec ts {};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 namespace {
 
 std::string ProcValue(const char* path) {

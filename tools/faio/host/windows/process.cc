@@ -117,6 +117,12 @@ CpuUsage CpuUsage::Now() {
   return u;
 }
 
+uint64_t ThreadCpuClock() {
+  ULONG64 cycles = 0;
+  if (!QueryThreadCycleTime(GetCurrentThread(), &cycles)) return 0;
+  return cycles;
+}
+
 // Windows: handles are bounded by memory, not by a per-process setting.
 std::string ContextLimits() { return ""; }
 
