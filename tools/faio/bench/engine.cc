@@ -71,7 +71,10 @@ uint64_t NowNs() {
 }
 
 BenchJob::BenchJob(const BenchSpec& spec, uint32_t index)
-    : tuner_(spec.iodepth, ThreadCpuClock), spec_(spec), index_(index), result_(std::make_unique<JobResult>()) {}
+    : tuner_(spec.iodepth, ThreadCpuClock),
+      spec_(spec),
+      index_(index),
+      result_(std::make_unique<JobResult>()) {}
 
 BenchJob::~BenchJob() {
   // After a failed wait the kernel may still own buffers of requests in flight:
@@ -249,7 +252,8 @@ void BenchJob::SubmitPending() {
   size_t calls = 0;
   while (!l.stopping && done < pending_.size()) {
     size_t n = pending_.size() - done;
-    const uint32_t cap = spec_.batch_submit_auto ? tuner_.shape().Limit(calls++) : spec_.batch_submit;
+    const uint32_t cap =
+        spec_.batch_submit_auto ? tuner_.shape().Limit(calls++) : spec_.batch_submit;
     if (cap != 0) n = std::min<size_t>(n, cap);
     int st = FAIO_OK;
     size_t took = SubmitBatch(ctx_.native(), pending_.data() + done, n, &st);
