@@ -26,8 +26,9 @@
 # Both tools are driven by the same job options and report fio's JSON (faio
 # bench speaks fio's option names and JSON field names); jq reads the results.
 # Batching: fio's default iodepth_batch_submit is 1 (one io_uring_enter or
-# io_submit per request), faio bench's is 0 (everything ready in one call), and
-# on a VM every submit call costs a virtio notification: randread-qd32-sb1 runs
+# io_submit per request), faio bench's is auto (measured as the job runs, for
+# rate and CPU: docs/tool.md), and on a VM every submit call that reaches the
+# disk costs a virtio notification: randread-qd32-sb1 runs
 # faio bench the way fio submits, to tell the two apart.
 # A run a tool refuses (an option it does not know, a backend not available
 # here) is reported with the tool's own message, and the rest goes on.
