@@ -59,9 +59,21 @@ TEST(BatchTuner, TriesEveryShapeBelowTheDepthFewestCallsFirst) {
   // QD4 and below: one shape, nothing to tune (QD1's latency is untouched).
   EXPECT_EQ(BatchTuner(4, d.Clock()).shapes(), (std::vector<Shape>{kAll}));
   EXPECT_EQ(BatchTuner(1, d.Clock()).shapes(), (std::vector<Shape>{kAll}));
-  EXPECT_EQ(kQuarterFirst.Describe(), "8, then all ready");
+  EXPECT_EQ(kQuarterFirst.Describe(), "8 first, then all ready");
   EXPECT_EQ(kCap4.Describe(), "4");
   EXPECT_EQ(kAll.Describe(), "all ready");
+}
+
+// The engine asks Limit(call) for each submit call after a wait: the head for
+// the first, the cap for every later one.
+TEST(BatchTuner, AShapesHeadIsTheFirstCallsLimitAndItsCapEveryLaterOnes) {
+  EXPECT_EQ(kQuarterFirst.Limit(0), 8u);
+  EXPECT_EQ(kQuarterFirst.Limit(1), 0u);
+  EXPECT_EQ(kQuarterFirst.Limit(5), 0u);
+  EXPECT_EQ((Shape{2, 6}).Limit(0), 2u);
+  EXPECT_EQ((Shape{2, 6}).Limit(1), 6u);
+  EXPECT_EQ(kCap4.Limit(0), 4u);
+  EXPECT_EQ(kCap4.Limit(3), 4u);
 }
 
 TEST(BatchTuner, SettlesOnTheFastestShape) {
@@ -111,6 +123,32 @@ TEST(BatchTuner, ACheaperShapeMoreThanFivePercentSlowerLoses) {
   EXPECT_EQ(t.chosen(), kCap8);
 }
 
+TEST(BatchTuner, ACheaperShapeFourPercentSlowerWins) {
+  Device d;
+  d.rate = [](const Shape& s) { return s == kCap4 ? 100000.0 : s == kCap8 ? 96000.0 : 80000.0; };
+  d.cost = [](const Shape& s) { return s == kCap4 ? 3000.0 : s == kCap8 ? 2600.0 : 2000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_TRUE(t.decided());
+  EXPECT_EQ(t.chosen(), kCap8);
+}
+
+// On a fast device the tries end at 20 ms, and a slower shape's try holds
+// fewer completions: the CPU is compared per completion, not per try.
+TEST(BatchTuner, ComparesCpuPerCompletionNotPerTry) {
+  Device d;
+  d.rate = [](const Shape& s) {
+    return s == kAll ? 500000.0 : s == kQuarterFirst ? 480000.0 : 300000.0;
+  };
+  // Per try of 20 ms: all ready 10,000 x 2.00 us = 20.0 ms of CPU; a quarter
+  // first 9,600 x 2.05 us = 19.7 ms. Per completion all ready is cheaper.
+  d.cost = [](const Shape& s) { return s == kQuarterFirst ? 2050.0 : 2000.0; };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_TRUE(t.decided());
+  EXPECT_EQ(t.chosen(), kAll);
+}
+
 TEST(BatchTuner, WithoutACpuClockATieGoesToTheFewestCalls) {
   Device d;
   // A cached file: one call with every request is as fast (2% off is within the tie).
@@ -119,6 +157,20 @@ TEST(BatchTuner, WithoutACpuClockATieGoesToTheFewestCalls) {
   d.Drive(&t, 1'000'000'000);
   ASSERT_TRUE(t.decided());
   EXPECT_EQ(t.chosen(), kAll);
+}
+
+// A try in which the thread's CPU clock did not move measured nothing: that
+// shape is not taken for the cheapest.
+TEST(BatchTuner, AShapeWhoseCostWasNotMeasuredIsNotTheCheapest) {
+  Device d;
+  d.rate = [](const Shape&) { return 100000.0; };
+  d.cost = [](const Shape& s) {
+    return s == kQuarterFirst ? 0.0 : s == kCap8 ? 2000.0 : s == kAll ? 2500.0 : 3000.0;
+  };
+  BatchTuner t(32, d.Clock());
+  d.Drive(&t, 1'000'000'000);
+  ASSERT_TRUE(t.decided());
+  EXPECT_EQ(t.chosen(), kCap8);
 }
 
 TEST(BatchTuner, TriesAgainAfterItsHoldAndFollowsTheDevice) {
@@ -139,17 +191,19 @@ TEST(BatchTuner, TriesAgainAfterItsHoldAndFollowsTheDevice) {
 TEST(BatchTuner, FollowsAChangeAfterALongRun) {
   Device d;
   d.rate = [](const Shape& s) { return s == kAll ? 90000.0 : 70000.0; };
+  d.cost = [](const Shape& s) { return s == kQuarterFirst ? 4000.0 : 2000.0; };
   BatchTuner t(32, d.Clock());
   d.Drive(&t, 60'000'000'000);
   ASSERT_EQ(t.chosen(), kAll);
   d.rate = [](const Shape& s) { return s == kCap4 ? 90000.0 : 70000.0; };
   d.Drive(&t, 6'000'000'000);
   EXPECT_EQ(t.chosen(), kCap4) << "within about two rounds of 2 s";
-  // All as fast again; the quarter-first shape becomes the cheapest.
+  // All as fast again, and the quarter first, the dearest for a minute, is
+  // now the cheapest: its cost's history decays too.
   d.rate = [](const Shape&) { return 90000.0; };
   d.cost = [](const Shape& s) { return s == kQuarterFirst ? 1000.0 : 2000.0; };
   d.Drive(&t, 12'000'000'000);
-  EXPECT_EQ(t.chosen(), kQuarterFirst) << "within a few rounds, once the rates have met";
+  EXPECT_EQ(t.chosen(), kQuarterFirst) << "within a few rounds, once rates and costs have met";
 }
 
 TEST(BatchTuner, ShallowQueuesTryOnlyShapesBelowTheirDepth) {

@@ -9,7 +9,7 @@ namespace faio::tool {
 
 std::string Shape::Describe() const {
   auto one = [](uint32_t n) { return n == 0 ? std::string("all ready") : std::to_string(n); };
-  return head == cap ? one(cap) : fmt::format("{}, then {}", one(head), one(cap));
+  return head == cap ? one(cap) : fmt::format("{} first, then {}", one(head), one(cap));
 }
 
 BatchTuner::BatchTuner(uint32_t iodepth, CpuClock cpu) : cpu_(std::move(cpu)) {
@@ -22,44 +22,50 @@ BatchTuner::BatchTuner(uint32_t iodepth, CpuClock cpu) : cpu_(std::move(cpu)) {
   cost_.assign(shapes_.size(), 0.0);
 }
 
-void BatchTuner::StartEpoch(uint64_t now_ns, uint64_t completed) {
+void BatchTuner::StartEpoch(uint64_t now_ns, uint64_t completed, uint64_t cpu) {
   t0_ = now_ns;
   c0_ = completed;
-  cpu0_ = cpu_ ? cpu_() : 0;
+  cpu0_ = cpu;
 }
 
 bool BatchTuner::EpochOver(uint64_t elapsed, uint64_t completed) const {
   return elapsed >= kProbeMaxNs || (elapsed >= kProbeMinNs && completed - c0_ >= kProbeCount);
 }
 
-// Record folds the epoch that just ended into the current shape's averages.
+// Record folds the try that just ended into the current shape's averages.
 // A device's pace wanders from one try to the next: the moving average lets
-// no single unlucky epoch decide, and shows a change of the device within a
+// no single unlucky try decide, and shows a change of the device within a
 // round or two however long the job has run.
-void BatchTuner::Record(uint64_t elapsed, uint64_t completed) {
+void BatchTuner::Record(uint64_t elapsed, uint64_t completed, uint64_t cpu) {
   const uint64_t n = completed - c0_;
   const double r = static_cast<double>(n) / static_cast<double>(elapsed);
   rate_[current_] = rate_[current_] == 0 ? r : (rate_[current_] + r) / 2;
-  const uint64_t cpu = cpu_ ? cpu_() : 0;
-  if (n == 0 || cpu < cpu0_) return;
+  if (n == 0 || cpu <= cpu0_) return;  // no clock, or it did not move: not measured
   const double c = static_cast<double>(cpu - cpu0_) / static_cast<double>(n);
   cost_[current_] = cost_[current_] == 0 ? c : (cost_[current_] + c) / 2;
 }
 
 // Pick: among the shapes within kTie of the fastest, the one with the least
-// CPU per completion; the first in order when they cost the same (or the
-// host has no CPU clock).
+// CPU per completion. A shape whose cost was never measured (0) is never
+// cheaper than one that was; the first in order wins a tie (and every pick on
+// a host without a CPU clock).
 size_t BatchTuner::Pick() const {
   double best = 0;
   for (double x : rate_) best = x > best ? x : best;
+  auto cheaper = [this](size_t a, size_t b) {
+    if (cost_[a] == 0) return false;
+    return cost_[b] == 0 || cost_[a] < cost_[b];
+  };
   size_t pick = shapes_.size();
   for (size_t i = 0; i < shapes_.size(); ++i) {
     if (rate_[i] < best * kTie) continue;
-    if (pick == shapes_.size() || cost_[i] < cost_[pick]) pick = i;
+    if (pick == shapes_.size() || cheaper(i, pick)) pick = i;
   }
   return pick == shapes_.size() ? 0 : pick;
 }
 
+// Observe moves from one epoch to the next; the CPU clock is read only when
+// one ends (a few times a second), never between.
 void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
   const uint64_t elapsed = now_ns - t0_;
   switch (phase_) {
@@ -77,20 +83,23 @@ void BatchTuner::Observe(uint64_t now_ns, uint64_t completed) {
       phase_ = Phase::kProbe;  // try them all again
       current_ = 0;
       break;
-    case Phase::kProbe:
+    case Phase::kProbe: {
       if (!EpochOver(elapsed, completed)) return;
-      Record(elapsed, completed);
+      const uint64_t cpu = cpu_ ? cpu_() : 0;
+      Record(elapsed, completed, cpu);
       if (current_ + 1 < shapes_.size()) {
         ++current_;
-        break;
+      } else {
+        chosen_ = Pick();
+        current_ = chosen_;
+        decided_ = true;
+        phase_ = Phase::kHold;
       }
-      chosen_ = Pick();
-      current_ = chosen_;
-      decided_ = true;
-      phase_ = Phase::kHold;
-      break;
+      StartEpoch(now_ns, completed, cpu);
+      return;
+    }
   }
-  StartEpoch(now_ns, completed);
+  StartEpoch(now_ns, completed, cpu_ ? cpu_() : 0);
 }
 
 }  // namespace faio::tool

@@ -34,7 +34,7 @@ struct Shape {
 
   // Limit is the most that call number `call` (0: the first after a wait) may take.
   uint32_t Limit(size_t call) const { return call == 0 ? head : cap; }
-  // Describe: "all ready", "8", "8, then all ready".
+  // Describe: "all ready", "8", "8 first, then all ready".
   std::string Describe() const;
   bool operator==(const Shape&) const = default;
 };
@@ -82,10 +82,10 @@ class BatchTuner {
 
  private:
   enum class Phase { kStart, kWarm, kProbe, kHold };
-  void StartEpoch(uint64_t now_ns, uint64_t completed);
+  void StartEpoch(uint64_t now_ns, uint64_t completed, uint64_t cpu);
   // EpochOver: the current try or warm-up has lasted long enough.
   bool EpochOver(uint64_t elapsed, uint64_t completed) const;
-  void Record(uint64_t elapsed, uint64_t completed);
+  void Record(uint64_t elapsed, uint64_t completed, uint64_t cpu);
   size_t Pick() const;
 
   CpuClock cpu_;

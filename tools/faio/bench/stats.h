@@ -58,7 +58,8 @@ struct JobResult {
   std::string first_error;      // a sentence about the first failure; empty if none
   bool interrupted = false;     // stopped by SIGINT/SIGTERM
   // Requests per submit call: "all ready", "N", or with --iodepth_batch_submit
-  // auto what the tuner settled on ("auto: 4"; a merge keeps the first job's).
+  // auto the Shape the tuner settled on ("auto: 4", "auto: 8 first, then all
+  // ready"; a merge keeps the first job's).
   std::string submit_batch;
 
   bool failed() const { return !first_error.empty(); }
