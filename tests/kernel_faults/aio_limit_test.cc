@@ -67,6 +67,19 @@ const faio_backend_info* FreshInfo(const std::string& name, std::vector<faio_bac
   return nullptr;
 }
 
+// ExpectProbeSaysExhausted: faio_get_backends, asked now, reports linux_aio
+// unavailable for want of fs.aio-max-nr slots (EAGAIN, named as such).
+void ExpectProbeSaysExhausted(const char* when) {
+  SCOPED_TRACE(when);
+  std::vector<faio_backend_info> infos;
+  const faio_backend_info* b = FreshInfo("linux_aio", &infos);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->available, 0);
+  EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, b->status);
+  EXPECT_EQ(b->host_error, EAGAIN);
+  EXPECT_NE(std::string(b->reason).find("aio-max-nr"), std::string::npos) << b->reason;
+}
+
 int ReadOne(faio_ctx* ctx, int fd, Bytes* buf) {
   faio_req* r = nullptr;
   int s = faio_req_create(&r);
@@ -132,15 +145,7 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
   // faio_get_backends' probe keeps its own context of 2 events idle between
   // calls (FindBackend's call left it): taking it from the store must not
   // make the probe say linux_aio is available when no new one could be made.
-  {
-    std::vector<faio_backend_info> early;
-    const faio_backend_info* e = FreshInfo("linux_aio", &early);
-    ASSERT_NE(e, nullptr);
-    EXPECT_EQ(e->available, 0);
-    EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, e->status);
-    EXPECT_EQ(e->host_error, EAGAIN);
-    EXPECT_NE(std::string(e->reason).find("aio-max-nr"), std::string::npos) << e->reason;
-  }
+  ExpectProbeSaysExhausted("the probe's idle context taken from the store");
 
   // Named: no fallback, and the exhaustion is said as such.
   faio_ctx* named = Create("linux_aio", &s);
@@ -152,13 +157,7 @@ TEST(AioMaxNr, ExhaustedIsInsufficientResourcesAndAutoFallsBack) {
   // their slots too.
   why = hoard.Exhaust();
   ASSERT_EQ(why, "");
-  std::vector<faio_backend_info> infos;
-  const faio_backend_info* now = FreshInfo("linux_aio", &infos);
-  ASSERT_NE(now, nullptr);
-  EXPECT_EQ(now->available, 0);
-  EXPECT_ST(FAIO_E_INSUFFICIENT_RESOURCES, now->status);
-  EXPECT_EQ(now->host_error, EAGAIN);
-  EXPECT_NE(std::string(now->reason).find("aio-max-nr"), std::string::npos) << now->reason;
+  ExpectProbeSaysExhausted("a new io_setup(2) refused");
 
   // Automatic (unless FAIO_BACKEND forces one): a backend it prefers to
   // linux_aio works; if linux_aio is its choice, the exhaustion is the answer.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <vector>
 
@@ -37,6 +38,14 @@ struct Device {
 
   BatchTuner::CpuClock Clock() {
     return [this] { return static_cast<uint64_t>(cpu); };
+  }
+  // Settle runs a new tuner for a queue of `depth` for 1 s, its CPU clock this
+  // device's (or none), and returns what it chose; nothing if it did not decide.
+  std::optional<Shape> Settle(uint32_t depth, bool cpu_clock = true) {
+    BatchTuner t(depth, cpu_clock ? Clock() : nullptr);
+    Drive(&t, 1'000'000'000);
+    if (!t.decided()) return std::nullopt;
+    return t.chosen();
   }
   void Drive(BatchTuner* t, uint64_t ns) {
     const uint64_t step = 100'000;
@@ -97,40 +106,26 @@ TEST(BatchTuner, AmongShapesAsFastTheCheapestWins) {
   d.cost = [](const Shape& s) {
     return s == kAll ? 2000.0 : s == kQuarterFirst ? 2400.0 : s == kCap8 ? 2150.0 : 2900.0;
   };
-  BatchTuner t(32, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kCap8);
+  EXPECT_EQ(d.Settle(32), kCap8);
   // The same with the quarter first the cheapest (the disk measured, some days).
-  Device e;
-  e.rate = d.rate;
-  e.cost = [](const Shape& s) {
+  d.cost = [](const Shape& s) {
     return s == kAll ? 2000.0 : s == kQuarterFirst ? 2150.0 : s == kCap8 ? 2340.0 : 2900.0;
   };
-  BatchTuner u(32, e.Clock());
-  e.Drive(&u, 1'000'000'000);
-  ASSERT_TRUE(u.decided());
-  EXPECT_EQ(u.chosen(), kQuarterFirst);
+  EXPECT_EQ(d.Settle(32), kQuarterFirst);
 }
 
 TEST(BatchTuner, ACheaperShapeMoreThanFivePercentSlowerLoses) {
   Device d;
   d.rate = [](const Shape& s) { return s == kCap8 ? 100000.0 : 94000.0; };
   d.cost = [](const Shape& s) { return s == kCap8 ? 3000.0 : 2000.0; };
-  BatchTuner t(32, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kCap8);
+  EXPECT_EQ(d.Settle(32), kCap8);
 }
 
 TEST(BatchTuner, ACheaperShapeFourPercentSlowerWins) {
   Device d;
   d.rate = [](const Shape& s) { return s == kCap4 ? 100000.0 : s == kCap8 ? 96000.0 : 80000.0; };
   d.cost = [](const Shape& s) { return s == kCap4 ? 3000.0 : s == kCap8 ? 2600.0 : 2000.0; };
-  BatchTuner t(32, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kCap8);
+  EXPECT_EQ(d.Settle(32), kCap8);
 }
 
 // On a fast device the tries end at 20 ms, and a slower shape's try holds
@@ -143,20 +138,14 @@ TEST(BatchTuner, ComparesCpuPerCompletionNotPerTry) {
   // Per try of 20 ms: all ready 10,000 x 2.00 us = 20.0 ms of CPU; a quarter
   // first 9,600 x 2.05 us = 19.7 ms. Per completion all ready is cheaper.
   d.cost = [](const Shape& s) { return s == kQuarterFirst ? 2050.0 : 2000.0; };
-  BatchTuner t(32, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kAll);
+  EXPECT_EQ(d.Settle(32), kAll);
 }
 
 TEST(BatchTuner, WithoutACpuClockATieGoesToTheFewestCalls) {
   Device d;
   // A cached file: one call with every request is as fast (2% off is within the tie).
   d.rate = [](const Shape& s) { return s == kAll ? 700000.0 : s == kCap8 ? 714000.0 : 600000.0; };
-  BatchTuner t(32, nullptr);
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kAll);
+  EXPECT_EQ(d.Settle(32, /*cpu_clock=*/false), kAll);
 }
 
 // A try in which the thread's CPU clock did not move measured nothing: that
@@ -167,10 +156,7 @@ TEST(BatchTuner, AShapeWhoseCostWasNotMeasuredIsNotTheCheapest) {
   d.cost = [](const Shape& s) {
     return s == kQuarterFirst ? 0.0 : s == kCap8 ? 2000.0 : s == kAll ? 2500.0 : 3000.0;
   };
-  BatchTuner t(32, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kCap8);
+  EXPECT_EQ(d.Settle(32), kCap8);
 }
 
 TEST(BatchTuner, TriesAgainAfterItsHoldAndFollowsTheDevice) {
@@ -211,10 +197,7 @@ TEST(BatchTuner, ShallowQueuesTryOnlyShapesBelowTheirDepth) {
   d.rate = [](const Shape& s) {
     return s == kCap8 ? 1e9 : s == kCap4 ? 90000.0 : 50000.0;  // 8 is never tried
   };
-  BatchTuner t(8, d.Clock());
-  d.Drive(&t, 1'000'000'000);
-  ASSERT_TRUE(t.decided());
-  EXPECT_EQ(t.chosen(), kCap4);
+  EXPECT_EQ(d.Settle(8), kCap4);
 }
 
 }  // namespace
