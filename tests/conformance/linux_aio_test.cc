@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "conformance.h"
 
 namespace faio_test {
@@ -76,6 +78,24 @@ size_t AioRings() {
   return n;
 }
 
+// AioSlots: "fs.aio-nr=N of fs.aio-max-nr=M", every process's kernel AIO
+// slots, for a failure message (a context the backend could not park is
+// destroyed; the slots say whether the host was short of them then).
+std::string AioSlots() {
+  auto read = [](const char* path) {
+    FILE* f = fopen(path, "re");
+    if (f == nullptr) return std::string("?");
+    char v[32] = {};
+    const bool ok = fgets(v, sizeof(v), f) != nullptr;
+    fclose(f);
+    std::string s = ok ? v : "?";
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  };
+  return "fs.aio-nr=" + read("/proc/sys/fs/aio-nr") + " of fs.aio-max-nr=" +
+         read("/proc/sys/fs/aio-max-nr");
+}
+
 TEST_P(LinuxAio, ADestroyedContextsKernelContextServesTheNextOneOfItsSize) {
   // One kernel context serves 500 contexts one after another, each with a read
   // through the kernel. What a context left in it (its wake poll, an event
@@ -91,12 +111,12 @@ TEST_P(LinuxAio, ADestroyedContextsKernelContextServesTheNextOneOfItsSize) {
   ASSERT_GE(rings, 1u) << "no /[aio] mapping in /proc/self/maps";
   ASSERT_ST(FAIO_OK, faio_ctx_destroy(first));
   // Kept idle: its ring is still mapped (io_destroy would have unmapped it).
-  EXPECT_EQ(AioRings(), rings);
+  EXPECT_EQ(AioRings(), rings) << AioSlots();
   faio_req* r = NewReq();
   Bytes buf(4096);
   for (int round = 0; round < kRounds; ++round) {
     faio_ctx* c = Make(&s);
-    ASSERT_ST(FAIO_OK, s) << "round " << round;
+    ASSERT_ST(FAIO_OK, s) << "round " << round << ", " << AioSlots();
     const int64_t off = 4096 * (round % 8);
     ASSERT_ST(FAIO_OK, faio_req_prepare_read(r, file->fd(), off, buf.data(), buf.size(), nullptr));
     ASSERT_ST(FAIO_OK, faio_ctx_submit(c, &r, 1)) << "round " << round;
@@ -112,7 +132,7 @@ TEST_P(LinuxAio, ADestroyedContextsKernelContextServesTheNextOneOfItsSize) {
     }
     ASSERT_ST(FAIO_OK, faio_ctx_destroy(c));
     // Taken again each time: no new ring.
-    ASSERT_EQ(AioRings(), rings) << "round " << round;
+    ASSERT_EQ(AioRings(), rings) << "round " << round << ", " << AioSlots();
   }
 }
 
