@@ -92,8 +92,8 @@ std::string AioSlots() {
     while (!s.empty() && s.back() == '\n') s.pop_back();
     return s;
   };
-  return "fs.aio-nr=" + read("/proc/sys/fs/aio-nr") + " of fs.aio-max-nr=" +
-         read("/proc/sys/fs/aio-max-nr");
+  return "fs.aio-nr=" + read("/proc/sys/fs/aio-nr") +
+         " of fs.aio-max-nr=" + read("/proc/sys/fs/aio-max-nr");
 }
 
 TEST_P(LinuxAio, ADestroyedContextsKernelContextServesTheNextOneOfItsSize) {
